@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Retrain and re-export the reference model from scratch: about an hour on 2 cores.
+#   npm run model:train [-- --epochs N --train-pairs N]
+set -euo pipefail
+cd "$(dirname "$0")"
+PY=/usr/bin/python3
+if ! $PY -c 'import torch, onnx, PIL, numpy' 2>/dev/null; then
+  echo "Training needs Debian's PyTorch: apt-get install -y python3-torch python3-onnx python3-pil" >&2
+  exit 1
+fi
+started=$(date +%s)
+$PY train.py "$@"
+npx tsx evaluate-onnx.ts
+npx tsx evaluate-onnx.ts --data ../fixtures/eval --out ../fixtures/eval/metrics.json
+$PY write_card.py --total-seconds "$(( $(date +%s) - started ))"
+echo "Rebuilt models/reference: see MODEL_CARD.md"

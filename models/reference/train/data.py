@@ -1,0 +1,111 @@
+"""Pairs as training arrays, and splits written to disk as the runtime will read them."""
+from __future__ import annotations
+
+import io
+import json
+import os
+from multiprocessing import Pool
+
+import numpy as np
+from PIL import Image
+
+import shapes_world as sw
+import tokenizer
+
+SPLIT_SEEDS = {"train": 1001, "val": 1002, "test": 1003, "parity": 1004}
+# Runtime-like resizing for the augmentation of training images.
+_RESAMPLERS = [Image.BILINEAR, Image.BICUBIC, Image.LANCZOS, Image.BOX]
+
+
+def _augment_image(img: np.ndarray, scene: sw.Scene, rng: np.random.Generator) -> np.ndarray:
+    """Training only: rendered at another size and resized to 128, or JPEG-compressed,
+    as the evaluation images and users' photos reach the model."""
+    if rng.random() < 0.3:
+        size = int(rng.integers(96, 320))
+        big, _ = sw.render(scene, size)
+        img = np.asarray(Image.fromarray(big).resize((sw.REFERENCE_SIZE,) * 2,
+                                                     _RESAMPLERS[int(rng.integers(len(_RESAMPLERS)))]))
+    if rng.random() < 0.2:
+        buf = io.BytesIO()
+        Image.fromarray(img).save(buf, format="JPEG", quality=int(rng.integers(70, 96)))
+        img = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+    return img
+
+
+def make_example(args: tuple[str, int]) -> dict:
+    split, index = args
+    augment = split == "train"
+    scene = sw.sample_scene(SPLIT_SEEDS[split], index, augment=augment)
+    img, mask = sw.render(scene)
+    if augment:
+        img = _augment_image(img, scene, np.random.default_rng([SPLIT_SEEDS[split], index, 7]))
+    ids, attn = tokenizer.encode(scene.caption.text())
+    gt = sw.ground_truth(scene)
+    colors = np.zeros(len(sw.COLOR_NAMES), dtype=np.float32)
+    for c in gt["colors"]:
+        colors[sw.COLOR_NAMES.index(c)] = 1.0
+    # Attention targets for the match head: the grid cell (16x16) of the object each
+    # mention was drawn from, or -1 where the mention has no referent (changed or absent).
+    cells = np.full(2, -1, dtype=np.int64)
+    for k, obj_index in enumerate(scene.referents):
+        if scene.changed_mention != k:
+            o = scene.objects[obj_index]
+            cells[k] = int(o.cy // 8) * 16 + int(o.cx // 8)
+    return {
+        "cells": cells,
+        "image": img,
+        "mask": mask,
+        "ids": np.asarray(ids, dtype=np.int64),
+        "attn": np.asarray(attn, dtype=np.int64),
+        "shape": sw.SHAPES.index(gt["shape"]),
+        "colors": colors,
+        "count": gt["count"],
+        "match": gt["match"],
+    }
+
+
+def build_arrays(split: str, n: int, workers: int = 2) -> dict[str, np.ndarray]:
+    with Pool(workers) as pool:
+        examples = pool.map(make_example, [(split, i) for i in range(n)], chunksize=256)
+    out = {}
+    for key in examples[0]:
+        out[key] = np.stack([e[key] for e in examples])
+    return out
+
+
+def write_pairs(split: str, indices: list[int], out_dir: str, sizes: list[int] | None = None,
+                formats: dict[int, str] | None = None, with_masks: bool = True) -> list[dict]:
+    """Write pairs as `<id>.<ext>` + `<id>.txt`, ground truth to truth.jsonl, masks as PNG.
+
+    `sizes[k]` renders the k-th pair at another canvas size (the scene scaled), so
+    the runtime's resize path is exercised; `formats` maps a size to png/jpeg/webp.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    if with_masks:
+        os.makedirs(os.path.join(out_dir, "masks"), exist_ok=True)
+    records = []
+    for k, index in enumerate(indices):
+        scene = sw.sample_scene(SPLIT_SEEDS[split], index)
+        size = sizes[k] if sizes else sw.REFERENCE_SIZE
+        fmt = (formats or {}).get(size, "png")
+        img, mask = sw.render(scene, size)
+        pair_id = f"{split}-{index:05d}"
+        ext = {"png": "png", "jpeg": "jpg", "webp": "webp"}[fmt]
+        image_name = f"{pair_id}.{ext}"
+        save_args = {"quality": 92} if fmt in ("jpeg", "webp") else {}
+        Image.fromarray(img).save(os.path.join(out_dir, image_name), format=fmt.upper(), **save_args)
+        text = scene.caption.text()
+        with open(os.path.join(out_dir, f"{pair_id}.txt"), "w", encoding="utf-8") as f:
+            f.write(text)
+        record = {"id": pair_id, "image": image_name, "text": text, "width": size, "height": size,
+                  **sw.ground_truth(scene)}
+        if with_masks:
+            record["mask"] = f"masks/{pair_id}.png"
+            record["mask_pixels"] = int(mask.sum())
+            Image.fromarray(mask).save(os.path.join(out_dir, record["mask"]), optimize=True)
+        record["scene"] = sw.scene_record(scene)
+        records.append(record)
+    with open(os.path.join(out_dir, "truth.jsonl"), "w", encoding="utf-8") as f:
+        for r in records:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    return records

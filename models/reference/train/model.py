@@ -1,0 +1,184 @@
+"""The reference fused multimodal multi-task network.
+
+image [N,3,128,128] -> shared conv encoder (strided stem, one residual conv per stage)
+text  [N,L] ids + mask -> embedding -> BiLSTM -> masked mean -> text vector
+fusion: the 16x16 feature map, with coordinate channels, is FiLM-conditioned on the text
+vector; the match head reads it with two text-driven attention queries (one per mentioned
+object, with where each query looked), the mask head decodes it back to 64x64 through
+skips from the encoder. shape / colors / count read the image features alone.
+
+Outputs are raw (logits or values): activations and thresholds live in model.json, so the
+runtime decides them from the manifest, never from code.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+OUTPUT_NAMES = ["shape_logits", "colors_logits", "count", "match_logit", "mask_logits"]
+INPUT_NAMES = ["image", "input_ids", "attention_mask"]
+
+
+class ConvBNReLU(nn.Sequential):
+    def __init__(self, cin: int, cout: int, k: int = 3, stride: int = 1):
+        super().__init__(
+            nn.Conv2d(cin, cout, k, stride, k // 2, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(inplace=True),
+        )
+
+
+class Residual(nn.Module):
+    def __init__(self, c: int):
+        super().__init__()
+        self.conv = nn.Conv2d(c, c, 3, 1, 1, bias=False)
+        self.bn = nn.BatchNorm2d(c)
+
+    def forward(self, x):
+        return F.relu(x + self.bn(self.conv(x)))
+
+
+def coord_channels(x: torch.Tensor) -> torch.Tensor:
+    """Two channels with x and y in [-1, 1], shaped like x's spatial grid."""
+    n, _, h, w = x.shape
+    ys = torch.linspace(-1.0, 1.0, h, device=x.device).view(1, 1, h, 1).expand(n, 1, h, w)
+    xs = torch.linspace(-1.0, 1.0, w, device=x.device).view(1, 1, 1, w).expand(n, 1, h, w)
+    return torch.cat([xs, ys], dim=1)
+
+
+class ImageEncoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = ConvBNReLU(3, 16, 3, 2)  # 64x64
+        self.stage2 = nn.Sequential(ConvBNReLU(16, 32, 3, 2), Residual(32))  # 32x32
+        self.stage3 = nn.Sequential(ConvBNReLU(32, 64, 3, 2), Residual(64))  # 16x16
+        self.stage4 = nn.Sequential(ConvBNReLU(64, 128, 3, 2), Residual(128))  # 8x8
+
+    def forward(self, image):
+        f1 = self.stem(image)
+        f2 = self.stage2(f1)
+        f3 = self.stage3(f2)
+        f4 = self.stage4(f3)
+        return f1, f2, f3, f4
+
+
+class TextEncoder(nn.Module):
+    def __init__(self, vocab_size: int, dim: int = 128):
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, 32, padding_idx=0)
+        self.lstm = nn.LSTM(32, dim // 2, batch_first=True, bidirectional=True)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, input_ids, attention_mask):
+        out, _ = self.lstm(self.embed(input_ids))
+        m = attention_mask.to(out.dtype).unsqueeze(-1)
+        pooled = (out * m).sum(dim=1) / m.sum(dim=1).clamp(min=1.0)
+        return F.relu(self.proj(pooled))
+
+
+class FiLM(nn.Module):
+    def __init__(self, text_dim: int, channels: int):
+        super().__init__()
+        self.to_gamma_beta = nn.Linear(text_dim, 2 * channels)
+
+    def forward(self, x, t):
+        gamma, beta = self.to_gamma_beta(t).unsqueeze(-1).unsqueeze(-1).chunk(2, dim=1)
+        return F.relu(x * (1.0 + gamma) + beta)
+
+
+def mlp(cin: int, hidden: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(cin, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, cout))
+
+
+class FusedShapesNet(nn.Module):
+    def __init__(self, vocab_size: int, n_shapes: int = 6, n_colors: int = 8, text_dim: int = 128):
+        super().__init__()
+        self.image_encoder = ImageEncoder()
+        self.text_encoder = TextEncoder(vocab_size, text_dim)
+        # Text-conditioned 16x16 map.
+        self.cond_conv1 = nn.Sequential(nn.Conv2d(64 + 2, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64, affine=False))
+        self.film1 = FiLM(text_dim, 64)
+        self.cond_conv2 = nn.Sequential(nn.Conv2d(64, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64, affine=False))
+        self.film2 = FiLM(text_dim, 64)
+        # Match: two attention read-outs over the conditioned map.
+        self.keys = nn.Conv2d(64, 32, 1)
+        self.queries = nn.Linear(text_dim, 2 * 32)
+        self.match_head = mlp(text_dim + 2 * (64 + 2 + 1) + 64, 128, 1)
+        # Image-only heads.
+        self.shape_head = mlp(256, 128, n_shapes)
+        self.colors_head = mlp(256, 128, n_colors)
+        self.count_head = mlp(256, 64, 1)
+        # Mask decoder: 16 -> 32 (skip f2) -> 64 (skip f1).
+        self.dec16 = nn.Conv2d(64, 32, 1)
+        self.dec32 = ConvBNReLU(32 + 32, 24, 3)
+        self.dec64 = ConvBNReLU(24 + 16, 16, 1)
+        self.mask_out = nn.Conv2d(16, 1, 3, 1, 1)
+
+    def forward(self, image, input_ids, attention_mask):
+        f1, f2, f3, f4 = self.image_encoder(image)
+        t = self.text_encoder(input_ids, attention_mask)
+
+        pooled = torch.cat([f4.mean(dim=(2, 3)), f4.amax(dim=(2, 3))], dim=1)
+        shape_logits = self.shape_head(pooled)
+        colors_logits = self.colors_head(pooled)
+        count = self.count_head(pooled)
+
+        coords = coord_channels(f3)
+        m = self.film1(self.cond_conv1(torch.cat([f3, coords], dim=1)), t)
+        m = self.film2(self.cond_conv2(m), t)
+
+        keys = self.keys(m).flatten(2)  # N,32,HW
+        queries = self.queries(t).view(-1, 2, 32)  # N,2,32
+        scores = torch.bmm(queries, keys) / 32 ** 0.5  # N,2,HW
+        self.attention_scores = scores  # read by the training loss (grounding), not exported
+        attn = torch.softmax(scores, dim=-1)
+        values = torch.cat([m, coords], dim=1).flatten(2).transpose(1, 2)  # N,HW,66
+        read = torch.bmm(attn, values).flatten(1)  # N,132
+        best = scores.amax(dim=-1)  # N,2: how well the best location fits each mention
+        match_logit = self.match_head(torch.cat([t, read, best, m.amax(dim=(2, 3))], dim=1))
+
+        d = F.interpolate(self.dec16(m), scale_factor=2.0, mode="bilinear", align_corners=False)
+        d = self.dec32(torch.cat([d, f2], dim=1))
+        d = F.interpolate(d, scale_factor=2.0, mode="bilinear", align_corners=False)
+        d = self.dec64(torch.cat([d, f1], dim=1))
+        mask_logits = self.mask_out(d)
+        return shape_logits, colors_logits, count, match_logit, mask_logits
+
+
+def count_macs(model: nn.Module, size: int = 128, seq_len: int = 16) -> int:
+    """Multiply-accumulates of one pair: convolutions, linear layers, the LSTM and attention."""
+    macs = 0
+    hooks = []
+
+    def conv_hook(mod, _inp, out):
+        nonlocal macs
+        k = mod.kernel_size[0] * mod.kernel_size[1] * (mod.in_channels // mod.groups)
+        macs += out.numel() * k
+
+    def linear_hook(mod, inp, out):
+        nonlocal macs
+        macs += out.numel() * mod.in_features
+
+    def lstm_hook(mod, inp, _out):
+        nonlocal macs
+        steps = inp[0].shape[1]
+        per_step = 4 * mod.hidden_size * (mod.input_size + mod.hidden_size)
+        macs += steps * per_step * (2 if mod.bidirectional else 1)
+
+    for mod in model.modules():
+        if isinstance(mod, nn.Conv2d):
+            hooks.append(mod.register_forward_hook(conv_hook))
+        elif isinstance(mod, nn.Linear):
+            hooks.append(mod.register_forward_hook(linear_hook))
+        elif isinstance(mod, nn.LSTM):
+            hooks.append(mod.register_forward_hook(lstm_hook))
+    model.eval()
+    with torch.no_grad():
+        model(torch.zeros(1, 3, size, size), torch.ones(1, seq_len, dtype=torch.long),
+              torch.ones(1, seq_len, dtype=torch.long))
+    for h in hooks:
+        h.remove()
+    # Attention: scores and read-out, 2 queries x 256 positions x (32 + 66).
+    macs += 2 * 256 * (32 + 66)
+    return macs

@@ -1,0 +1,241 @@
+"""Train the reference model on the shapes world, export it to ONNX, write the bundle.
+
+    /usr/bin/python3 models/reference/train/train.py [--train-pairs 60000] [--epochs 8]
+
+Writes into models/reference/: model.onnx, tokenizer.json, model.json, training.json,
+fixtures/parity/, fixtures/eval/; and the 2,000-pair test split into .data/test/
+(regenerated from its seed, never committed) for the ONNX Runtime evaluation.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+import data
+import export
+import shapes_world as sw
+import tokenizer
+from model import FusedShapesNet, count_macs
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BUNDLE = os.path.dirname(HERE)
+MEAN, STD = 0.5, 0.25
+
+
+def to_input(images_u8: np.ndarray) -> torch.Tensor:
+    """NHWC uint8 -> normalised NCHW float32, as model.json tells the runtime to do."""
+    x = torch.from_numpy(images_u8).permute(0, 3, 1, 2).float().div_(255.0)
+    return x.sub_(MEAN).div_(STD).contiguous(memory_format=torch.channels_last)
+
+
+def batch_tensors(arrays: dict, idx: np.ndarray) -> dict:
+    mask = torch.from_numpy(arrays["mask"][idx]).float().unsqueeze(1)
+    return {
+        "image": to_input(arrays["image"][idx]),
+        "ids": torch.from_numpy(arrays["ids"][idx]),
+        "attn": torch.from_numpy(arrays["attn"][idx]),
+        "shape": torch.from_numpy(arrays["shape"][idx]).long(),
+        "colors": torch.from_numpy(arrays["colors"][idx]),
+        "count": torch.from_numpy(arrays["count"][idx]).float().unsqueeze(1),
+        "match": torch.from_numpy(arrays["match"][idx]).float().unsqueeze(1),
+        "cells": torch.from_numpy(arrays["cells"][idx]),
+        "mask128": mask,
+        "mask64": F.avg_pool2d(mask, 2),
+    }
+
+
+def losses(outputs, b, attention_scores) -> dict:
+    shape_logits, colors_logits, count, match_logit, mask_logits = outputs
+    prob = torch.sigmoid(mask_logits)
+    inter = (prob * b["mask64"]).sum()
+    dice = 1.0 - (2.0 * inter + 1.0) / (prob.sum() + b["mask64"].sum() + 1.0)
+    return {
+        "shape": F.cross_entropy(shape_logits, b["shape"]),
+        "colors": F.binary_cross_entropy_with_logits(colors_logits, b["colors"]),
+        "count": F.smooth_l1_loss(count, b["count"]),
+        # Weighted up: the one head that needs image, text and their relation; it learns last.
+        "match": 2.0 * F.binary_cross_entropy_with_logits(match_logit, b["match"]),
+        "mask": 2.0 * (F.binary_cross_entropy_with_logits(mask_logits, b["mask64"]) + dice),
+        # Grounding: each match query attends to the object its mention was drawn from.
+        "ground": 0.5 * F.cross_entropy(attention_scores.flatten(0, 1), b["cells"].flatten(), ignore_index=-1,
+                                        reduction="sum") / (b["cells"] >= 0).sum().clamp(min=1),
+    }
+
+
+class Metrics:
+    """The issue's per-task metrics, accumulated over batches."""
+
+    def __init__(self):
+        self.n = 0
+        self.shape_ok = self.count_ok = self.match_ok = 0
+        self.tp = self.fp = self.fn = 0
+        self.ious: list[float] = []
+        self.empty_total = self.empty_ok = 0
+
+    def add(self, outputs, b):
+        shape_logits, colors_logits, count, match_logit, mask_logits = outputs
+        self.n += len(b["shape"])
+        self.shape_ok += int((shape_logits.argmax(1) == b["shape"]).sum())
+        self.count_ok += int((count.round() == b["count"]).sum())
+        self.match_ok += int(((match_logit > 0).float() == b["match"]).sum())
+        pred = colors_logits > 0
+        truth = b["colors"] > 0.5
+        self.tp += int((pred & truth).sum())
+        self.fp += int((pred & ~truth).sum())
+        self.fn += int((~pred & truth).sum())
+        full = F.interpolate(mask_logits, size=b["mask128"].shape[-2:], mode="bilinear", align_corners=False) > 0
+        target = b["mask128"] > 0.5
+        for p, t in zip(full, target):
+            if t.any():
+                self.ious.append(float((p & t).sum()) / float((p | t).sum()))
+            else:
+                self.empty_total += 1
+                self.empty_ok += int(not p.any())
+
+    def summary(self) -> dict:
+        return {
+            "pairs": self.n,
+            "shape_accuracy": self.shape_ok / self.n,
+            "colors_micro_f1": 2 * self.tp / max(1, 2 * self.tp + self.fp + self.fn),
+            "count_accuracy": self.count_ok / self.n,
+            "match_accuracy": self.match_ok / self.n,
+            "mask_mean_iou": float(np.mean(self.ious)) if self.ious else 0.0,
+            "mask_empty_predicted_empty": self.empty_ok / max(1, self.empty_total),
+        }
+
+
+def evaluate(model, arrays: dict, batch: int = 256) -> dict:
+    model.eval()
+    m = Metrics()
+    with torch.no_grad():
+        for start in range(0, len(arrays["shape"]), batch):
+            idx = np.arange(start, min(start + batch, len(arrays["shape"])))
+            b = batch_tensors(arrays, idx)
+            m.add(model(b["image"], b["ids"], b["attn"]), b)
+    return m.summary()
+
+
+def train(args) -> tuple[FusedShapesNet, dict]:
+    torch.manual_seed(args.seed)
+    t0 = time.time()
+    train_arrays = data.build_arrays("train", args.train_pairs)
+    val_arrays = data.build_arrays("val", args.val_pairs)
+    gen_seconds = time.time() - t0
+    print(f"generated {args.train_pairs} train + {args.val_pairs} val pairs in {gen_seconds:.0f}s", flush=True)
+
+    model = FusedShapesNet(len(tokenizer.VOCAB)).to(memory_format=torch.channels_last)
+    steps_per_epoch = args.train_pairs // args.batch
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=steps_per_epoch * args.epochs,
+                                                pct_start=0.15)
+    rng = np.random.default_rng(args.seed)
+    history = []
+    t_train = time.time()
+    for epoch in range(args.epochs):
+        model.train()
+        order = rng.permutation(args.train_pairs)
+        totals: dict[str, float] = {}
+        t_epoch = time.time()
+        for step in range(steps_per_epoch):
+            b = batch_tensors(train_arrays, order[step * args.batch:(step + 1) * args.batch])
+            parts = losses(model(b["image"], b["ids"], b["attn"]), b, model.attention_scores)
+            loss = sum(parts.values())
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            for k, v in parts.items():
+                totals[k] = totals.get(k, 0.0) + float(v)
+            if step % 200 == 0:
+                print(f"  epoch {epoch} step {step}/{steps_per_epoch} loss {float(loss):.4f}", flush=True)
+        val = evaluate(model, val_arrays)
+        row = {"epoch": epoch, "seconds": round(time.time() - t_epoch, 1),
+               "loss": {k: round(v / steps_per_epoch, 5) for k, v in totals.items()}, "val": val}
+        history.append(row)
+        print(json.dumps(row), flush=True)
+    info = {
+        "train_pairs": args.train_pairs,
+        "val_pairs": args.val_pairs,
+        "epochs": args.epochs,
+        "batch": args.batch,
+        "lr": args.lr,
+        "seed": args.seed,
+        "generation_seconds": round(gen_seconds, 1),
+        "training_seconds": round(time.time() - t_train, 1),
+        "history": history,
+    }
+    return model, info
+
+
+def write_fixtures(model, bundle: str) -> None:
+    """Parity set (raw PyTorch outputs) and evaluation set (several sizes, with truth)."""
+    fixtures = os.path.join(bundle, "fixtures")
+    parity_dir = os.path.join(fixtures, "parity")
+    records = data.write_pairs("parity", list(range(32)), parity_dir, with_masks=False)
+    images = np.stack([np.asarray(Image.open(os.path.join(parity_dir, r["image"])).convert("RGB")) for r in records])
+    encoded = [tokenizer.encode(r["text"]) for r in records]
+    ids = torch.tensor([e[0] for e in encoded])
+    attn = torch.tensor([e[1] for e in encoded])
+    model.eval()
+    with torch.no_grad():
+        outputs = model(to_input(images).contiguous(), ids, attn)
+    export.write_tensors(os.path.join(parity_dir, "outputs"),
+                         {"input_ids": ids, "attention_mask": attn,
+                          **{name: o for name, o in zip(export.OUTPUT_NAMES, outputs)}})
+
+    sizes_cycle = [96, 128, 160, 200, 256, 320, 384, 512]
+    formats = {96: "png", 128: "png", 160: "png", 200: "jpeg", 256: "webp", 320: "jpeg", 384: "webp", 512: "jpeg"}
+    sizes = [sizes_cycle[k % len(sizes_cycle)] for k in range(300)]
+    data.write_pairs("test", list(range(300)), os.path.join(fixtures, "eval"), sizes=sizes, formats=formats)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--train-pairs", type=int, default=60000)
+    ap.add_argument("--val-pairs", type=int, default=2000)
+    ap.add_argument("--test-pairs", type=int, default=2000)
+    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--out", default=BUNDLE, help="bundle folder (default: models/reference)")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+
+    model, info = train(args)
+    os.makedirs(os.path.join(args.out, ".data"), exist_ok=True)
+    torch.save(model.state_dict(), os.path.join(args.out, ".data", "model.pt"))
+    test_arrays = data.build_arrays("test", args.test_pairs)
+    info["pytorch_test_metrics"] = evaluate(model, test_arrays)
+    print("test (PyTorch):", json.dumps(info["pytorch_test_metrics"]), flush=True)
+
+    model = model.to(memory_format=torch.contiguous_format)
+    tokenizer.save(os.path.join(args.out, "tokenizer.json"))
+    export.export_onnx(model, os.path.join(args.out, "model.onnx"))
+    export.write_manifest(os.path.join(args.out, "model.json"))
+    info.update({
+        "parameters": int(sum(p.numel() for p in model.parameters())),
+        "macs_per_pair": int(count_macs(model)),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "threads": args.threads,
+    })
+    with open(os.path.join(args.out, "training.json"), "w") as f:
+        json.dump(info, f, indent=2)
+        f.write("\n")
+    write_fixtures(model, args.out)
+    data.write_pairs("test", list(range(args.test_pairs)), os.path.join(args.out, ".data", "test"))
+    print("done", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+/**
+ * The committed reference bundle, run in ONNX Runtime: it reproduces PyTorch's raw outputs,
+ * its tokenizer reproduces the ids training used, and it is as accurate as its card says.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type Pair, ReferenceModel, readTruth } from '../../models/reference/train/onnx-eval.js';
+
+const bundle = path.resolve(import.meta.dirname, '../../models/reference');
+const parityDir = path.join(bundle, 'fixtures', 'parity');
+
+async function readTensors(prefix: string): Promise<Record<string, { shape: number[]; data: Float32Array | BigInt64Array }>> {
+  const index = JSON.parse(await readFile(`${prefix}.json`, 'utf8')).tensors as Record<
+    string,
+    { dtype: string; shape: number[]; offset: number; bytes: number }
+  >;
+  const raw = await readFile(`${prefix}.bin`);
+  const out: Record<string, { shape: number[]; data: Float32Array | BigInt64Array }> = {};
+  for (const [name, meta] of Object.entries(index)) {
+    const bytes = raw.buffer.slice(raw.byteOffset + meta.offset, raw.byteOffset + meta.offset + meta.bytes);
+    out[name] = { shape: meta.shape, data: meta.dtype === 'float32' ? new Float32Array(bytes) : new BigInt64Array(bytes) };
+  }
+  return out;
+}
+
+describe('Model bundle: models/reference', () => {
+  let model: ReferenceModel;
+  let pairs: Pair[];
+  beforeAll(async () => {
+    model = await ReferenceModel.load(bundle);
+    const truths = await readTruth(parityDir);
+    pairs = await Promise.all(truths.map((t) => model.loadPair(parityDir, t)));
+  });
+
+  it('keeps model.onnx at or under 8 MB', async () => {
+    expect((await stat(path.join(bundle, 'model.onnx'))).size).toBeLessThanOrEqual(8 * 1024 * 1024);
+  });
+
+  it('names in model.json the inputs and outputs the graph has', () => {
+    const { image, text } = model.manifest.inputs;
+    expect([...model.session.inputNames].sort()).toEqual([image.tensor, text.idsTensor, text.attentionMaskTensor].sort());
+    expect([...model.session.outputNames].sort()).toEqual(model.manifest.tasks.map((t) => t.output).sort());
+  });
+
+  it('tokenizes the parity captions to the ids PyTorch was given', async () => {
+    const expected = await readTensors(path.join(parityDir, 'outputs'));
+    const ids = expected.input_ids.data as BigInt64Array;
+    const mask = expected.attention_mask.data as BigInt64Array;
+    const length = model.manifest.inputs.text.maxLength;
+    pairs.forEach((p, i) => {
+      expect(p.ids).toEqual(Array.from(ids.subarray(i * length, (i + 1) * length)));
+      expect(p.attention).toEqual(Array.from(mask.subarray(i * length, (i + 1) * length)));
+    });
+  });
+
+  it('reproduces PyTorch raw outputs on the parity set to 1e-4', async () => {
+    const expected = await readTensors(path.join(parityDir, 'outputs'));
+    const out = await model.run(pairs);
+    for (const name of model.session.outputNames) {
+      expect(out[name].dims).toEqual(expected[name].shape);
+      const a = out[name].data as Float32Array;
+      const b = expected[name].data as Float32Array;
+      let worst = 0;
+      for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+      expect(worst, name).toBeLessThanOrEqual(1e-4);
+    }
+  });
+
+  it('gives the same outputs at batch sizes 1, 3 and 32', async () => {
+    const full = await model.run(pairs);
+    expect(pairs).toHaveLength(32);
+    expect(await model.batchConsistency(pairs, full)).toBeLessThanOrEqual(1e-5);
+  });
+
+  it('meets the acceptance metrics on the 300-pair evaluation set (images of 96 to 512 px)', async () => {
+    const metrics = await model.evaluate(path.join(bundle, 'fixtures', 'eval'));
+    expect(metrics.pairs).toBe(300);
+    // 300 pairs: a few points of sampling margin below the 2,000-pair acceptance bars.
+    expect(metrics.shape_accuracy).toBeGreaterThanOrEqual(0.97);
+    expect(metrics.colors_micro_f1).toBeGreaterThanOrEqual(0.97);
+    expect(metrics.count_accuracy).toBeGreaterThanOrEqual(0.97);
+    expect(metrics.match_accuracy).toBeGreaterThanOrEqual(0.93);
+    expect(metrics.mask_mean_iou).toBeGreaterThanOrEqual(0.83);
+    expect(metrics.mask_empty_predicted_empty).toBeGreaterThanOrEqual(0.9);
+  });
+});
