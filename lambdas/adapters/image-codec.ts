@@ -1,0 +1,96 @@
+/**
+ * The image codec: sharp (libvips). Decodes every format sharp reads (PNG, JPEG, WebP, the
+ * first frame of a GIF, TIFF, AVIF), applies EXIF orientation, turns CMYK, greyscale,
+ * 16-bit and alpha images into 8-bit sRGB RGB, and resizes as the manifest says. Also
+ * encodes binary masks as PNG.
+ */
+import sharp, { type SharpOptions } from 'sharp';
+import type { BinaryMask } from '../core/decoders/index.js';
+import { PairError } from '../core/errors.js';
+import type { ImageInput } from '../core/manifest.js';
+import type { ImageDecoder } from '../core/pipeline.js';
+
+export interface ImageLimits {
+  /** Largest accepted file, in bytes. */
+  readonly maxBytes: number;
+  /** Largest accepted width × height: a guard against decompression bombs. */
+  readonly maxPixels: number;
+}
+
+export const DEFAULT_IMAGE_LIMITS: ImageLimits = { maxBytes: 25 * 1024 * 1024, maxPixels: 40_000_000 };
+
+const FIT = { stretch: 'fill', contain: 'contain', cover: 'cover' } as const;
+
+/** libvips messages to stable codes; the original message stays in the record. */
+function classify(error: unknown): PairError {
+  const message = error instanceof Error ? error.message : String(error);
+  const lower = message.toLowerCase();
+  if (lower.includes('pixel limit')) {
+    return new PairError('IMAGE_TOO_MANY_PIXELS', `image exceeds the pixel limit: ${message}`, { cause: error });
+  }
+  if (lower.includes('unsupported image format') || lower.includes('bad seek') || lower.includes('not a known')) {
+    return new PairError('IMAGE_UNREADABLE', `not an image in a readable format: ${message}`, { cause: error });
+  }
+  if (/truncat|premature end|unexpected end|corrupt|incomplete|read error|out of data|invalid|bad |crc/.test(lower)) {
+    return new PairError('IMAGE_TRUNCATED', `image data is truncated or corrupt: ${message}`, { cause: error });
+  }
+  return new PairError('IMAGE_UNREADABLE', `image could not be decoded: ${message}`, { cause: error });
+}
+
+export class SharpImageDecoder implements ImageDecoder {
+  constructor(private readonly limits: ImageLimits = DEFAULT_IMAGE_LIMITS) {}
+
+  async decode(bytes: Uint8Array, spec: ImageInput): Promise<{ rgb: Uint8Array; original: { width: number; height: number } }> {
+    if (bytes.length === 0) throw new PairError('IMAGE_EMPTY', 'image file is empty (0 bytes)');
+    if (bytes.length > this.limits.maxBytes) {
+      throw new PairError('IMAGE_TOO_MANY_BYTES', `image is ${bytes.length} bytes; the limit is ${this.limits.maxBytes}`);
+    }
+    const options: SharpOptions = {
+      limitInputPixels: this.limits.maxPixels,
+      failOn: 'truncated',
+      pages: 1, // the first frame of an animation
+      autoOrient: true,
+    };
+    let original: { width: number; height: number };
+    try {
+      const meta = await sharp(bytes, options).metadata();
+      original = meta.autoOrient ?? { width: meta.width, height: meta.height };
+    } catch (error) {
+      throw classify(error);
+    }
+    if (original.width * original.height > this.limits.maxPixels) {
+      throw new PairError(
+        'IMAGE_TOO_MANY_PIXELS',
+        `image is ${original.width}x${original.height} pixels; the limit is ${this.limits.maxPixels} pixels`,
+      );
+    }
+    const [r, g, b] = spec.background;
+    try {
+      const { data, info } = await sharp(bytes, options)
+        .flatten({ background: { r, g, b } })
+        .toColourspace('srgb')
+        .resize(spec.width, spec.height, {
+          fit: FIT[spec.resize],
+          kernel: spec.resizeKernel,
+          background: { r, g, b, alpha: 1 },
+          position: 'centre',
+        })
+        .removeAlpha()
+        .raw({ depth: 'uchar' })
+        .toBuffer({ resolveWithObject: true });
+      if (info.channels !== 3 || info.width !== spec.width || info.height !== spec.height) {
+        throw new Error(`decoder produced ${info.width}x${info.height}x${info.channels}, not ${spec.width}x${spec.height}x3`);
+      }
+      return { rgb: new Uint8Array(data.buffer, data.byteOffset, data.length), original };
+    } catch (error) {
+      throw classify(error);
+    }
+  }
+}
+
+/** A binary mask as an 8-bit greyscale PNG (0 or 255). */
+export async function encodeMaskPng(mask: BinaryMask): Promise<Buffer> {
+  return sharp(mask.data, { raw: { width: mask.width, height: mask.height, channels: 1 } })
+    .png({ compressionLevel: 9, palette: false })
+    .toBuffer();
+}

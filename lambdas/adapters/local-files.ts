@@ -1,0 +1,75 @@
+/**
+ * Pairs and masks in a local folder: `<id>.<image ext>` + `<id>.txt`, in subfolders too,
+ * where `<id>` is the path without its extension. Used by `fusebatch infer`.
+ */
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { BinaryMask } from '../core/decoders/index.js';
+import { PairError } from '../core/errors.js';
+import type { MaskStore, PairSource } from '../core/pipeline.js';
+import { encodeMaskPng } from './image-codec.js';
+
+export const IMAGE_EXTENSIONS = ['png', 'jpg', 'jpeg', 'webp', 'gif', 'tif', 'tiff', 'avif'];
+
+async function readHalf(file: string, missing: 'IMAGE_MISSING' | 'TEXT_MISSING'): Promise<Uint8Array> {
+  try {
+    return await readFile(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new PairError(missing, `${missing === 'IMAGE_MISSING' ? 'image' : 'text'} file not found: ${file}`);
+    }
+    throw error;
+  }
+}
+
+/** Every id in the folder, sorted, as a pair; a missing or doubled half is that pair's error. */
+export async function listFolderPairs(dir: string): Promise<PairSource[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  const byId = new Map<string, { images: string[]; text?: string }>();
+  for (const entry of entries) {
+    if (!entry.isFile()) continue;
+    const full = path.join(entry.parentPath, entry.name);
+    const rel = path.relative(dir, full).split(path.sep).join('/');
+    const ext = path.extname(rel).slice(1).toLowerCase();
+    const isImage = IMAGE_EXTENSIONS.includes(ext);
+    if (!isImage && ext !== 'txt') continue;
+    const id = rel.slice(0, rel.length - ext.length - 1);
+    const slot = byId.get(id) ?? { images: [] };
+    if (isImage) slot.images.push(rel);
+    else slot.text = rel;
+    byId.set(id, slot);
+  }
+  return [...byId.keys()].sort().map((id) => {
+    const { images, text } = byId.get(id)!;
+    const image = images.length === 1 ? images[0] : null;
+    return {
+      id,
+      image: image ?? (images.length ? images.sort().join(',') : null),
+      readText: () =>
+        text ? readHalf(path.join(dir, text), 'TEXT_MISSING') : Promise.reject(new PairError('TEXT_MISSING', `no ${id}.txt beside the image`)),
+      readImage: () => {
+        if (images.length > 1) {
+          return Promise.reject(new PairError('INPUT_INVALID', `more than one image for id '${id}': ${images.sort().join(', ')}`));
+        }
+        if (!image) {
+          return Promise.reject(
+            new PairError('IMAGE_MISSING', `no image for id '${id}' (looked for .${IMAGE_EXTENSIONS.join(', .')})`),
+          );
+        }
+        return readHalf(path.join(dir, image), 'IMAGE_MISSING');
+      },
+    };
+  });
+}
+
+/** Masks as `<dir>/<id>.<task>.png`; records point at that path. */
+export class FolderMaskStore implements MaskStore {
+  constructor(private readonly dir: string) {}
+
+  async save(pairId: string, taskName: string, mask: BinaryMask): Promise<string> {
+    const file = path.join(this.dir, `${pairId}.${taskName}.png`);
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, await encodeMaskPng(mask));
+    return file.split(path.sep).join('/');
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * `fusebatch infer`: a folder of pairs through the runtime into a JSON Lines file, one line
+ * per pair (results and errors alike), with a progress bar on a terminal and a summary.
+ */
+import { createWriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { once } from 'node:events';
+import cliProgress from 'cli-progress';
+import type { ErrorCode } from '../core/errors.js';
+import { type MaskStore, runPipeline } from '../core/pipeline.js';
+import type { OutputRecord } from '../core/records.js';
+import type { EngineName } from '../core/tensor.js';
+import { SharpImageDecoder } from '../adapters/image-codec.js';
+import { FolderMaskStore, listFolderPairs } from '../adapters/local-files.js';
+import { loadModelBundle } from '../adapters/model-bundle.js';
+
+export interface InferOptions {
+  readonly model: string;
+  readonly input: string;
+  readonly out: string;
+  readonly engine: EngineName;
+  readonly batch?: number;
+  readonly threads: number;
+  readonly masks?: string;
+  /** Show a progress bar (on a terminal). */
+  readonly progress: boolean;
+}
+
+export interface InferSummary {
+  readonly pairs: number;
+  readonly errors: number;
+  readonly errorsByCode: Partial<Record<ErrorCode, number>>;
+  readonly seconds: number;
+  readonly pairsPerSecond: number;
+}
+
+export async function infer(options: InferOptions): Promise<InferSummary> {
+  const model = await loadModelBundle(options.model, { engine: options.engine, threads: options.threads });
+  try {
+    const pairs = await listFolderPairs(options.input);
+    const masks: MaskStore | undefined = options.masks ? new FolderMaskStore(options.masks) : undefined;
+    await mkdir(path.dirname(path.resolve(options.out)), { recursive: true });
+    const out = createWriteStream(options.out);
+    const bar = options.progress
+      ? new cliProgress.SingleBar(
+          { format: 'infer |{bar}| {value}/{total} pairs | {errors} errors | {rate} pairs/s | eta {eta_formatted}', hideCursor: true },
+          cliProgress.Presets.shades_classic,
+        )
+      : null;
+    bar?.start(pairs.length, 0, { errors: 0, rate: '0.0' });
+    const started = performance.now();
+    const errorsByCode: Partial<Record<ErrorCode, number>> = {};
+    let done = 0;
+    let errors = 0;
+    const records = runPipeline(pairs, {
+      model,
+      images: new SharpImageDecoder(),
+      masks,
+      batchSize: options.batch,
+    });
+    for await (const record of records as AsyncIterable<OutputRecord>) {
+      if (!out.write(JSON.stringify(record) + '\n')) await once(out, 'drain');
+      done++;
+      if (record.status === 'error') {
+        errors++;
+        errorsByCode[record.error.code] = (errorsByCode[record.error.code] ?? 0) + 1;
+      }
+      const rate = (done / ((performance.now() - started) / 1000)).toFixed(1);
+      bar?.update(done, { errors, rate });
+    }
+    bar?.stop();
+    out.end();
+    await once(out, 'finish');
+    const seconds = (performance.now() - started) / 1000;
+    return { pairs: done, errors, errorsByCode, seconds, pairsPerSecond: done / seconds };
+  } finally {
+    await model.engine.close();
+  }
+}

@@ -1,0 +1,260 @@
+/**
+ * The pipeline: pairs in, one record per pair out, in input order.
+ *
+ * Pairs are grouped into batches; while the engine runs one batch, the next batch is read
+ * and preprocessed, so decode/resize (sharp's thread pool) overlaps inference. A pair that
+ * fails anywhere becomes its own error record; a batch whose inference fails is retried
+ * pair by pair so that only the pair that breaks the engine fails.
+ */
+import { type DecodeContext, decoderFor, type BinaryMask } from './decoders/index.js';
+import { PairError, toPairError } from './errors.js';
+import type { ModelManifest } from './manifest.js';
+import { type Placement, placementFor, type Size } from './placement.js';
+import { cleanText, padTokenIds, writeImageTensor } from './preprocess.js';
+import type { ErrorRecord, ModelIdentity, OutputRecord, PairInputs, ResultRecord, TaskResult } from './records.js';
+import { float32, type InferenceEngine, int64, type TensorData } from './tensor.js';
+
+/** One input pair, with lazy access to its two halves. */
+export interface PairSource {
+  readonly id: string;
+  /** How the image is named in the record (a key or a path); null when there is none. */
+  readonly image: string | null;
+  readonly extra?: Record<string, unknown>;
+  readImage(): Promise<Uint8Array>;
+  readText(): Promise<Uint8Array | string>;
+}
+
+/** Decodes image bytes into 8-bit RGB at the model's input size (the image codec adapter). */
+export interface ImageDecoder {
+  decode(bytes: Uint8Array, spec: ModelManifest['inputs']['image']): Promise<{ rgb: Uint8Array; original: Size }>;
+}
+
+/** Text to token ids, without padding or truncation (the tokenizer adapter). */
+export interface TextTokenizer {
+  encode(text: string): number[];
+  readonly padId: number;
+}
+
+/** Keeps masks; returns the key or path a record points to, or null when masks are not kept. */
+export interface MaskStore {
+  save(pairId: string, taskName: string, mask: BinaryMask): Promise<string | null>;
+}
+
+export interface RuntimeModel {
+  readonly manifest: ModelManifest;
+  readonly identity: ModelIdentity;
+  readonly engine: InferenceEngine;
+  readonly tokenizer: TextTokenizer;
+}
+
+export interface PipelineOptions {
+  readonly model: RuntimeModel;
+  readonly images: ImageDecoder;
+  readonly masks?: MaskStore;
+  /** At most the manifest's maxBatchSize; defaults to it. */
+  readonly batchSize?: number;
+  /** Record timing fields (not part of a record's identity). */
+  readonly timing?: boolean;
+}
+
+interface Prepared {
+  readonly source: PairSource;
+  readonly inputs: PairInputs;
+  readonly rgb: Uint8Array;
+  readonly original: Size;
+  readonly placement: Placement;
+  readonly ids: BigInt64Array;
+  readonly mask: BigInt64Array;
+  readonly started: number;
+}
+
+type Slot = { kind: 'ready'; pair: Prepared } | { kind: 'failed'; record: ErrorRecord };
+
+const noMasks: MaskStore = { save: async () => null };
+
+export function errorRecord(
+  model: RuntimeModel,
+  id: string,
+  inputs: PairInputs,
+  error: unknown,
+  extra?: Record<string, unknown>,
+): ErrorRecord {
+  const e = toPairError(error);
+  return {
+    id,
+    inputs,
+    ...(extra ? { extra } : {}),
+    model: model.identity,
+    engine: model.engine.name,
+    status: 'error',
+    error: { code: e.code, message: e.message },
+  };
+}
+
+async function prepare(pair: PairSource, options: PipelineOptions): Promise<Slot> {
+  const { manifest, tokenizer } = options.model;
+  const started = performance.now();
+  const inputs: { image: string | null; text: string | null } = { image: pair.image, text: null };
+  try {
+    // Text first: it is cheap, and a pair with no usable text needs no image decode.
+    const text = cleanText(await pair.readText());
+    inputs.text = text;
+    const { rgb, original } = await options.images.decode(await pair.readImage(), manifest.inputs.image);
+    const spec = manifest.inputs.image;
+    const tokens = padTokenIds(tokenizer.encode(text), manifest.inputs.text.maxLength, tokenizer.padId);
+    return {
+      kind: 'ready',
+      pair: {
+        source: pair,
+        inputs: { ...inputs },
+        rgb,
+        original,
+        placement: placementFor(spec.resize, original, spec),
+        ids: tokens.ids,
+        mask: tokens.mask,
+        started,
+      },
+    };
+  } catch (error) {
+    return { kind: 'failed', record: errorRecord(options.model, pair.id, { ...inputs }, error, pair.extra) };
+  }
+}
+
+function feedsFor(pairs: readonly Prepared[], manifest: ModelManifest): Record<string, TensorData> {
+  const { image, text } = manifest.inputs;
+  const n = pairs.length;
+  const size = 3 * image.width * image.height;
+  const pixels = new Float32Array(n * size);
+  const ids = new BigInt64Array(n * text.maxLength);
+  const mask = new BigInt64Array(n * text.maxLength);
+  pairs.forEach((p, i) => {
+    writeImageTensor(p.rgb, image, pixels, i * size);
+    ids.set(p.ids, i * text.maxLength);
+    mask.set(p.mask, i * text.maxLength);
+  });
+  const dims = image.layout === 'nchw' ? [n, 3, image.height, image.width] : [n, image.height, image.width, 3];
+  const feeds: Record<string, TensorData> = {
+    [image.tensor]: float32(pixels, dims),
+    [text.idsTensor]: int64(ids, [n, text.maxLength]),
+  };
+  if (text.attentionMaskTensor) feeds[text.attentionMaskTensor] = int64(mask, [n, text.maxLength]);
+  return feeds;
+}
+
+/** Row `index` of a batched output, with its dimensions after the batch axis. */
+function sliceOf(output: TensorData, index: number, name: string) {
+  if (output.type !== 'float32') throw new PairError('INTERNAL', `output '${name}' is ${output.type}, not float32`);
+  const [n, ...rest] = output.dims;
+  const size = output.data.length / n;
+  return { values: output.data.subarray(index * size, (index + 1) * size), dims: rest };
+}
+
+async function decodePair(
+  pair: Prepared,
+  outputs: Record<string, TensorData>,
+  index: number,
+  options: PipelineOptions,
+  inferenceMs: number,
+): Promise<OutputRecord> {
+  const { model } = options;
+  const masks = options.masks ?? noMasks;
+  const ctx: DecodeContext = {
+    original: pair.original,
+    input: model.manifest.inputs.image,
+    placement: pair.placement,
+    saveMask: (taskName, mask) => masks.save(pair.source.id, taskName, mask),
+  };
+  try {
+    const tasks: Record<string, TaskResult> = {};
+    for (const task of model.manifest.tasks) {
+      const output = outputs[task.output];
+      if (!output) throw new PairError('INTERNAL', `the engine returned no output '${task.output}'`);
+      tasks[task.name] = await decoderFor(task).decode(task, sliceOf(output, index, task.output), ctx);
+    }
+    const record: ResultRecord = {
+      id: pair.source.id,
+      inputs: pair.inputs,
+      ...(pair.source.extra ? { extra: pair.source.extra } : {}),
+      model: model.identity,
+      engine: model.engine.name,
+      status: 'ok',
+      tasks,
+    };
+    if (options.timing) record.timing = { ms: Math.round(performance.now() - pair.started + inferenceMs) };
+    return record;
+  } catch (error) {
+    return errorRecord(model, pair.source.id, pair.inputs, error, pair.source.extra);
+  }
+}
+
+/** Runs one batch; if the engine fails on it, each pair runs alone so only the culprit fails. */
+async function inferBatch(slots: Slot[], options: PipelineOptions): Promise<OutputRecord[]> {
+  const { model } = options;
+  const ready = slots.flatMap((s) => (s.kind === 'ready' ? [s.pair] : []));
+  const decoded = new Map<Prepared, OutputRecord>();
+  if (ready.length) {
+    const started = performance.now();
+    let outputs: Record<string, TensorData> | null = null;
+    try {
+      outputs = await model.engine.run(feedsFor(ready, model.manifest));
+    } catch {
+      outputs = null;
+    }
+    const perPair = (performance.now() - started) / ready.length;
+    if (outputs) {
+      const batchOutputs = outputs;
+      const records = await Promise.all(ready.map((p, i) => decodePair(p, batchOutputs, i, options, perPair)));
+      ready.forEach((p, i) => decoded.set(p, records[i]));
+    } else {
+      for (const p of ready) {
+        try {
+          const alone = await model.engine.run(feedsFor([p], model.manifest));
+          decoded.set(p, await decodePair(p, alone, 0, options, perPair));
+        } catch (error) {
+          const message = error instanceof Error ? error.message : String(error);
+          const failure = new PairError('INFERENCE_FAILED', `inference failed on this pair: ${message}`, { cause: error });
+          decoded.set(p, errorRecord(model, p.source.id, p.inputs, failure, p.source.extra));
+        }
+      }
+    }
+  }
+  return slots.map((s) => (s.kind === 'failed' ? s.record : decoded.get(s.pair)!));
+}
+
+async function* inBatches<T>(items: AsyncIterable<T> | Iterable<T>, size: number): AsyncGenerator<T[]> {
+  let batch: T[] = [];
+  for await (const item of items) {
+    batch.push(item);
+    if (batch.length === size) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length) yield batch;
+}
+
+/** Every pair in, exactly one record out per pair, in input order. */
+export async function* runPipeline(
+  pairs: AsyncIterable<PairSource> | Iterable<PairSource>,
+  options: PipelineOptions,
+): AsyncGenerator<OutputRecord> {
+  const max = options.model.manifest.maxBatchSize;
+  const batchSize = Math.min(options.batchSize ?? max, max);
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new RangeError(`batch size must be a positive integer, got ${options.batchSize}`);
+  }
+  const batches = inBatches(pairs, batchSize);
+  const prepareNext = async () => {
+    const next = await batches.next();
+    return next.done ? null : Promise.all(next.value.map((p) => prepare(p, options)));
+  };
+  let upcoming = prepareNext();
+  upcoming.catch(() => undefined); // awaited below; this only stops an early exit leaving it unhandled
+  for (;;) {
+    const slots = await upcoming;
+    if (!slots) return;
+    upcoming = prepareNext(); // the next batch decodes while this one runs
+    upcoming.catch(() => undefined);
+    yield* await inferBatch(slots, options);
+  }
+}
