@@ -4,10 +4,10 @@
  */
 import os from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { FusebatchError } from '../lambdas/core/errors.js';
-import { ENGINE_NAMES, type EngineName } from '../lambdas/core/tensor.js';
 import { infer } from '../lambdas/cli/infer.js';
 import { describeModel } from '../lambdas/cli/validate-model.js';
+import { FusebatchError } from '../lambdas/core/errors.js';
+import { ENGINE_NAMES, type EngineName } from '../lambdas/core/tensor.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -29,7 +29,7 @@ program
   .requiredOption('--input <dir>', 'folder of pairs, subfolders included')
   .requiredOption('--out <file>', 'results file, one JSON line per pair')
   .addOption(engineOption())
-  .option('--batch <n>', 'batch size (default: the model\'s maxBatchSize)', positiveInt)
+  .option('--batch <n>', "batch size (default: the model's maxBatchSize)", positiveInt)
   .option('--threads <n>', 'threads per inference', positiveInt, Math.min(2, os.availableParallelism()))
   .option('--masks <dir>', 'write segmentation masks as PNG files here')
   .action(async (opts) => {

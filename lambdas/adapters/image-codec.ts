@@ -40,10 +40,16 @@ function classify(error: unknown): PairError {
 export class SharpImageDecoder implements ImageDecoder {
   constructor(private readonly limits: ImageLimits = DEFAULT_IMAGE_LIMITS) {}
 
-  async decode(bytes: Uint8Array, spec: ImageInput): Promise<{ rgb: Uint8Array; original: { width: number; height: number } }> {
+  async decode(
+    bytes: Uint8Array,
+    spec: ImageInput,
+  ): Promise<{ rgb: Uint8Array; original: { width: number; height: number } }> {
     if (bytes.length === 0) throw new PairError('IMAGE_EMPTY', 'image file is empty (0 bytes)');
     if (bytes.length > this.limits.maxBytes) {
-      throw new PairError('IMAGE_TOO_MANY_BYTES', `image is ${bytes.length} bytes; the limit is ${this.limits.maxBytes}`);
+      throw new PairError(
+        'IMAGE_TOO_MANY_BYTES',
+        `image is ${bytes.length} bytes; the limit is ${this.limits.maxBytes}`,
+      );
     }
     const options: SharpOptions = {
       limitInputPixels: this.limits.maxPixels,
@@ -79,7 +85,9 @@ export class SharpImageDecoder implements ImageDecoder {
         .raw({ depth: 'uchar' })
         .toBuffer({ resolveWithObject: true });
       if (info.channels !== 3 || info.width !== spec.width || info.height !== spec.height) {
-        throw new Error(`decoder produced ${info.width}x${info.height}x${info.channels}, not ${spec.width}x${spec.height}x3`);
+        throw new Error(
+          `decoder produced ${info.width}x${info.height}x${info.channels}, not ${spec.width}x${spec.height}x3`,
+        );
       }
       return { rgb: new Uint8Array(data.buffer, data.byteOffset, data.length), original };
     } catch (error) {

@@ -46,10 +46,14 @@ export async function listFolderPairs(dir: string): Promise<PairSource[]> {
       id,
       image: image ?? (images.length ? images.sort().join(',') : null),
       readText: () =>
-        text ? readHalf(path.join(dir, text), 'TEXT_MISSING') : Promise.reject(new PairError('TEXT_MISSING', `no ${id}.txt beside the image`)),
+        text
+          ? readHalf(path.join(dir, text), 'TEXT_MISSING')
+          : Promise.reject(new PairError('TEXT_MISSING', `no ${id}.txt beside the image`)),
       readImage: () => {
         if (images.length > 1) {
-          return Promise.reject(new PairError('INPUT_INVALID', `more than one image for id '${id}': ${images.sort().join(', ')}`));
+          return Promise.reject(
+            new PairError('INPUT_INVALID', `more than one image for id '${id}': ${images.sort().join(', ')}`),
+          );
         }
         if (!image) {
           return Promise.reject(

@@ -39,7 +39,11 @@ export async function readManifest(dir: string): Promise<ModelManifest> {
     throw new ModelBundleError(dir, [`model.json: not valid JSON (${(error as Error).message})`]);
   }
   const parsed = ModelManifestSchema.safeParse(json);
-  if (!parsed.success) throw new ModelBundleError(dir, formatIssues(parsed.error).map((p) => `model.json ${p}`));
+  if (!parsed.success)
+    throw new ModelBundleError(
+      dir,
+      formatIssues(parsed.error).map((p) => `model.json ${p}`),
+    );
   return parsed.data;
 }
 
@@ -55,9 +59,14 @@ export async function loadModelBundle(dir: string, options: BundleOptions): Prom
   let tokenizer: HuggingFaceTokenizer | null = null;
   if (tokenizerBytes) {
     try {
-      tokenizer = new HuggingFaceTokenizer(JSON.parse(tokenizerBytes.toString('utf8')), manifest.inputs.text.padTokenId);
+      tokenizer = new HuggingFaceTokenizer(
+        JSON.parse(tokenizerBytes.toString('utf8')),
+        manifest.inputs.text.padTokenId,
+      );
     } catch (error) {
-      problems.push(`inputs.text.tokenizer: ${manifest.inputs.text.tokenizer} is not a usable tokenizer (${(error as Error).message})`);
+      problems.push(
+        `inputs.text.tokenizer: ${manifest.inputs.text.tokenizer} is not a usable tokenizer (${(error as Error).message})`,
+      );
     }
   }
   if (!modelBytes || !tokenizer || problems.length) throw new ModelBundleError(dir, problems);
@@ -66,7 +75,10 @@ export async function loadModelBundle(dir: string, options: BundleOptions): Prom
   const graphProblems = checkManifestAgainstGraph(manifest, engine.inputs, engine.outputs);
   if (graphProblems.length) {
     await engine.close();
-    throw new ModelBundleError(dir, graphProblems.map((p) => `model.json ${p}`));
+    throw new ModelBundleError(
+      dir,
+      graphProblems.map((p) => `model.json ${p}`),
+    );
   }
   return {
     manifest,

@@ -2,18 +2,19 @@
  * `fusebatch infer`: a folder of pairs through the runtime into a JSON Lines file, one line
  * per pair (results and errors alike), with a progress bar on a terminal and a summary.
  */
+
+import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { once } from 'node:events';
 import cliProgress from 'cli-progress';
+import { SharpImageDecoder } from '../adapters/image-codec.js';
+import { FolderMaskStore, listFolderPairs } from '../adapters/local-files.js';
+import { loadModelBundle } from '../adapters/model-bundle.js';
 import type { ErrorCode } from '../core/errors.js';
 import { type MaskStore, runPipeline } from '../core/pipeline.js';
 import type { OutputRecord } from '../core/records.js';
 import type { EngineName } from '../core/tensor.js';
-import { SharpImageDecoder } from '../adapters/image-codec.js';
-import { FolderMaskStore, listFolderPairs } from '../adapters/local-files.js';
-import { loadModelBundle } from '../adapters/model-bundle.js';
 
 export interface InferOptions {
   readonly model: string;
@@ -44,7 +45,10 @@ export async function infer(options: InferOptions): Promise<InferSummary> {
     const out = createWriteStream(options.out);
     const bar = options.progress
       ? new cliProgress.SingleBar(
-          { format: 'infer |{bar}| {value}/{total} pairs | {errors} errors | {rate} pairs/s | eta {eta_formatted}', hideCursor: true },
+          {
+            format: 'infer |{bar}| {value}/{total} pairs | {errors} errors | {rate} pairs/s | eta {eta_formatted}',
+            hideCursor: true,
+          },
           cliProgress.Presets.shades_classic,
         )
       : null;

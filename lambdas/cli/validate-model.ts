@@ -1,6 +1,7 @@
 /** `fusebatch validate-model`: checks a bundle against its graph and describes it. */
-import type { EngineName } from '../core/tensor.js';
+
 import { loadModelBundle } from '../adapters/model-bundle.js';
+import type { EngineName } from '../core/tensor.js';
 
 export async function describeModel(dir: string, engine: EngineName): Promise<string> {
   const model = await loadModelBundle(dir, { engine, threads: 1 });

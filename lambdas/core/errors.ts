@@ -1,7 +1,7 @@
 /**
  * Every error a pair can end with, as a stable code. Codes are part of the result contract:
  * users filter on them in SQL, so a code is never renamed or reused for another meaning.
- * docs/error-codes.md is generated from this table (see test/unit/error-codes.test.ts).
+ * docs/error-codes.md is generated from this table (`npm run schemas`; test/unit/contracts.test.ts checks it).
  */
 export const ERROR_CODES = {
   IMAGE_MISSING: 'The image half of the pair does not exist (no such file or object).',
@@ -14,7 +14,7 @@ export const ERROR_CODES = {
   TEXT_EMPTY: 'The text is empty or only whitespace and control characters.',
   TEXT_INVALID_UTF8: 'The text is not valid UTF-8.',
   TEXT_TOO_MANY_BYTES: 'The text file is larger than the byte limit.',
-  INPUT_INVALID: 'The pair\'s description (a manifest line or event) is malformed.',
+  INPUT_INVALID: "The pair's description (a manifest line or event) is malformed.",
   INFERENCE_FAILED: 'The inference engine failed on this pair alone.',
   INTERNAL: 'An unexpected error; the message has the details.',
 } as const;

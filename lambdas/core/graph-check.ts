@@ -84,7 +84,9 @@ export function checkManifestAgainstGraph(
     const field = `tasks.${i}.output`;
     const info = outputs.get(task.output);
     if (!info) {
-      problems.push(`${field}: '${task.output}' (task '${task.name}') is not an output of the model; its outputs are ${outputNames}`);
+      problems.push(
+        `${field}: '${task.output}' (task '${task.name}') is not an output of the model; its outputs are ${outputNames}`,
+      );
       return;
     }
     if (info.type !== 'float32') {

@@ -6,7 +6,7 @@
  * fails anywhere becomes its own error record; a batch whose inference fails is retried
  * pair by pair so that only the pair that breaks the engine fails.
  */
-import { type DecodeContext, decoderFor, type BinaryMask } from './decoders/index.js';
+import { type BinaryMask, type DecodeContext, decoderFor } from './decoders/index.js';
 import { PairError, toPairError } from './errors.js';
 import type { ModelManifest } from './manifest.js';
 import { type Placement, placementFor, type Size } from './placement.js';
@@ -204,7 +204,7 @@ async function inferBatch(slots: Slot[], options: PipelineOptions): Promise<Outp
     if (outputs) {
       const batchOutputs = outputs;
       const records = await Promise.all(ready.map((p, i) => decodePair(p, batchOutputs, i, options, perPair)));
-      ready.forEach((p, i) => decoded.set(p, records[i]));
+      for (const [i, p] of ready.entries()) decoded.set(p, records[i]);
     } else {
       for (const p of ready) {
         try {
@@ -212,7 +212,9 @@ async function inferBatch(slots: Slot[], options: PipelineOptions): Promise<Outp
           decoded.set(p, await decodePair(p, alone, 0, options, perPair));
         } catch (error) {
           const message = error instanceof Error ? error.message : String(error);
-          const failure = new PairError('INFERENCE_FAILED', `inference failed on this pair: ${message}`, { cause: error });
+          const failure = new PairError('INFERENCE_FAILED', `inference failed on this pair: ${message}`, {
+            cause: error,
+          });
           decoded.set(p, errorRecord(model, p.source.id, p.inputs, failure, p.source.extra));
         }
       }

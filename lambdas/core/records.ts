@@ -21,7 +21,7 @@ export const ClassificationResultSchema = z
   .describe('classification: the best label, its score, and the top-k labels with scores');
 export const MultilabelResultSchema = z
   .object({ labels: z.array(z.string()), scores: z.record(z.string(), z.number()) })
-  .describe('multilabel: labels whose score reaches the threshold, and every label\'s score');
+  .describe("multilabel: labels whose score reaches the threshold, and every label's score");
 export const ScoreResultSchema = z
   .object({ score: z.number(), positive: z.boolean().optional() })
   .describe('score: the activated score, and whether it reaches the threshold when the task has one');
@@ -40,7 +40,9 @@ export const SegmentationResultSchema = z
     coverage: z.number(),
     box: BoxSchema.nullable(),
   })
-  .describe('segmentation: the mask PNG key (null when masks are not written), its size (the original image size), the fraction of pixels in the mask and their bounding box');
+  .describe(
+    'segmentation: the mask PNG key (null when masks are not written), its size (the original image size), the fraction of pixels in the mask and their bounding box',
+  );
 
 export const TaskResultSchema = z.union([
   ClassificationResultSchema,
@@ -68,7 +70,7 @@ export const ResultRecordSchema = z
     ...common,
     status: z.literal('ok'),
     tasks: z.record(z.string(), TaskResultSchema),
-    timing: z.object({ ms: z.number() }).optional().describe('not part of the record\'s identity'),
+    timing: z.object({ ms: z.number() }).optional().describe("not part of the record's identity"),
   })
   .describe('fusebatch result record: one JSON line per pair that ran');
 

@@ -2,27 +2,14 @@
  * The committed reference bundle, run in ONNX Runtime: it reproduces PyTorch's raw outputs,
  * its tokenizer reproduces the ids training used, and it is as accurate as its card says.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Pair, ReferenceModel, readTruth } from '../../models/reference/train/onnx-eval.js';
+import { maxAbsDiff, readTensors } from '../helpers/tensors.js';
 
 const bundle = path.resolve(import.meta.dirname, '../../models/reference');
 const parityDir = path.join(bundle, 'fixtures', 'parity');
-
-async function readTensors(prefix: string): Promise<Record<string, { shape: number[]; data: Float32Array | BigInt64Array }>> {
-  const index = JSON.parse(await readFile(`${prefix}.json`, 'utf8')).tensors as Record<
-    string,
-    { dtype: string; shape: number[]; offset: number; bytes: number }
-  >;
-  const raw = await readFile(`${prefix}.bin`);
-  const out: Record<string, { shape: number[]; data: Float32Array | BigInt64Array }> = {};
-  for (const [name, meta] of Object.entries(index)) {
-    const bytes = raw.buffer.slice(raw.byteOffset + meta.offset, raw.byteOffset + meta.offset + meta.bytes);
-    out[name] = { shape: meta.shape, data: meta.dtype === 'float32' ? new Float32Array(bytes) : new BigInt64Array(bytes) };
-  }
-  return out;
-}
 
 describe('Model bundle: models/reference', () => {
   let model: ReferenceModel;
@@ -39,7 +26,9 @@ describe('Model bundle: models/reference', () => {
 
   it('names in model.json the inputs and outputs the graph has', () => {
     const { image, text } = model.manifest.inputs;
-    expect([...model.session.inputNames].sort()).toEqual([image.tensor, text.idsTensor, text.attentionMaskTensor].sort());
+    expect([...model.session.inputNames].sort()).toEqual(
+      [image.tensor, text.idsTensor, text.attentionMaskTensor].sort(),
+    );
     expect([...model.session.outputNames].sort()).toEqual(model.manifest.tasks.map((t) => t.output).sort());
   });
 
@@ -59,10 +48,7 @@ describe('Model bundle: models/reference', () => {
     const out = await model.run(pairs);
     for (const name of model.session.outputNames) {
       expect(out[name].dims).toEqual(expected[name].shape);
-      const a = out[name].data as Float32Array;
-      const b = expected[name].data as Float32Array;
-      let worst = 0;
-      for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+      const worst = maxAbsDiff(out[name].data as Float32Array, expected[name].data as Float32Array);
       expect(worst, name).toBeLessThanOrEqual(1e-4);
     }
   });

@@ -87,7 +87,9 @@ describe.each(['eval', 'parity'])('Fixture set: %s', (set) => {
           expect(v - o.r).toBeGreaterThanOrEqual(4 - 1e-9);
           expect(v + o.r).toBeLessThanOrEqual(124 + 1e-9);
         }
-        o.rgb.forEach((channel, c) => expect(Math.abs(channel - COLORS[o.color][c])).toBeLessThanOrEqual(20));
+        for (const [c, channel] of o.rgb.entries()) {
+          expect(Math.abs(channel - COLORS[o.color][c])).toBeLessThanOrEqual(20);
+        }
       }
       for (const [i, a] of scene.objects.entries()) {
         for (const b of scene.objects.slice(i + 1)) {

@@ -13,7 +13,11 @@ export interface EngineOptions {
   readonly deviceId?: number;
 }
 
-export async function createEngine(name: EngineName, model: Uint8Array, options: EngineOptions): Promise<InferenceEngine> {
+export async function createEngine(
+  name: EngineName,
+  model: Uint8Array,
+  options: EngineOptions,
+): Promise<InferenceEngine> {
   if (!Number.isInteger(options.threads) || options.threads < 1) {
     throw new RangeError(`threads must be a positive integer, got ${options.threads}`);
   }

@@ -6,10 +6,16 @@
 import type { InferenceSession, Tensor, TypedTensor } from 'onnxruntime-common';
 import type { EngineName, InferenceEngine, TensorData, TensorInfo } from '../../core/tensor.js';
 
-type TensorConstructor = new (type: 'float32' | 'int64', data: Float32Array | BigInt64Array, dims: readonly number[]) => Tensor;
+type TensorConstructor = new (
+  type: 'float32' | 'int64',
+  data: Float32Array | BigInt64Array,
+  dims: readonly number[],
+) => Tensor;
 
 function describe(metadata: readonly InferenceSession.ValueMetadata[]): TensorInfo[] {
-  return metadata.map((m) => (m.isTensor ? { name: m.name, type: m.type, shape: m.shape } : { name: m.name, type: 'non-tensor', shape: [] }));
+  return metadata.map((m) =>
+    m.isTensor ? { name: m.name, type: m.type, shape: m.shape } : { name: m.name, type: 'non-tensor', shape: [] },
+  );
 }
 
 export class OrtEngine implements InferenceEngine {

@@ -150,7 +150,7 @@ export class ReferenceModel {
     const { image, text } = this.manifest.inputs;
     const n = pairs.length;
     const pixels = new Float32Array(n * pairs[0].pixels.length);
-    pairs.forEach((p, i) => pixels.set(p.pixels, i * p.pixels.length));
+    for (const [i, p] of pairs.entries()) pixels.set(p.pixels, i * p.pixels.length);
     const int64 = (rows: bigint[][]) => new ort.Tensor('int64', BigInt64Array.from(rows.flat()), [n, text.maxLength]);
     return this.session.run({
       [image.tensor]: new ort.Tensor('float32', pixels, [n, 3, image.height, image.width]),

@@ -1,0 +1,137 @@
+/**
+ * The pipeline's contract on the real reference model: one record per pair in input order,
+ * bad pairs failing alone, engine failures isolated to the pair that causes them, and the
+ * next batch prepared while the current one runs.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SharpImageDecoder } from '../../lambdas/adapters/image-codec.js';
+import { loadModelBundle } from '../../lambdas/adapters/model-bundle.js';
+import { type ImageDecoder, type PairSource, type RuntimeModel, runPipeline } from '../../lambdas/core/pipeline.js';
+import type { OutputRecord } from '../../lambdas/core/records.js';
+import { memoryPair, parityDir, referenceBundle } from '../helpers/runtime.js';
+
+async function collect(records: AsyncIterable<OutputRecord>): Promise<OutputRecord[]> {
+  const out: OutputRecord[] = [];
+  for await (const r of records) out.push(r);
+  return out;
+}
+
+describe('Function: runPipeline', () => {
+  let model: RuntimeModel;
+  let png: Uint8Array;
+  beforeAll(async () => {
+    model = await loadModelBundle(referenceBundle, { engine: 'cpu', threads: 1 });
+    png = await readFile(path.join(parityDir, 'parity-00000.png'));
+  });
+  afterAll(async () => {
+    await model?.engine.close();
+  });
+
+  it('returns one record per pair, in order, with bad pairs failing alone', async () => {
+    // Prepare
+    const pairs: PairSource[] = [
+      memoryPair('good-1', png, 'a red circle'),
+      memoryPair('truncated', png.subarray(0, png.length / 2), 'a red circle'),
+      memoryPair('not-an-image', new TextEncoder().encode('hello'), 'a red circle'),
+      memoryPair('no-text', png, null),
+      memoryPair('empty-text', png, '  '),
+      memoryPair('bad-utf8', png, Uint8Array.from([0xff, 0xfe])),
+      memoryPair('good-2', png, 'a blue star'),
+    ];
+    // Act
+    const records = await collect(runPipeline(pairs, { model, images: new SharpImageDecoder(), batchSize: 4 }));
+    // Assess
+    expect(records.map((r) => [r.id, r.status === 'ok' ? 'ok' : r.error.code])).toEqual([
+      ['good-1', 'ok'],
+      ['truncated', 'IMAGE_TRUNCATED'],
+      ['not-an-image', 'IMAGE_UNREADABLE'],
+      ['no-text', 'TEXT_MISSING'],
+      ['empty-text', 'TEXT_EMPTY'],
+      ['bad-utf8', 'TEXT_INVALID_UTF8'],
+      ['good-2', 'ok'],
+    ]);
+  });
+
+  it('returns for good pairs in a batch with bad ones exactly what they give alone', async () => {
+    // Prepare
+    const good = memoryPair('good', png, 'a red circle');
+    const mixed = [memoryPair('bad', new Uint8Array(3), 'x'), good, memoryPair('worse', png, null)];
+    // Act
+    const alone = await collect(runPipeline([good], { model, images: new SharpImageDecoder() }));
+    const inBatch = await collect(runPipeline(mixed, { model, images: new SharpImageDecoder() }));
+    // Assess
+    expect(JSON.stringify(inBatch[1])).toBe(JSON.stringify(alone[0]));
+  });
+
+  it('fails only the pair that breaks the engine, not its batch', async () => {
+    // Prepare: an engine that refuses any batch holding the poisoned caption's first token.
+    const poisonIds = model.tokenizer.encode('cross')[0];
+    const engine = {
+      ...model.engine,
+      run: async (feeds: Parameters<RuntimeModel['engine']['run']>[0]) => {
+        const ids = feeds[model.manifest.inputs.text.idsTensor].data as BigInt64Array;
+        if (ids.includes(BigInt(poisonIds))) throw new Error('kernel exploded');
+        return model.engine.run(feeds);
+      },
+    };
+    const pairs = [
+      memoryPair('a', png, 'a red circle'),
+      memoryPair('b', png, 'cross'),
+      memoryPair('c', png, 'a blue star'),
+    ];
+    // Act
+    const records = await collect(runPipeline(pairs, { model: { ...model, engine }, images: new SharpImageDecoder() }));
+    // Assess
+    expect(records.map((r) => r.status)).toEqual(['ok', 'error', 'ok']);
+    const failed = records[1];
+    expect(failed.status === 'error' && failed.error).toEqual({
+      code: 'INFERENCE_FAILED',
+      message: 'inference failed on this pair: kernel exploded',
+    });
+  });
+
+  it('prepares the next batch while the engine runs the current one', async () => {
+    // Prepare: log when each decode starts and when each inference starts and ends.
+    const events: string[] = [];
+    const codec = new SharpImageDecoder();
+    const images: ImageDecoder = {
+      decode: (bytes, spec) => {
+        events.push('decode');
+        return codec.decode(bytes, spec);
+      },
+    };
+    const engine = {
+      ...model.engine,
+      run: async (feeds: Parameters<RuntimeModel['engine']['run']>[0]) => {
+        events.push('run-start');
+        const out = await model.engine.run(feeds);
+        await new Promise((resolve) => setTimeout(resolve, 50)); // a slow engine: room for overlap
+        events.push('run-end');
+        return out;
+      },
+    };
+    const pairs = Array.from({ length: 6 }, (_, i) => memoryPair(`p${i}`, png, 'a red circle'));
+    // Act
+    await collect(runPipeline(pairs, { model: { ...model, engine }, images, batchSize: 2 }));
+    // Assess: batch 2's decodes happen between batch 1's run-start and run-end.
+    const firstRun = events.indexOf('run-start');
+    const firstEnd = events.indexOf('run-end');
+    expect(events.slice(firstRun, firstEnd).filter((e) => e === 'decode')).toHaveLength(2);
+  });
+
+  it("returns a non-square image's mask at the image's original size", async () => {
+    // Prepare: a wide image; the record's mask is at the original 256x128 size.
+    const wide = await sharp(png).resize(256, 128, { fit: 'fill' }).png().toBuffer();
+    // Act
+    const [record] = await collect(
+      runPipeline([memoryPair('wide', wide, 'a red circle')], { model, images: new SharpImageDecoder() }),
+    );
+    // Assess
+    expect(record.status).toBe('ok');
+    const mask = record.status === 'ok' ? record.tasks.mask : null;
+    expect(mask).toMatchObject({ width: 256, height: 128, mask: null });
+  });
+});

@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { type DecodeContext, decoderFor } from '../../lambdas/core/decoders/index.js';
+import { maskAtOriginalSize, maskStats } from '../../lambdas/core/decoders/segmentation.js';
+import { type Task, TaskSchema } from '../../lambdas/core/manifest.js';
+import { placementFor } from '../../lambdas/core/placement.js';
+
+const ctx = (over: Partial<DecodeContext> = {}): DecodeContext => ({
+  original: { width: 8, height: 8 },
+  input: { width: 8, height: 8 },
+  placement: { scaleX: 1, scaleY: 1, offsetX: 0, offsetY: 0 },
+  saveMask: async () => 'masks/p.mask.png',
+  ...over,
+});
+const slice = (values: number[], dims = [values.length]) => ({ values: Float32Array.from(values), dims });
+const task = (t: object) => TaskSchema.parse(t) as Task;
+
+describe('Decoders: task kinds', () => {
+  it.each([
+    {
+      kind: 'classification (softmax, top-k, ties by label order)',
+      task: { name: 't', kind: 'classification', output: 'o', labels: ['a', 'b', 'c'], topK: 2 },
+      values: [0, Math.log(3), 0],
+      expected: {
+        label: 'b',
+        score: 0.6,
+        top: [
+          { label: 'b', score: 0.6 },
+          { label: 'a', score: 0.2 },
+        ],
+      },
+    },
+    {
+      kind: 'multilabel (sigmoid over threshold, every score)',
+      task: { name: 't', kind: 'multilabel', output: 'o', labels: ['x', 'y', 'z'], threshold: 0.5 },
+      values: [2, -2, 0],
+      expected: { labels: ['x', 'z'], scores: { x: 0.880797, y: 0.119203, z: 0.5 } },
+    },
+    {
+      kind: 'score (sigmoid, with threshold)',
+      task: { name: 't', kind: 'score', output: 'o', threshold: 0.9 },
+      values: [Math.log(4)],
+      expected: { score: 0.8, positive: false },
+    },
+    {
+      kind: 'score (identity, no threshold)',
+      task: { name: 't', kind: 'score', output: 'o', activation: 'identity' },
+      values: [0.25],
+      expected: { score: 0.25 },
+    },
+    {
+      kind: 'regression',
+      task: { name: 't', kind: 'regression', output: 'o' },
+      values: [2.0000004],
+      expected: { value: 2 },
+    },
+  ])('decodes $kind', async ({ task: t, values, expected }) => {
+    const parsed = task(t);
+    expect(await decoderFor(parsed).decode(parsed, slice(values), ctx())).toEqual(expected);
+  });
+
+  it('decodes a segmentation output at the original size with coverage, box and the stored key', async () => {
+    // Prepare: a 4x4 logit plane for an 8x8 input, positive in its top-left 2x2 cells.
+    const plane = new Array(16).fill(-10);
+    for (const i of [0, 1, 4, 5]) plane[i] = 10;
+    const saved: string[] = [];
+    const t = task({ name: 'mask', kind: 'segmentation', output: 'o', threshold: 0.5 });
+    // Act: the original is 16x16, stretched to the 8x8 input.
+    const result = await decoderFor(t).decode(
+      t,
+      slice(plane, [1, 4, 4]),
+      ctx({
+        original: { width: 16, height: 16 },
+        placement: placementFor('stretch', { width: 16, height: 16 }, { width: 8, height: 8 }),
+        saveMask: async (name, mask) => {
+          saved.push(`${name}:${mask.width}x${mask.height}`);
+          return 'k.png';
+        },
+      }),
+    );
+    // Assess: the positive quarter of the plane is the top-left quarter of the original.
+    expect(saved).toEqual(['mask:16x16']);
+    expect(result).toEqual({
+      mask: 'k.png',
+      width: 16,
+      height: 16,
+      coverage: 0.25,
+      box: { x: 0, y: 0, width: 8, height: 8 },
+    });
+  });
+});
+
+describe('Function: maskAtOriginalSize', () => {
+  it('matches bilinear upsampling with half-pixel centres', () => {
+    // A 1x2 plane [-1, 1] upsampled to 1x4: samples at -0.25, 0.25, 0.75, 1.25 -> clamped.
+    // Values: -1, -0.5, 0.5, 1; cut at 0 keeps the right half.
+    const mask = maskAtOriginalSize(
+      Float32Array.from([-1, 1]),
+      { width: 2, height: 1 },
+      { width: 2, height: 1 },
+      { scaleX: 0.5, scaleY: 1, offsetX: 0, offsetY: 0 },
+      { width: 4, height: 1 },
+      0,
+    );
+    expect(Array.from(mask.data)).toEqual([0, 0, 255, 255]);
+  });
+
+  it('leaves outside the mask what a cover crop cut away', () => {
+    // A 4x2 original covered into a 2x2 input: the middle 2 columns are seen.
+    const placement = placementFor('cover', { width: 4, height: 2 }, { width: 2, height: 2 });
+    const mask = maskAtOriginalSize(
+      new Float32Array(4).fill(5),
+      { width: 2, height: 2 },
+      { width: 2, height: 2 },
+      placement,
+      { width: 4, height: 2 },
+      0,
+    );
+    expect(Array.from(mask.data)).toEqual([0, 255, 255, 0, 0, 255, 255, 0]);
+  });
+
+  it('gives an empty mask no box', () => {
+    expect(maskStats({ width: 2, height: 2, data: new Uint8Array(4) })).toEqual({ coverage: 0, box: null });
+  });
+});
