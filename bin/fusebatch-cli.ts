@@ -32,6 +32,7 @@ program
   .option('--batch <n>', "batch size (default: the model's maxBatchSize)", positiveInt)
   .option('--threads <n>', 'threads per inference', positiveInt, Math.min(2, os.availableParallelism()))
   .option('--masks <dir>', 'write segmentation masks as PNG files here')
+  .option('--truth <file>', 'ground truth (JSON Lines by id) to score the results against, task by task')
   .action(async (opts) => {
     const summary = await infer({ ...opts, progress: Boolean(process.stderr.isTTY) });
     const codes = Object.entries(summary.errorsByCode)
@@ -41,6 +42,14 @@ program
       `${summary.pairs} pairs, ${summary.errors} errors${codes ? ` (${codes})` : ''}, ` +
         `${summary.seconds.toFixed(1)} s, ${summary.pairsPerSecond.toFixed(1)} pairs/s -> ${opts.out}`,
     );
+    for (const m of summary.metrics ?? []) {
+      const empty = m.emptyTargets
+        ? `; empty targets predicted empty ${(100 * m.emptyPredictedEmpty!).toFixed(1)} % of ${m.emptyTargets}`
+        : '';
+      console.log(
+        `  ${m.task.padEnd(12)} ${m.metric.padEnd(9)} ${(100 * m.value).toFixed(2).padStart(6)} %  (${m.pairs} pairs${empty})`,
+      );
+    }
   });
 
 program

@@ -102,3 +102,9 @@ export async function encodeMaskPng(mask: BinaryMask): Promise<Buffer> {
     .png({ compressionLevel: 9, palette: false })
     .toBuffer();
 }
+
+/** A mask PNG (any bit depth or colour) as a binary mask: a pixel is in when its grey value is over 127. */
+export async function decodeMaskPng(bytes: Uint8Array | string): Promise<BinaryMask> {
+  const { data, info } = await sharp(bytes).greyscale().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+}

@@ -5,13 +5,15 @@
 
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
-import { SharpImageDecoder } from '../adapters/image-codec.js';
+import { decodeMaskPng, SharpImageDecoder } from '../adapters/image-codec.js';
 import { FolderMaskStore, listFolderPairs } from '../adapters/local-files.js';
 import { loadModelBundle } from '../adapters/model-bundle.js';
+import type { BinaryMask } from '../core/decoders/index.js';
 import type { ErrorCode } from '../core/errors.js';
+import { Evaluation, type TaskMetrics } from '../core/evaluation.js';
 import { type MaskStore, runPipeline } from '../core/pipeline.js';
 import type { OutputRecord } from '../core/records.js';
 import type { EngineName } from '../core/tensor.js';
@@ -24,6 +26,8 @@ export interface InferOptions {
   readonly batch?: number;
   readonly threads: number;
   readonly masks?: string;
+  /** Ground truth (JSON Lines: `id` and each task's expected value; mask paths relative to the file). */
+  readonly truth?: string;
   /** Show a progress bar (on a terminal). */
   readonly progress: boolean;
 }
@@ -34,13 +38,51 @@ export interface InferSummary {
   readonly errorsByCode: Partial<Record<ErrorCode, number>>;
   readonly seconds: number;
   readonly pairsPerSecond: number;
+  /** Per-task metrics, when ground truth was given. */
+  readonly metrics?: TaskMetrics[];
+}
+
+async function readTruth(file: string): Promise<Map<string, Record<string, unknown>>> {
+  const lines = (await readFile(file, 'utf8')).split('\n').filter((l) => l.trim());
+  return new Map(
+    lines.map((line, i) => {
+      const truth = JSON.parse(line) as Record<string, unknown>;
+      if (typeof truth.id !== 'string') throw new Error(`${file}:${i + 1}: a truth line needs a string "id"`);
+      return [truth.id, truth];
+    }),
+  );
 }
 
 export async function infer(options: InferOptions): Promise<InferSummary> {
   const model = await loadModelBundle(options.model, { engine: options.engine, threads: options.threads });
   try {
     const pairs = await listFolderPairs(options.input);
-    const masks: MaskStore | undefined = options.masks ? new FolderMaskStore(options.masks) : undefined;
+    const folderMasks = options.masks ? new FolderMaskStore(options.masks) : undefined;
+    const truths = options.truth ? await readTruth(options.truth) : undefined;
+    const truthDir = options.truth ? path.dirname(options.truth) : '';
+    const evaluation = truths
+      ? new Evaluation(
+          model.manifest,
+          (ref) => decodeMaskPng(path.join(truthDir, ref)),
+          async (id, task) => takeKept(id, task),
+        )
+      : undefined;
+    // Predicted masks are kept in memory until scored, whether or not they are written.
+    const kept = new Map<string, BinaryMask>();
+    const takeKept = (id: string, task: string) => {
+      const mask = kept.get(`${id}\0${task}`) ?? null;
+      kept.delete(`${id}\0${task}`);
+      return mask;
+    };
+    const masks: MaskStore | undefined =
+      folderMasks || evaluation
+        ? {
+            save: async (id, task, mask) => {
+              if (evaluation) kept.set(`${id}\0${task}`, mask);
+              return folderMasks ? folderMasks.save(id, task, mask) : null;
+            },
+          }
+        : undefined;
     await mkdir(path.dirname(path.resolve(options.out)), { recursive: true });
     const out = createWriteStream(options.out);
     const bar = options.progress
@@ -66,6 +108,8 @@ export async function infer(options: InferOptions): Promise<InferSummary> {
     for await (const record of records as AsyncIterable<OutputRecord>) {
       if (!out.write(JSON.stringify(record) + '\n')) await once(out, 'drain');
       done++;
+      const truth = truths?.get(record.id);
+      if (evaluation && truth) await evaluation.add(record, truth);
       if (record.status === 'error') {
         errors++;
         errorsByCode[record.error.code] = (errorsByCode[record.error.code] ?? 0) + 1;
@@ -77,7 +121,14 @@ export async function infer(options: InferOptions): Promise<InferSummary> {
     out.end();
     await once(out, 'finish');
     const seconds = (performance.now() - started) / 1000;
-    return { pairs: done, errors, errorsByCode, seconds, pairsPerSecond: done / seconds };
+    return {
+      pairs: done,
+      errors,
+      errorsByCode,
+      seconds,
+      pairsPerSecond: done / seconds,
+      metrics: evaluation?.summary(),
+    };
   } finally {
     await model.engine.close();
   }

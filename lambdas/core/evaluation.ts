@@ -31,7 +31,9 @@ export interface TaskMetrics {
   readonly emptyPredictedEmpty?: number;
 }
 
-export type MaskLoader = (ref: string) => Promise<BinaryMask>;
+export type TruthMaskLoader = (ref: string) => Promise<BinaryMask>;
+/** The mask a record predicted, by pair id, task name and the record's mask key (null when not stored). */
+export type PredictedMaskLoader = (pairId: string, task: string, key: string | null) => Promise<BinaryMask | null>;
 
 interface Tally {
   pairs: number;
@@ -63,9 +65,8 @@ export class Evaluation {
 
   constructor(
     private readonly manifest: ModelManifest,
-    /** Reads a truth mask (by its reference in the truth line) or a predicted one (by its record key). */
-    private readonly loadTruthMask: MaskLoader,
-    private readonly loadPredictedMask: MaskLoader,
+    private readonly loadTruthMask: TruthMaskLoader,
+    private readonly loadPredictedMask: PredictedMaskLoader,
   ) {
     for (const task of manifest.tasks) {
       this.tallies.set(task.name, { pairs: 0, correct: 0, tp: 0, fp: 0, fn: 0, ious: [], empty: 0, emptyOk: 0 });
@@ -105,8 +106,7 @@ export class Evaluation {
         }
         case 'segmentation': {
           const target = await this.loadTruthMask(String(expected));
-          const key = (result as SegmentationResult).mask;
-          const predicted = key ? await this.loadPredictedMask(key) : null;
+          const predicted = await this.loadPredictedMask(record.id, task.name, (result as SegmentationResult).mask);
           if (isEmpty(target)) {
             t.empty++;
             t.emptyOk += Number((result as SegmentationResult).coverage === 0);

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OutputRecordSchema } from '../../lambdas/core/records.js';
-import { parityDir, referenceBundle } from '../helpers/runtime.js';
+import { parityPairs, referenceBundle } from '../helpers/runtime.js';
 
 const bin = path.resolve(import.meta.dirname, '../../bin/fusebatch.mjs');
 const run = promisify(execFile);
@@ -30,12 +30,12 @@ describe('CLI: fusebatch', () => {
     // Pairs in nested folders, a caption without image, an image without caption, a corrupt image.
     const input = path.join(dir, 'pairs');
     await mkdir(path.join(input, 'nested/deeper'), { recursive: true });
-    await cp(path.join(parityDir, 'parity-00000.png'), path.join(input, 'top.png'));
-    await cp(path.join(parityDir, 'parity-00000.txt'), path.join(input, 'top.txt'));
-    await cp(path.join(parityDir, 'parity-00001.png'), path.join(input, 'nested/deeper/inner pair.png'));
+    await cp(path.join(parityPairs, 'parity-00000.png'), path.join(input, 'top.png'));
+    await cp(path.join(parityPairs, 'parity-00000.txt'), path.join(input, 'top.txt'));
+    await cp(path.join(parityPairs, 'parity-00001.png'), path.join(input, 'nested/deeper/inner pair.png'));
     await writeFile(path.join(input, 'nested/deeper/inner pair.txt'), 'a small red star');
     await writeFile(path.join(input, 'nested/caption-only.txt'), 'a blue circle');
-    await cp(path.join(parityDir, 'parity-00002.png'), path.join(input, 'image-only.png'));
+    await cp(path.join(parityPairs, 'parity-00002.png'), path.join(input, 'image-only.png'));
     await writeFile(path.join(input, 'corrupt.png'), 'not a png at all');
     await writeFile(path.join(input, 'corrupt.txt'), 'a green cross');
   });

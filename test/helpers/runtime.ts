@@ -8,7 +8,9 @@ import type { InferenceEngine, TensorData } from '../../lambdas/core/tensor.js';
 
 export const referenceBundle = path.resolve(import.meta.dirname, '../../models/reference');
 export const parityDir = path.join(referenceBundle, 'fixtures', 'parity');
+export const parityPairs = path.join(parityDir, 'pairs');
 export const evalDir = path.join(referenceBundle, 'fixtures', 'eval');
+export const evalPairs = path.join(evalDir, 'pairs');
 
 /** Keeps masks in memory, keyed as a store would name them. */
 export class MemoryMaskStore implements MaskStore {

@@ -137,7 +137,7 @@ describe.each(['eval', 'parity'])('Fixture set: %s', (set) => {
         // An object's centre is inside every shape; it is masked iff it has the first-named shape.
         expect(on(o.cx, o.cy), `${t.id} ${o.shape}`).toBe(o.shape === firstShape);
       }
-      expect(existsSync(path.join(dir, `${t.id}.txt`))).toBe(true);
+      expect(existsSync(path.join(dir, 'pairs', `${t.id}.txt`))).toBe(true);
     }
   });
 });

@@ -11,7 +11,7 @@ import { SharpImageDecoder } from '../../lambdas/adapters/image-codec.js';
 import { loadModelBundle } from '../../lambdas/adapters/model-bundle.js';
 import { type ImageDecoder, type PairSource, type RuntimeModel, runPipeline } from '../../lambdas/core/pipeline.js';
 import type { OutputRecord } from '../../lambdas/core/records.js';
-import { memoryPair, parityDir, referenceBundle } from '../helpers/runtime.js';
+import { memoryPair, parityPairs, referenceBundle } from '../helpers/runtime.js';
 
 async function collect(records: AsyncIterable<OutputRecord>): Promise<OutputRecord[]> {
   const out: OutputRecord[] = [];
@@ -24,7 +24,7 @@ describe('Function: runPipeline', () => {
   let png: Uint8Array;
   beforeAll(async () => {
     model = await loadModelBundle(referenceBundle, { engine: 'cpu', threads: 1 });
-    png = await readFile(path.join(parityDir, 'parity-00000.png'));
+    png = await readFile(path.join(parityPairs, 'parity-00000.png'));
   });
   afterAll(async () => {
     await model?.engine.close();

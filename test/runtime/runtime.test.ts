@@ -15,8 +15,10 @@ import type { OutputRecord } from '../../lambdas/core/records.js';
 import type { EngineName } from '../../lambdas/core/tensor.js';
 import {
   evalDir,
+  evalPairs,
   MemoryMaskStore,
   parityDir,
+  parityPairs,
   readMaskPng,
   readTruthLines,
   recordingEngine,
@@ -45,7 +47,7 @@ describe.each<EngineName>(['cpu', 'wasm'])('Runtime: reference model on the %s e
     const { engine, runs } = recordingEngine(model.engine);
     // Act
     const records = await collect(
-      runPipeline(await listFolderPairs(parityDir), {
+      runPipeline(await listFolderPairs(parityPairs), {
         model: { ...model, engine },
         images: new SharpImageDecoder(),
         batchSize: 32,
@@ -65,7 +67,7 @@ describe.each<EngineName>(['cpu', 'wasm'])('Runtime: reference model on the %s e
 
   it('gives the same records at batch sizes 1 and 32', async () => {
     // Prepare
-    const pairs = await listFolderPairs(parityDir);
+    const pairs = await listFolderPairs(parityPairs);
     const run = (batchSize: number) =>
       collect(runPipeline(pairs, { model, images: new SharpImageDecoder(), masks: new MemoryMaskStore(), batchSize }));
     // Act
@@ -82,11 +84,11 @@ describe.each<EngineName>(['cpu', 'wasm'])('Runtime: reference model on the %s e
     const evaluation = new Evaluation(
       model.manifest,
       (ref) => readMaskPng(path.join(evalDir, ref)),
-      async (key) => masks.masks.get(key)!,
+      async (_id, _task, key) => masks.masks.get(key!)!,
     );
     // Act
     const records = await collect(
-      runPipeline(await listFolderPairs(evalDir), {
+      runPipeline(await listFolderPairs(evalPairs), {
         model,
         images: new SharpImageDecoder(),
         masks,

@@ -75,12 +75,15 @@ def build_arrays(split: str, n: int, workers: int = 2) -> dict[str, np.ndarray]:
 
 def write_pairs(split: str, indices: list[int], out_dir: str, sizes: list[int] | None = None,
                 formats: dict[int, str] | None = None, with_masks: bool = True) -> list[dict]:
-    """Write pairs as `<id>.<ext>` + `<id>.txt`, ground truth to truth.jsonl, masks as PNG.
+    """Write pairs as `pairs/<id>.<ext>` + `pairs/<id>.txt` (a folder `fusebatch infer` reads
+    as it is), ground truth to `truth.jsonl` and target masks to `masks/<id>.png`.
 
     `sizes[k]` renders the k-th pair at another canvas size (the scene scaled), so
     the runtime's resize path is exercised; `formats` maps a size to png/jpeg/webp.
+    Truth lines name each task's expected value under the task's name.
     """
-    os.makedirs(out_dir, exist_ok=True)
+    pairs_dir = os.path.join(out_dir, "pairs")
+    os.makedirs(pairs_dir, exist_ok=True)
     if with_masks:
         os.makedirs(os.path.join(out_dir, "masks"), exist_ok=True)
     records = []
@@ -91,11 +94,11 @@ def write_pairs(split: str, indices: list[int], out_dir: str, sizes: list[int] |
         img, mask = sw.render(scene, size)
         pair_id = f"{split}-{index:05d}"
         ext = {"png": "png", "jpeg": "jpg", "webp": "webp"}[fmt]
-        image_name = f"{pair_id}.{ext}"
+        image_name = f"pairs/{pair_id}.{ext}"
         save_args = {"quality": 92} if fmt in ("jpeg", "webp") else {}
         Image.fromarray(img).save(os.path.join(out_dir, image_name), format=fmt.upper(), **save_args)
         text = scene.caption.text()
-        with open(os.path.join(out_dir, f"{pair_id}.txt"), "w", encoding="utf-8") as f:
+        with open(os.path.join(pairs_dir, f"{pair_id}.txt"), "w", encoding="utf-8") as f:
             f.write(text)
         record = {"id": pair_id, "image": image_name, "text": text, "width": size, "height": size,
                   **sw.ground_truth(scene)}

@@ -208,8 +208,17 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--out", default=BUNDLE, help="bundle folder (default: models/reference)")
+    ap.add_argument("--fixtures-only", action="store_true",
+                    help="rewrite fixtures and the test split from the saved checkpoint (.data/model.pt); no training")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+
+    if args.fixtures_only:
+        model = FusedShapesNet(len(tokenizer.VOCAB))
+        model.load_state_dict(torch.load(os.path.join(args.out, ".data", "model.pt")))
+        write_fixtures(model, args.out)
+        data.write_pairs("test", list(range(args.test_pairs)), os.path.join(args.out, ".data", "test"))
+        return
 
     model, info = train(args)
     os.makedirs(os.path.join(args.out, ".data"), exist_ok=True)

@@ -1,0 +1,109 @@
+/**
+ * One benchmark measurement in a fresh process (the wasm engine's thread count is fixed per
+ * process, and start-up and peak memory are per process). Prints one JSON line.
+ *
+ *   child inference --engine E --threads T --batch B --iterations N
+ *   child e2e       --engine E --threads T --batch B --input DIR --out DIR
+ *   child first     --engine E --threads T --input DIR
+ */
+import { createWriteStream } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { SharpImageDecoder } from '../lambdas/adapters/image-codec.js';
+import { FolderMaskStore, listFolderPairs } from '../lambdas/adapters/local-files.js';
+import { loadModelBundle } from '../lambdas/adapters/model-bundle.js';
+import { runPipeline } from '../lambdas/core/pipeline.js';
+import { cleanText, padTokenIds, writeImageTensor } from '../lambdas/core/preprocess.js';
+import { type EngineName, float32, int64, type TensorData } from '../lambdas/core/tensor.js';
+
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: {
+    model: { type: 'string' },
+    engine: { type: 'string' },
+    threads: { type: 'string', default: '1' },
+    batch: { type: 'string', default: '32' },
+    iterations: { type: 'string', default: '10' },
+    input: { type: 'string' },
+    out: { type: 'string' },
+    wasmPaths: { type: 'string' },
+  },
+});
+const mode = positionals[0];
+const engine = values.engine as EngineName;
+const threads = Number(values.threads);
+const batch = Number(values.batch);
+const peakRssMb = () => process.resourceUsage().maxRSS / 1024;
+
+const model = await loadModelBundle(values.model!, { engine, threads, wasmPaths: values.wasmPaths });
+const images = new SharpImageDecoder();
+
+if (mode === 'first') {
+  // Process start to the first result record of one pair.
+  const [pair] = await listFolderPairs(values.input!);
+  for await (const record of runPipeline([pair], { model, images })) {
+    if (record.status !== 'ok') throw new Error(`first pair failed: ${JSON.stringify(record)}`);
+    console.log(JSON.stringify({ mode, engine, threads, firstResultMs: performance.now(), peakRssMb: peakRssMb() }));
+    break;
+  }
+} else if (mode === 'inference') {
+  // Inference only: a fixed batch of real, preprocessed pairs run again and again.
+  const pairs = (await listFolderPairs(values.input!)).slice(0, batch);
+  const { image, text } = model.manifest.inputs;
+  const size = 3 * image.width * image.height;
+  const pixels = new Float32Array(batch * size);
+  const ids = new BigInt64Array(batch * text.maxLength);
+  const mask = new BigInt64Array(batch * text.maxLength);
+  for (const [i, p] of pairs.entries()) {
+    const { rgb } = await images.decode(await p.readImage(), image);
+    writeImageTensor(rgb, image, pixels, i * size);
+    const caption = cleanText(await p.readText());
+    const tokens = padTokenIds(model.tokenizer.encode(caption), text.maxLength, model.tokenizer.padId);
+    ids.set(tokens.ids, i * text.maxLength);
+    mask.set(tokens.mask, i * text.maxLength);
+  }
+  const feeds: Record<string, TensorData> = {
+    [image.tensor]: float32(pixels, [batch, 3, image.height, image.width]),
+    [text.idsTensor]: int64(ids, [batch, text.maxLength]),
+  };
+  if (text.attentionMaskTensor) feeds[text.attentionMaskTensor] = int64(mask, [batch, text.maxLength]);
+  await model.engine.run(feeds); // warm-up
+  const iterations = Number(values.iterations);
+  const started = performance.now();
+  for (let i = 0; i < iterations; i++) await model.engine.run(feeds);
+  const seconds = (performance.now() - started) / 1000;
+  console.log(
+    JSON.stringify({
+      mode,
+      engine,
+      threads,
+      batch,
+      pairsPerSecond: (iterations * batch) / seconds,
+      peakRssMb: peakRssMb(),
+    }),
+  );
+} else if (mode === 'e2e') {
+  // The whole `infer` path: read, decode, preprocess, infer, decode tasks, write lines and masks.
+  const pairs = await listFolderPairs(values.input!);
+  const warm = runPipeline(pairs.slice(0, batch), { model, images, batchSize: batch });
+  for await (const _ of warm) {
+    // warm-up: first-run allocations and kernels
+  }
+  const out = createWriteStream(path.join(values.out!, 'results.jsonl'));
+  const masks = new FolderMaskStore(path.join(values.out!, 'masks'));
+  const started = performance.now();
+  let n = 0;
+  for await (const record of runPipeline(pairs, { model, images, masks, batchSize: batch })) {
+    out.write(JSON.stringify(record) + '\n');
+    n++;
+  }
+  await new Promise((resolve) => out.end(resolve));
+  const seconds = (performance.now() - started) / 1000;
+  console.log(
+    JSON.stringify({ mode, engine, threads, batch, pairs: n, pairsPerSecond: n / seconds, peakRssMb: peakRssMb() }),
+  );
+} else {
+  throw new Error(`unknown mode ${mode}`);
+}
+await model.engine.close();
+process.exit(0);

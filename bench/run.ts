@@ -1,0 +1,165 @@
+/**
+ * `npm run bench`: runtime benchmarks on the reference model, each measurement in a fresh
+ * process, configurations interleaved round by round so that a noisy neighbour hits all of
+ * them alike; medians are reported. Writes bench-results/runtime.json.
+ *
+ *   npm run bench [-- --rounds 3]
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs, promisify } from 'node:util';
+import { build } from 'esbuild';
+
+const root = path.resolve(import.meta.dirname, '..');
+const model = path.join(root, 'models/reference');
+const input = path.join(model, 'fixtures/eval/pairs');
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' } } });
+const rounds = Number(values.rounds);
+const run = promisify(execFile);
+
+// The child is bundled as a Lambda would be, so start-up time is not a TypeScript loader's.
+const buildDir = path.join(root, 'bench/.build');
+await build({
+  entryPoints: [path.join(root, 'bench/child.ts')],
+  outfile: path.join(buildDir, 'child.mjs'),
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  external: ['onnxruntime-node', 'onnxruntime-web', 'sharp'],
+  logLevel: 'warning',
+});
+
+type Row = Record<string, number | string>;
+async function child(args: string[]): Promise<Row> {
+  const { stdout } = await run(process.execPath, [path.join(buildDir, 'child.mjs'), ...args, '--model', model], {
+    maxBuffer: 1 << 20,
+  });
+  return JSON.parse(stdout.trim().split('\n').pop()!);
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+const engines = ['wasm', 'cpu'];
+const threadCounts = [1, 2];
+const batches = [1, 8, 32];
+const samples = new Map<string, Row[]>();
+const add = (key: string, row: Row) => samples.set(key, [...(samples.get(key) ?? []), row]);
+const scratch = await mkdtemp(path.join(os.tmpdir(), 'fusebatch-bench-'));
+
+for (let round = 1; round <= rounds; round++) {
+  process.stderr.write(`round ${round}/${rounds}\n`);
+  for (const engine of engines) {
+    for (const threads of threadCounts) {
+      for (const batch of batches) {
+        const iterations = String(Math.max(5, Math.round(256 / batch)));
+        add(
+          `inference ${engine} t${threads} b${batch}`,
+          await child([
+            'inference',
+            '--engine',
+            engine,
+            '--threads',
+            String(threads),
+            '--batch',
+            String(batch),
+            '--iterations',
+            iterations,
+            '--input',
+            input,
+          ]),
+        );
+      }
+      const out = path.join(scratch, `${engine}-${threads}-${round}`);
+      await mkdir(out, { recursive: true });
+      add(
+        `e2e ${engine} t${threads} b32`,
+        await child([
+          'e2e',
+          '--engine',
+          engine,
+          '--threads',
+          String(threads),
+          '--batch',
+          '32',
+          '--input',
+          input,
+          '--out',
+          out,
+        ]),
+      );
+    }
+    add(`first ${engine}`, await child(['first', '--engine', engine, '--threads', '1', '--input', input]));
+  }
+}
+await rm(scratch, { recursive: true, force: true });
+
+const summary: Record<string, Row> = {};
+for (const [key, rows] of samples) {
+  const numeric = Object.keys(rows[0]).filter(
+    (k) => typeof rows[0][k] === 'number' && !['threads', 'batch', 'pairs'].includes(k),
+  );
+  summary[key] = {
+    ...rows[0],
+    ...Object.fromEntries(numeric.map((k) => [k, median(rows.map((r) => r[k] as number))])),
+    runs: rows.length,
+  };
+}
+const rate = (key: string) => summary[key]?.pairsPerSecond as number;
+const ratios: Record<string, number> = {};
+for (const threads of threadCounts) {
+  for (const batch of batches)
+    ratios[`wasm/cpu inference t${threads} b${batch}`] =
+      rate(`inference wasm t${threads} b${batch}`) / rate(`inference cpu t${threads} b${batch}`);
+  for (const engine of engines)
+    ratios[`e2e/inference ${engine} t${threads} b32`] =
+      rate(`e2e ${engine} t${threads} b32`) / rate(`inference ${engine} t${threads} b32`);
+}
+
+const report = {
+  machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version },
+  rounds,
+  medians: summary,
+  ratios,
+};
+await mkdir(path.join(root, 'bench-results'), { recursive: true });
+await writeFile(path.join(root, 'bench-results/runtime.json'), JSON.stringify(report, null, 2) + '\n');
+
+const fmt = (n: number, d = 1) => n.toFixed(d);
+console.log(
+  `\nruntime benchmark, reference model, medians of ${rounds} runs (${report.machine.cpus} CPUs, ${report.machine.cpu})\n`,
+);
+console.log('inference only, pairs/s        batch 1   batch 8  batch 32   peak RSS MB');
+for (const engine of engines) {
+  for (const threads of threadCounts) {
+    const cells = batches.map((b) => fmt(rate(`inference ${engine} t${threads} b${b}`)).padStart(9));
+    console.log(
+      `  ${`${engine}, ${threads} thread(s)`.padEnd(28)}${cells.join(' ')}${fmt(summary[`inference ${engine} t${threads} b32`].peakRssMb as number, 0).padStart(14)}`,
+    );
+  }
+}
+console.log('\nratios');
+for (const [k, v] of Object.entries(ratios)) console.log(`  ${k.padEnd(34)} ${fmt(v, 2)}`);
+console.log('\nend to end (`infer` path: read, decode, preprocess, infer, decode tasks, write), batch 32');
+for (const engine of engines) {
+  for (const threads of threadCounts) {
+    const s = summary[`e2e ${engine} t${threads} b32`];
+    console.log(
+      `  ${`${engine}, ${threads} thread(s)`.padEnd(28)} ${fmt(s.pairsPerSecond as number)} pairs/s, peak RSS ${fmt(s.peakRssMb as number, 0)} MB`,
+    );
+  }
+}
+console.log('\ntime from process start to first result (1 pair, bundled child)');
+for (const engine of engines) {
+  const s = summary[`first ${engine}`];
+  console.log(
+    `  ${engine.padEnd(28)} ${fmt(s.firstResultMs as number, 0)} ms, peak RSS ${fmt(s.peakRssMb as number, 0)} MB`,
+  );
+}
+console.log('\nwrote bench-results/runtime.json');
