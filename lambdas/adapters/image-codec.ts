@@ -20,6 +20,10 @@ export interface ImageLimits {
 export const DEFAULT_IMAGE_LIMITS: ImageLimits = { maxBytes: 25 * 1024 * 1024, maxPixels: 40_000_000 };
 
 const FIT = { stretch: 'fill', contain: 'contain', cover: 'cover' } as const;
+/** The raster formats accepted, as sharp names them (AVIF is `heif`). SVG, PDF and the rest
+ * that libvips could also read are refused: they are not photos, and rendering them widens
+ * what a hostile upload can reach. */
+const ACCEPTED_FORMATS = new Set(['png', 'jpeg', 'webp', 'gif', 'tiff', 'heif']);
 
 /** libvips messages to stable codes; the original message stays in the record. */
 function classify(error: unknown): PairError {
@@ -60,9 +64,15 @@ export class SharpImageDecoder implements ImageDecoder {
     let original: { width: number; height: number };
     try {
       const meta = await sharp(bytes, options).metadata();
+      if (!ACCEPTED_FORMATS.has(meta.format)) {
+        throw new PairError(
+          'IMAGE_UNREADABLE',
+          `images in format '${meta.format}' are not accepted; accepted: PNG, JPEG, WebP, GIF, TIFF, AVIF`,
+        );
+      }
       original = meta.autoOrient ?? { width: meta.width, height: meta.height };
     } catch (error) {
-      throw classify(error);
+      throw error instanceof PairError ? error : classify(error);
     }
     if (original.width * original.height > this.limits.maxPixels) {
       throw new PairError(
@@ -99,6 +109,7 @@ export class SharpImageDecoder implements ImageDecoder {
 /** A binary mask as an 8-bit greyscale PNG (0 or 255). */
 export async function encodeMaskPng(mask: BinaryMask): Promise<Buffer> {
   return sharp(mask.data, { raw: { width: mask.width, height: mask.height, channels: 1 } })
+    .toColourspace('b-w') // else sharp writes a one-channel raw input as an RGB PNG
     .png({ compressionLevel: 9, palette: false })
     .toBuffer();
 }

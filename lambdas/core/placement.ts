@@ -1,7 +1,9 @@
 /**
  * Where the original image lies in the model's input after resizing: model = original *
  * scale + offset, per axis. Dense decoders use it to map outputs back to original pixels.
- * Offsets follow the centred placement the image codec uses for `contain` and `cover`.
+ * Sizes and offsets follow sharp's arithmetic for `contain` and `cover`: the scaled side is
+ * the source side divided by the shrink factor, rounded; a letterbox is centred with the odd
+ * pixel after the image; a cover crop starts at ceil(excess / 2).
  */
 import type { ImageInput } from './manifest.js';
 
@@ -21,17 +23,16 @@ export function placementFor(mode: ImageInput['resize'], original: Size, target:
   if (mode === 'stretch') {
     return { scaleX: target.width / original.width, scaleY: target.height / original.height, offsetX: 0, offsetY: 0 };
   }
-  const s =
-    mode === 'contain'
-      ? Math.min(target.width / original.width, target.height / original.height)
-      : Math.max(target.width / original.width, target.height / original.height);
-  const width = Math.max(1, Math.round(original.width * s));
-  const height = Math.max(1, Math.round(original.height * s));
+  const shrinkX = original.width / target.width;
+  const shrinkY = original.height / target.height;
+  const shrink = mode === 'contain' ? Math.max(shrinkX, shrinkY) : Math.min(shrinkX, shrinkY);
+  const width = Math.max(1, Math.round(original.width / shrink));
+  const height = Math.max(1, Math.round(original.height / shrink));
   return {
     scaleX: width / original.width,
     scaleY: height / original.height,
-    // contain pads (positive offset), cover crops (negative offset); both centred.
-    offsetX: mode === 'contain' ? Math.floor((target.width - width) / 2) : -Math.floor((width - target.width) / 2),
-    offsetY: mode === 'contain' ? Math.floor((target.height - height) / 2) : -Math.floor((height - target.height) / 2),
+    // contain pads (positive offset), cover crops (negative offset).
+    offsetX: mode === 'contain' ? Math.floor((target.width - width) / 2) : -Math.ceil((width - target.width) / 2),
+    offsetY: mode === 'contain' ? Math.floor((target.height - height) / 2) : -Math.ceil((height - target.height) / 2),
   };
 }
