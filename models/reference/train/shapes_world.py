@@ -82,6 +82,7 @@ class Scene:
     # falsification), and which mention a falsification changed (-1: the relation).
     referents: list[int] = field(default_factory=list)
     changed_mention: int | None = None
+    changed_attribute: str | None = None  # colour, shape, size or relation
     antialias: bool = True
     noise_on_objects: bool = False
     extra: dict = field(default_factory=dict)
@@ -170,7 +171,7 @@ def _true_caption(objects: list[SceneObject], rng: np.random.Generator) -> tuple
 
 
 def _falsify(caption: Caption, objects: list[SceneObject],
-             rng: np.random.Generator) -> tuple[Caption, int] | None:
+             rng: np.random.Generator) -> tuple[Caption, int, str] | None:
     """Change exactly one attribute (colour, shape, size or relation) so the caption is false."""
     options: list[tuple[str, int]] = []
     for k, m in enumerate(caption.mentions):
@@ -198,7 +199,7 @@ def _falsify(caption: Caption, objects: list[SceneObject],
                 setattr(mentions[k], what, value)
             cand = Caption(mentions, relation, caption.prefix, caption.trailing_stop)
             if not caption_is_true(cand, objects):
-                return cand, k
+                return cand, k, what
     return None
 
 
@@ -221,12 +222,12 @@ def sample_scene(split_seed: int, index: int, augment: bool = False) -> Scene:
         objects = _sample_objects(rng)
         caption, referents = _true_caption(objects, rng)
         is_true = bool(rng.random() < 0.5)
-        changed = None
+        changed, changed_attribute = None, None
         if not is_true:
             falsified = _falsify(caption, objects, rng)
             if falsified is None:
                 continue
-            caption, changed = falsified
+            caption, changed, changed_attribute = falsified
         break
     antialias = True
     noise_on_objects = False
@@ -234,7 +235,8 @@ def sample_scene(split_seed: int, index: int, augment: bool = False) -> Scene:
         antialias = bool(rng.random() < 0.5)
         noise_on_objects = bool(rng.random() < 0.25)
         caption.trailing_stop = bool(rng.random() < 0.1)
-    return Scene(background, objects, caption, is_true, referents, changed, antialias, noise_on_objects)
+    return Scene(background, objects, caption, is_true, referents, changed, changed_attribute, antialias,
+                 noise_on_objects)
 
 
 # ---------------------------------------------------------------------------

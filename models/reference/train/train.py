@@ -131,7 +131,11 @@ def train(args) -> tuple[FusedShapesNet, dict]:
     gen_seconds = time.time() - t0
     print(f"generated {args.train_pairs} train + {args.val_pairs} val pairs in {gen_seconds:.0f}s", flush=True)
 
-    model = FusedShapesNet(len(tokenizer.VOCAB)).to(memory_format=torch.channels_last)
+    model = FusedShapesNet(len(tokenizer.VOCAB))
+    if args.resume:
+        # Continue from a checkpoint (a second schedule on top of the first).
+        model.load_state_dict(torch.load(args.resume))
+    model = model.to(memory_format=torch.channels_last)
     steps_per_epoch = args.train_pairs // args.batch
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=steps_per_epoch * args.epochs,
@@ -162,6 +166,7 @@ def train(args) -> tuple[FusedShapesNet, dict]:
         history.append(row)
         print(json.dumps(row), flush=True)
     info = {
+        "resumed_from": args.resume,
         "train_pairs": args.train_pairs,
         "val_pairs": args.val_pairs,
         "epochs": args.epochs,
@@ -208,6 +213,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--out", default=BUNDLE, help="bundle folder (default: models/reference)")
+    ap.add_argument("--resume", default=None, help="start from this state_dict instead of from scratch")
     ap.add_argument("--fixtures-only", action="store_true",
                     help="rewrite fixtures and the test split from the saved checkpoint (.data/model.pt); no training")
     args = ap.parse_args()
