@@ -6,10 +6,9 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { BinaryMask } from '../core/decoders/index.js';
 import { PairError } from '../core/errors.js';
+import { IMAGE_EXTENSIONS } from '../core/keys.js';
 import type { MaskStore, PairSource } from '../core/pipeline.js';
 import { encodeMaskPng } from './image-codec.js';
-
-export const IMAGE_EXTENSIONS = ['png', 'jpg', 'jpeg', 'webp', 'gif', 'tif', 'tiff', 'avif'];
 
 async function readHalf(file: string, missing: 'IMAGE_MISSING' | 'TEXT_MISSING'): Promise<Uint8Array> {
   try {
@@ -31,7 +30,7 @@ export async function listFolderPairs(dir: string): Promise<PairSource[]> {
     const full = path.join(entry.parentPath, entry.name);
     const rel = path.relative(dir, full).split(path.sep).join('/');
     const ext = path.extname(rel).slice(1).toLowerCase();
-    const isImage = IMAGE_EXTENSIONS.includes(ext);
+    const isImage = (IMAGE_EXTENSIONS as readonly string[]).includes(ext);
     if (!isImage && ext !== 'txt') continue;
     const id = rel.slice(0, rel.length - ext.length - 1);
     const slot = byId.get(id) ?? { images: [] };

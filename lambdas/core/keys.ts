@@ -1,0 +1,87 @@
+/**
+ * The bucket's key layout, in one place. Inputs arrive under `inbox/` (single pairs) and
+ * `jobs/` (manifests); everything the pipeline writes is under `results/` (records and
+ * masks, what users query) or `state/` (job bookkeeping). Only `inbox/` and `jobs/` ever
+ * trigger processing.
+ *
+ *   inbox/<id>.<image ext>, inbox/<id>.txt      a single pair (<id> may contain folders)
+ *   jobs/<job>.jsonl | jobs/<job>.csv           a manifest job (<job> may contain folders)
+ *   results/pairs/<id>.json                     the pair's record (one JSON line)
+ *   results/pairs/<id>.<task>.png               its masks
+ *   results/jobs/<job>/parts/<chunk>.jsonl      result records of a chunk
+ *   results/jobs/<job>/errors/<chunk>.jsonl     error records of a chunk
+ *   results/jobs/<job>/masks/<id>.<task>.png    masks of the job's pairs
+ *   results/jobs/<job>/_SUCCESS                 written once every chunk has both parts
+ *   state/jobs/<job>/status.json                the job's status document (written at ingest)
+ *   state/jobs/<job>/chunks/<chunk>.jsonl       the validated manifest lines of a chunk
+ *
+ * `_SUCCESS` starts with an underscore so that Athena and DuckDB globs over results/ skip it.
+ */
+export const IMAGE_EXTENSIONS = ['png', 'jpg', 'jpeg', 'webp', 'gif', 'tif', 'tiff', 'avif'] as const;
+
+export const PREFIXES = { inbox: 'inbox/', jobs: 'jobs/', results: 'results/', state: 'state/' } as const;
+
+export type KeyKind =
+  | { readonly kind: 'pair-image'; readonly id: string; readonly key: string }
+  | { readonly kind: 'pair-text'; readonly id: string; readonly key: string }
+  | { readonly kind: 'job-manifest'; readonly job: string; readonly format: 'jsonl' | 'csv'; readonly key: string }
+  | { readonly kind: 'ignored'; readonly key: string; readonly reason: string };
+
+const extensionOf = (key: string) => {
+  const slash = key.lastIndexOf('/');
+  const dot = key.lastIndexOf('.');
+  return dot > slash + 1 ? key.slice(dot + 1) : '';
+};
+
+/** What an object key is to the pipeline. Only inbox/ and jobs/ keys are ever work. */
+export function classifyKey(key: string): KeyKind {
+  const ext = extensionOf(key);
+  const stem = ext ? key.slice(0, key.length - ext.length - 1) : key;
+  const lower = ext.toLowerCase();
+  if (key.startsWith(PREFIXES.inbox)) {
+    const id = stem.slice(PREFIXES.inbox.length);
+    if (!id || id.endsWith('/'))
+      return { kind: 'ignored', key, reason: 'an inbox key needs a name before its extension' };
+    if ((IMAGE_EXTENSIONS as readonly string[]).includes(lower)) return { kind: 'pair-image', id, key };
+    if (lower === 'txt') return { kind: 'pair-text', id, key };
+    return { kind: 'ignored', key, reason: `inbox/ takes images (.${IMAGE_EXTENSIONS.join(', .')}) and .txt captions` };
+  }
+  if (key.startsWith(PREFIXES.jobs)) {
+    const job = stem.slice(PREFIXES.jobs.length);
+    if (job && !job.endsWith('/') && (lower === 'jsonl' || lower === 'csv')) {
+      return { kind: 'job-manifest', job, format: lower, key };
+    }
+    return { kind: 'ignored', key, reason: 'jobs/ takes manifests named <job>.jsonl or <job>.csv' };
+  }
+  return { kind: 'ignored', key, reason: 'only inbox/ and jobs/ are processed' };
+}
+
+/** S3 event records URL-encode keys as a form does (a space as `+`). */
+export function decodeEventKey(encoded: string): string {
+  return decodeURIComponent(encoded.replace(/\+/g, ' '));
+}
+
+/** The other way round, for emitters of S3-shaped events (the embedded server). */
+export function encodeEventKey(key: string): string {
+  return encodeURIComponent(key).replace(/%20/g, '+').replace(/%2F/g, '/');
+}
+
+export const pairKeys = {
+  text: (id: string) => `${PREFIXES.inbox}${id}.txt`,
+  image: (id: string, ext: string) => `${PREFIXES.inbox}${id}.${ext}`,
+  result: (id: string) => `${PREFIXES.results}pairs/${id}.json`,
+  mask: (id: string, task: string) => `${PREFIXES.results}pairs/${id}.${task}.png`,
+};
+
+/** Chunk numbers as fixed-width names, so that listings sort in chunk order. */
+export const chunkName = (chunk: number) => String(chunk).padStart(5, '0');
+
+export const jobKeys = {
+  results: (job: string) => `${PREFIXES.results}jobs/${job}/`,
+  part: (job: string, chunk: number) => `${PREFIXES.results}jobs/${job}/parts/${chunkName(chunk)}.jsonl`,
+  errors: (job: string, chunk: number) => `${PREFIXES.results}jobs/${job}/errors/${chunkName(chunk)}.jsonl`,
+  mask: (job: string, id: string, task: string) => `${PREFIXES.results}jobs/${job}/masks/${id}.${task}.png`,
+  success: (job: string) => `${PREFIXES.results}jobs/${job}/_SUCCESS`,
+  status: (job: string) => `${PREFIXES.state}jobs/${job}/status.json`,
+  chunk: (job: string, chunk: number) => `${PREFIXES.state}jobs/${job}/chunks/${chunkName(chunk)}.jsonl`,
+};
