@@ -10,6 +10,7 @@
  *   results/pairs/<id>.<task>.png               its masks
  *   results/jobs/<job>/parts/<chunk>.jsonl      result records of a chunk
  *   results/jobs/<job>/errors/<chunk>.jsonl     error records of a chunk
+ *   results/jobs/<job>/errors/invalid.jsonl     error records of the manifest's invalid lines
  *   results/jobs/<job>/masks/<id>.<task>.png    masks of the job's pairs
  *   results/jobs/<job>/_SUCCESS                 written once every chunk has both parts
  *   state/jobs/<job>/status.json                the job's status document (written at ingest)
@@ -78,8 +79,12 @@ export const chunkName = (chunk: number) => String(chunk).padStart(5, '0');
 
 export const jobKeys = {
   results: (job: string) => `${PREFIXES.results}jobs/${job}/`,
+  partsPrefix: (job: string) => `${PREFIXES.results}jobs/${job}/parts/`,
+  errorsPrefix: (job: string) => `${PREFIXES.results}jobs/${job}/errors/`,
   part: (job: string, chunk: number) => `${PREFIXES.results}jobs/${job}/parts/${chunkName(chunk)}.jsonl`,
   errors: (job: string, chunk: number) => `${PREFIXES.results}jobs/${job}/errors/${chunkName(chunk)}.jsonl`,
+  /** Error records of the manifest's invalid lines, written at ingest. */
+  invalid: (job: string) => `${PREFIXES.results}jobs/${job}/errors/invalid.jsonl`,
   mask: (job: string, id: string, task: string) => `${PREFIXES.results}jobs/${job}/masks/${id}.${task}.png`,
   success: (job: string) => `${PREFIXES.results}jobs/${job}/_SUCCESS`,
   status: (job: string) => `${PREFIXES.state}jobs/${job}/status.json`,

@@ -1,0 +1,207 @@
+/**
+ * The pipeline over a bucket: single pairs from inbox/, manifest jobs from jobs/, chunks run
+ * by workers. Everything outside (the store, the queue, Batch, the model, PNG encoding)
+ * comes in through ports, so the same code runs in Lambda, on Batch and locally.
+ */
+import { PairError } from './errors.js';
+import { chunkPairs, type JobPair, parseJobManifest } from './job-manifest.js';
+import { deriveJobStatus, type JobStatus, type JobStatusDocument, JobStatusDocumentSchema } from './job-status.js';
+import { classifyKey, jobKeys, type KeyKind, PREFIXES, pairKeys } from './keys.js';
+import {
+  errorRecord,
+  type ImageDecoder,
+  type MaskStore,
+  type PairSource,
+  type RuntimeModel,
+  runPipeline,
+} from './pipeline.js';
+import { type BatchRoute, type ChunkMessage, type ChunkQueue, ObjectNotFoundError, type ObjectStore } from './ports.js';
+import type { OutputRecord } from './records.js';
+
+export interface BucketPipelineDeps {
+  readonly store: ObjectStore;
+  readonly model: RuntimeModel;
+  readonly images: ImageDecoder;
+  /** A mask store writing to the bucket under the given keys (PNG encoding is an adapter's). */
+  readonly masks: (keyFor: (pairId: string, task: string) => string) => MaskStore;
+}
+
+export interface IngestDeps {
+  readonly store: ObjectStore;
+  /** Its identity and engine name go into the records of invalid manifest lines. */
+  readonly model: RuntimeModel;
+  readonly queue: ChunkQueue;
+  readonly batch: BatchRoute;
+  /** Pairs per chunk (one queue message, one Batch shard). */
+  readonly chunkSize: number;
+  /** Jobs with more pairs than this go to the Batch route. */
+  readonly batchThreshold: number;
+  readonly now?: () => Date;
+}
+
+export type IngestOutcome =
+  | { readonly outcome: 'ignored'; readonly key: string; readonly reason: string }
+  | { readonly outcome: 'waiting'; readonly id: string; readonly missing: 'image' | 'text' }
+  | { readonly outcome: 'processed'; readonly id: string; readonly status: OutputRecord['status'] }
+  | {
+      readonly outcome: 'job-routed';
+      readonly job: string;
+      readonly route: ChunkMessage['route'];
+      readonly chunks: number;
+    }
+  | { readonly outcome: 'job-already-ingested'; readonly job: string };
+
+const jsonl = (records: readonly unknown[]) => records.map((r) => JSON.stringify(r) + '\n').join('');
+
+/** A pair whose halves are read from the store; a missing half is that pair's error. */
+export function storePair(
+  store: ObjectStore,
+  id: string,
+  imageKey: string | null,
+  text: { key: string } | { inline: string },
+  extra?: Record<string, unknown>,
+): PairSource {
+  const read = async (key: string, missing: 'IMAGE_MISSING' | 'TEXT_MISSING') => {
+    try {
+      return await store.get(key);
+    } catch (error) {
+      if (error instanceof ObjectNotFoundError) throw new PairError(missing, `no object at ${key}`);
+      throw error;
+    }
+  };
+  return {
+    id,
+    image: imageKey,
+    extra,
+    readImage: () =>
+      imageKey ? read(imageKey, 'IMAGE_MISSING') : Promise.reject(new PairError('IMAGE_MISSING', `no image for ${id}`)),
+    readText: () => ('inline' in text ? Promise.resolve(text.inline) : read(text.key, 'TEXT_MISSING')),
+  };
+}
+
+async function runOne(pair: PairSource, deps: BucketPipelineDeps, masks: MaskStore): Promise<OutputRecord> {
+  for await (const record of runPipeline([pair], { model: deps.model, images: deps.images, masks })) return record;
+  throw new Error('the pipeline returned no record');
+}
+
+/** inbox/: when both halves of the pair exist, runs it and writes results/pairs/<id>.json. */
+export async function handlePairObject(
+  kind: Extract<KeyKind, { kind: 'pair-image' | 'pair-text' }>,
+  deps: BucketPipelineDeps,
+): Promise<IngestOutcome> {
+  const { id } = kind;
+  const textKey = pairKeys.text(id);
+  const [hasText, siblings] = await Promise.all([
+    deps.store.exists(textKey),
+    deps.store.list(`${PREFIXES.inbox}${id}.`),
+  ]);
+  const images = siblings
+    .map((o) => classifyKey(o.key))
+    .filter((k) => k.kind === 'pair-image' && k.id === id)
+    .map((k) => k.key);
+  if (!images.length) return { outcome: 'waiting', id, missing: 'image' };
+  if (!hasText) return { outcome: 'waiting', id, missing: 'text' };
+  let record: OutputRecord;
+  if (images.length > 1) {
+    const message = `more than one image for id '${id}': ${images.join(', ')}`;
+    record = errorRecord(
+      deps.model,
+      id,
+      { image: images.join(','), text: null },
+      new PairError('INPUT_INVALID', message),
+    );
+  } else {
+    record = await runOne(storePair(deps.store, id, images[0], { key: textKey }), deps, deps.masks(pairKeys.mask));
+  }
+  await deps.store.put(pairKeys.result(id), jsonl([record]), 'application/x-ndjson');
+  return { outcome: 'processed', id, status: record.status };
+}
+
+/** jobs/: validates the manifest, writes the status document and chunks, and routes them. */
+export async function ingestJob(
+  kind: Extract<KeyKind, { kind: 'job-manifest' }>,
+  deps: IngestDeps,
+): Promise<IngestOutcome> {
+  const { job } = kind;
+  const statusKey = jobKeys.status(job);
+  if (await deps.store.exists(statusKey)) return { outcome: 'job-already-ingested', job };
+  const body = new TextDecoder().decode(await deps.store.get(kind.key));
+  const { pairs, invalid } = parseJobManifest(body, kind.format);
+  const chunks = chunkPairs(pairs, deps.chunkSize);
+  const route: ChunkMessage['route'] = pairs.length > deps.batchThreshold ? 'batch' : 'queue';
+  // Invalid lines are records too: written once, before any chunk can complete the job.
+  const invalidRecords = invalid.map((line) =>
+    errorRecord(
+      deps.model,
+      line.id,
+      { image: line.image, text: line.text },
+      new PairError('INPUT_INVALID', line.message),
+    ),
+  );
+  await deps.store.put(jobKeys.invalid(job), jsonl(invalidRecords), 'application/x-ndjson');
+  await Promise.all(chunks.map((c, i) => deps.store.put(jobKeys.chunk(job, i), jsonl(c), 'application/x-ndjson')));
+  const doc: JobStatusDocument = {
+    job,
+    manifest: kind.key,
+    route,
+    lines: pairs.length + invalid.length,
+    invalid: invalid.length,
+    chunkSizes: chunks.map((c) => c.length),
+    createdAt: (deps.now?.() ?? new Date()).toISOString(),
+  };
+  await deps.store.put(statusKey, JSON.stringify(doc, null, 2) + '\n', 'application/json');
+  if (chunks.length === 0) await deps.store.put(jobKeys.success(job), '', 'text/plain');
+  else if (route === 'batch') await deps.batch.submit(job, chunks.length);
+  else await deps.queue.send(chunks.map((_, chunk) => ({ job, chunk, route })));
+  return { outcome: 'job-routed', job, route, chunks: chunks.length };
+}
+
+export async function readJobStatus(store: ObjectStore, job: string): Promise<JobStatus> {
+  const doc = JobStatusDocumentSchema.parse(JSON.parse(new TextDecoder().decode(await store.get(jobKeys.status(job)))));
+  // parts/ and errors/ only: masks/ may hold thousands of keys.
+  const [results, errors] = await Promise.all([
+    store.list(jobKeys.partsPrefix(job)),
+    store.list(jobKeys.errorsPrefix(job)),
+  ]);
+  const parts = [...results, ...errors];
+  const errorLines = new Map<number, number>();
+  await Promise.all(
+    parts
+      .filter((p) => /\/errors\/\d{5}\.jsonl$/.test(p.key))
+      .map(async (p) => {
+        const chunk = Number(p.key.slice(-11, -6));
+        const text = new TextDecoder().decode(await store.get(p.key));
+        errorLines.set(chunk, text.split('\n').filter(Boolean).length);
+      }),
+  );
+  return deriveJobStatus(doc, parts, errorLines);
+}
+
+/**
+ * Runs one chunk: results part first, masks beside it, errors part last (its existence marks
+ * the chunk done). Same input, same keys, same bytes: a retried chunk overwrites itself.
+ * The chunk that finds every chunk done writes the job's _SUCCESS marker.
+ */
+export async function runChunk(
+  message: ChunkMessage,
+  deps: BucketPipelineDeps,
+): Promise<{ results: number; errors: number; complete: boolean }> {
+  const { job, chunk } = message;
+  const lines = new TextDecoder()
+    .decode(await deps.store.get(jobKeys.chunk(job, chunk)))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as JobPair);
+  const pairs = lines.map((p) => storePair(deps.store, p.id, p.image, { inline: p.text }, p.extra));
+  const results: OutputRecord[] = [];
+  const errors: OutputRecord[] = [];
+  const masks = deps.masks((id, task) => jobKeys.mask(job, id, task));
+  for await (const record of runPipeline(pairs, { model: deps.model, images: deps.images, masks })) {
+    (record.status === 'ok' ? results : errors).push(record);
+  }
+  await deps.store.put(jobKeys.part(job, chunk), jsonl(results), 'application/x-ndjson');
+  await deps.store.put(jobKeys.errors(job, chunk), jsonl(errors), 'application/x-ndjson');
+  const status = await readJobStatus(deps.store, job);
+  if (status.complete) await deps.store.put(jobKeys.success(job), '', 'text/plain');
+  return { results: results.length, errors: errors.length, complete: status.complete };
+}

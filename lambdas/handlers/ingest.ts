@@ -1,0 +1,37 @@
+/**
+ * The ingest handler (S3 object-created events on inbox/ and jobs/): pairs are run in place
+ * once both halves exist; manifests are validated, chunked and routed. Anything else,
+ * results/ above all, is ignored, so the pipeline's own writes never trigger it.
+ */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import {
+  type BucketPipelineDeps,
+  handlePairObject,
+  type IngestDeps,
+  type IngestOutcome,
+  ingestJob,
+} from '../core/bucket-pipeline.js';
+import { classifyKey, decodeEventKey } from '../core/keys.js';
+import { S3EventSchema } from './events.js';
+
+export type IngestHandlerDeps = BucketPipelineDeps & IngestDeps & { readonly logger: Pick<Logger, 'info' | 'debug'> };
+
+export function createIngestHandler(deps: IngestHandlerDeps) {
+  return async (event: unknown): Promise<IngestOutcome[]> => {
+    const { Records } = S3EventSchema.parse(event);
+    const outcomes: IngestOutcome[] = [];
+    for (const record of Records) {
+      if (!record.eventName.startsWith('ObjectCreated:')) continue;
+      const kind = classifyKey(decodeEventKey(record.s3.object.key));
+      let outcome: IngestOutcome;
+      if (kind.kind === 'pair-image' || kind.kind === 'pair-text') outcome = await handlePairObject(kind, deps);
+      else if (kind.kind === 'job-manifest') outcome = await ingestJob(kind, deps);
+      else outcome = { outcome: 'ignored', key: kind.key, reason: kind.reason };
+      (outcome.outcome === 'ignored' ? deps.logger.debug : deps.logger.info).call(deps.logger, 'ingest', {
+        ...outcome,
+      });
+      outcomes.push(outcome);
+    }
+    return outcomes;
+  };
+}

@@ -1,0 +1,188 @@
+/**
+ * Local mode: the whole pipeline on one machine with no AWS account. An embedded
+ * S3-compatible server (s3rver) holds the bucket; its object-created events, re-encoded as
+ * AWS encodes keys, go to the same ingest handler as in Lambda; chunks go through an
+ * in-process queue with SQS's rules to a pool of the same worker handler.
+ */
+import { mkdir } from 'node:fs/promises';
+import { Logger } from '@aws-lambda-powertools/logger';
+import S3rver from 's3rver';
+import { SharpImageDecoder } from '../adapters/image-codec.js';
+import { type DeadLetter, type LocalMessage, LocalQueue } from '../adapters/local-queue.js';
+import { loadModelBundle } from '../adapters/model-bundle.js';
+import { objectMaskStore } from '../adapters/object-mask-store.js';
+import { createS3Client, S3ObjectStore } from '../adapters/s3-store.js';
+import { encodeEventKey } from '../core/keys.js';
+import type { RuntimeModel } from '../core/pipeline.js';
+import type { ChunkMessage, ObjectStore } from '../core/ports.js';
+import type { EngineName } from '../core/tensor.js';
+import { createIngestHandler } from '../handlers/ingest.js';
+import { createWorkerHandler } from '../handlers/worker.js';
+
+export const LOCAL_BUCKET = 'fusebatch';
+export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+
+export interface LocalPipelineOptions {
+  readonly port: number;
+  readonly dataDir: string;
+  readonly workers: number;
+  readonly modelDir: string;
+  readonly engine: EngineName;
+  readonly threads: number;
+  readonly chunkSize: number;
+  readonly batchThreshold: number;
+  readonly visibilityTimeoutMs: number;
+  readonly maxReceiveCount: number;
+  /** Wraps the store the handlers use (tests inject faults here). */
+  readonly wrapStore?: (store: ObjectStore) => ObjectStore;
+  readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+}
+
+export interface LocalPipeline {
+  readonly endpoint: string;
+  readonly bucket: string;
+  readonly store: ObjectStore;
+  readonly model: RuntimeModel;
+  readonly queue: LocalQueue;
+  readonly deadLetters: readonly DeadLetter[];
+  /** Resolves once no event is being ingested and no chunk is queued or running. */
+  idle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface S3rverEvent {
+  Records: { eventName: string; s3: { object: { key: string } } }[];
+}
+
+export async function startLocalPipeline(options: LocalPipelineOptions): Promise<LocalPipeline> {
+  await mkdir(options.dataDir, { recursive: true });
+  const server = new S3rver({
+    port: options.port,
+    address: '127.0.0.1',
+    directory: options.dataDir,
+    silent: true,
+    configureBuckets: [{ name: LOCAL_BUCKET, configs: [] }],
+  });
+  const { port } = await server.run();
+  const endpoint = `http://127.0.0.1:${port}`;
+  const rawStore = new S3ObjectStore(createS3Client({ bucket: LOCAL_BUCKET, endpoint }), LOCAL_BUCKET);
+  const store = options.wrapStore ? options.wrapStore(rawStore) : rawStore;
+  const logger = new Logger({ serviceName: 'fusebatch-local', logLevel: options.logLevel ?? 'WARN' });
+  const model = await loadModelBundle(options.modelDir, { engine: options.engine, threads: options.threads });
+  const queue = new LocalQueue({
+    visibilityTimeoutMs: options.visibilityTimeoutMs,
+    maxReceiveCount: options.maxReceiveCount,
+  });
+  const deadLetters: DeadLetter[] = queue.deadLetters;
+  const common = {
+    store,
+    model,
+    images: new SharpImageDecoder(),
+    masks: (keyFor: (id: string, task: string) => string) => objectMaskStore(store, keyFor),
+  };
+  const send = async (messages: readonly ChunkMessage[]) => {
+    for (const m of messages) queue.send(JSON.stringify(m));
+  };
+  const ingest = createIngestHandler({
+    ...common,
+    logger,
+    queue: { send },
+    // Locally the GPU route is the same worker pool: one message per chunk, marked `batch`.
+    batch: {
+      submit: (job, chunks) => send(Array.from({ length: chunks }, (_, chunk) => ({ job, chunk, route: 'batch' }))),
+    },
+    chunkSize: options.chunkSize,
+    batchThreshold: options.batchThreshold,
+  });
+  const worker = createWorkerHandler({
+    ...common,
+    logger,
+    deadLetters: {
+      maxReceiveCount: options.maxReceiveCount,
+      send: async (body, reason) => {
+        deadLetters.push({
+          messageId: `dlq-${deadLetters.length + 1}`,
+          body,
+          receiveCount: options.maxReceiveCount,
+          reason,
+        });
+      },
+    },
+  });
+
+  // Events: S3 URL-encodes keys in event records; s3rver sends them raw.
+  const ingesting = new Set<Promise<unknown>>();
+  // s3rver is a Koa app: its events are emitted on the instance (its types omit `on`).
+  (server as unknown as NodeJS.EventEmitter).on('event', (event: S3rverEvent) => {
+    const encoded = {
+      Records: event.Records.map((r) => ({
+        ...r,
+        s3: { ...r.s3, object: { ...r.s3.object, key: encodeEventKey(r.s3.object.key) } },
+      })),
+    };
+    const run = ingest(encoded).catch((error) => logger.error('ingest failed', { error: String(error) }));
+    ingesting.add(run);
+    run.finally(() => ingesting.delete(run));
+  });
+
+  // Workers: each takes one message at a time, as a one-record SQS event.
+  let running = 0;
+  let stopped = false;
+  const work = async (message: LocalMessage) => {
+    const event = {
+      Records: [
+        {
+          messageId: message.messageId,
+          body: message.body,
+          attributes: { ApproximateReceiveCount: String(message.receiveCount) },
+          eventSource: 'aws:sqs',
+        },
+      ],
+    };
+    try {
+      const response = await worker(event);
+      if (response.batchItemFailures.length) queue.fail(message, 'the worker reported the chunk as failed');
+      else queue.delete(message);
+    } catch (error) {
+      queue.fail(message, String(error));
+    }
+  };
+  const loops = Array.from({ length: options.workers }, async () => {
+    while (!stopped) {
+      const message = queue.receive();
+      if (!message) {
+        await queue.changed(100);
+        continue;
+      }
+      running++;
+      try {
+        await work(message);
+      } finally {
+        running--;
+      }
+    }
+  });
+
+  return {
+    endpoint,
+    bucket: LOCAL_BUCKET,
+    store,
+    model,
+    queue,
+    deadLetters,
+    async idle() {
+      for (;;) {
+        await Promise.all([...ingesting]);
+        if (!ingesting.size && !queue.inFlight && !running) return;
+        await queue.changed(50);
+      }
+    },
+    async close() {
+      stopped = true;
+      await Promise.all(loops);
+      await Promise.all([...ingesting]);
+      await model.engine.close();
+      await server.close();
+    },
+  };
+}
