@@ -2,12 +2,21 @@
  * The `fusebatch` command line. Thin: parses arguments, calls the command, prints, and sets
  * the exit code (non-zero only when a command could not run at all).
  */
+
+import { stat } from 'node:fs/promises';
 import os from 'node:os';
+import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { createS3Client, S3ObjectStore } from '../lambdas/adapters/s3-store.js';
+import { jobRecords, sendPair, submitFolder, submitManifest, waitForJob } from '../lambdas/cli/bucket-commands.js';
+import { defaultDemoOut, describeKeys, runDemo } from '../lambdas/cli/demo.js';
 import { infer } from '../lambdas/cli/infer.js';
+import { formatRecords, RECORD_FORMATS } from '../lambdas/cli/record-format.js';
 import { describeModel } from '../lambdas/cli/validate-model.js';
+import { readJobStatus } from '../lambdas/core/bucket-pipeline.js';
 import { FusebatchError } from '../lambdas/core/errors.js';
 import { ENGINE_NAMES, type EngineName } from '../lambdas/core/tensor.js';
+import { LOCAL_BUCKET, LOCAL_CREDENTIALS, startLocalPipeline } from '../lambdas/local/local-pipeline.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -17,6 +26,27 @@ function positiveInt(value: string): number {
 
 const engineOption = () =>
   new Option('--engine <engine>', 'inference engine').choices(ENGINE_NAMES).default('cpu' satisfies EngineName);
+
+interface BucketFlags {
+  endpoint?: string;
+  bucket?: string;
+  region?: string;
+}
+
+/** --endpoint (the local server) or AWS's defaults; --bucket is required on AWS. */
+function storeFrom(flags: BucketFlags): S3ObjectStore {
+  const bucket = flags.bucket ?? (flags.endpoint ? LOCAL_BUCKET : process.env.FUSEBATCH_BUCKET);
+  if (!bucket) throw new InvalidArgumentError('--bucket is required without --endpoint (or set FUSEBATCH_BUCKET)');
+  return new S3ObjectStore(createS3Client({ bucket, endpoint: flags.endpoint, region: flags.region }), bucket);
+}
+
+const withBucket = (command: Command) =>
+  command
+    .option('--endpoint <url>', 'S3 endpoint (the local server, e.g. http://127.0.0.1:4566); AWS when absent')
+    .option('--bucket <name>', `bucket (default: ${LOCAL_BUCKET} with --endpoint, else FUSEBATCH_BUCKET)`)
+    .option('--region <region>', 'AWS region (default: AWS_REGION)');
+
+const tty = () => Boolean(process.stderr.isTTY);
 
 const program = new Command('fusebatch')
   .description('Batch inference for fused multimodal multi-task ONNX models')
@@ -60,6 +90,134 @@ program
   .action(async (dir: string, opts: { engine: EngineName }) => {
     console.log(await describeModel(dir, opts.engine));
     console.log('ok');
+  });
+
+program
+  .command('serve')
+  .description('run the pipeline locally: embedded S3 server, the ingest handler on its events, a pool of workers')
+  .option('--port <port>', 'port of the S3 endpoint', (v) => Number(v), 4566)
+  .option('--data <dir>', 'where the bucket is kept', path.join(defaultDemoOut(), 's3'))
+  .option('--workers <n>', 'worker handlers', positiveInt, 2)
+  .option('--model <dir>', 'model bundle', 'models/reference')
+  .addOption(engineOption().default('wasm'))
+  .option('--threads <n>', 'threads per inference', positiveInt, 1)
+  .option('--chunk-size <n>', 'pairs per chunk', positiveInt, 64)
+  .option(
+    '--batch-threshold <n>',
+    'jobs with more pairs take the Batch route (locally: the same workers)',
+    positiveInt,
+    20_000,
+  )
+  .action(async (opts) => {
+    const pipeline = await startLocalPipeline({
+      port: opts.port,
+      dataDir: opts.data,
+      workers: opts.workers,
+      modelDir: opts.model,
+      engine: opts.engine,
+      threads: opts.threads,
+      chunkSize: opts.chunkSize,
+      batchThreshold: opts.batchThreshold,
+      visibilityTimeoutMs: 60_000,
+      maxReceiveCount: 3,
+      logLevel: 'INFO',
+    });
+    console.log(`endpoint    ${pipeline.endpoint}`);
+    console.log(`bucket      ${pipeline.bucket}`);
+    console.log(
+      `credentials AWS_ACCESS_KEY_ID=${LOCAL_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_CREDENTIALS.secretAccessKey}`,
+    );
+    console.log(
+      `try         aws --endpoint-url ${pipeline.endpoint} s3 cp photo.png s3://${pipeline.bucket}/inbox/photo.png`,
+    );
+    console.log('serving; Ctrl-C stops');
+    await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    await pipeline.close();
+  });
+
+withBucket(program.command('submit'))
+  .description('upload a folder of pairs (or a .jsonl manifest and its images) as a job; prints the job id')
+  .argument('<source>', 'folder of pairs, or manifest.jsonl whose image fields are paths relative to it')
+  .option('--job <name>', 'job name (default: from the folder or manifest name)')
+  .action(async (source: string, opts: BucketFlags & { job?: string }) => {
+    const store = storeFrom(opts);
+    const isDir = (await stat(source)).isDirectory();
+    const { job, pairs } = isDir
+      ? await submitFolder(store, source, { job: opts.job, progress: tty() })
+      : await submitManifest(store, source, { job: opts.job, progress: tty() });
+    console.log(`${job} (${pairs} lines)`);
+  });
+
+withBucket(program.command('status'))
+  .description("print a job's progress (derived from the parts that exist)")
+  .argument('<job>')
+  .option('--watch', 'follow with a progress bar until the job is complete')
+  .option('--timeout <seconds>', 'give up watching after this long', (v) => Number(v), 3600)
+  .action(async (job: string, opts: BucketFlags & { watch?: boolean; timeout: number }) => {
+    const store = storeFrom(opts);
+    const status = opts.watch
+      ? await waitForJob(store, job, { progress: tty(), timeoutMs: opts.timeout * 1000 })
+      : await readJobStatus(store, job);
+    console.log(JSON.stringify(status, null, 2));
+  });
+
+withBucket(program.command('results'))
+  .description("stream a job's records (results, then errors)")
+  .argument('<job>')
+  .addOption(new Option('--format <format>', 'output format').choices(RECORD_FORMATS).default('jsonl'))
+  .action(async (job: string, opts: BucketFlags & { format: (typeof RECORD_FORMATS)[number] }) => {
+    for await (const chunk of formatRecords(jobRecords(storeFrom(opts), job), opts.format)) process.stdout.write(chunk);
+  });
+
+withBucket(program.command('pair'))
+  .description('upload one image and caption to inbox/ and print its record when it is ready')
+  .argument('<image>')
+  .argument('<caption>')
+  .option('--id <id>', 'pair id (default: image name and a timestamp)')
+  .option('--timeout <seconds>', 'how long to wait', (v) => Number(v), 120)
+  .action(async (image: string, caption: string, opts: BucketFlags & { id?: string; timeout: number }) => {
+    const record = await sendPair(storeFrom(opts), image, caption, { id: opts.id, timeoutMs: opts.timeout * 1000 });
+    console.log(JSON.stringify(record, null, 2));
+  });
+
+program
+  .command('demo')
+  .description(
+    'the whole flow locally: start the server, submit the sample pairs as a job and a few single pairs, print a summary',
+  )
+  .option('--model <dir>', 'model bundle', 'models/reference')
+  .option('--pairs <dir>', 'folder of pairs', 'models/reference/fixtures/eval/pairs')
+  .option('--truth <file>', 'ground truth to score against', 'models/reference/fixtures/eval/truth.jsonl')
+  .option('--out <dir>', 'where the bucket and the results file go', 'out/demo')
+  .option('--port <port>', 'port of the S3 endpoint (0: any free port)', (v) => Number(v), 0)
+  .option('--workers <n>', 'worker handlers', positiveInt, 2)
+  .addOption(engineOption().default('wasm'))
+  .option('--threads <n>', 'threads per inference', positiveInt, 1)
+  .option('--chunk-size <n>', 'pairs per chunk', positiveInt, 32)
+  .option('--serve', 'keep serving after the summary')
+  .action(async (opts) => {
+    const summary = await runDemo({ ...opts, progress: tty(), serve: Boolean(opts.serve) });
+    console.log(
+      `\njob ${summary.job}: ${summary.pairs} pairs, ${summary.errors} errors, ${summary.seconds.toFixed(1)} s, ${summary.pairsPerSecond.toFixed(1)} pairs/s (upload, ingest, ${opts.workers} workers, engine ${opts.engine})`,
+    );
+    for (const m of summary.metrics) {
+      const empty = m.emptyTargets
+        ? `; empty targets predicted empty ${(100 * m.emptyPredictedEmpty!).toFixed(1)} % of ${m.emptyTargets}`
+        : '';
+      console.log(
+        `  ${m.task.padEnd(12)} ${m.metric.padEnd(9)} ${(100 * m.value).toFixed(2).padStart(6)} %  (${m.pairs} pairs${empty})`,
+      );
+    }
+    console.log(`single pairs through inbox/: ${summary.singlePairs.map((p) => `${p.id} ${p.status}`).join(', ')}`);
+    console.log(`results: ${summary.resultsFile}`);
+    console.log(
+      `bucket ${summary.pipeline.bucket} at ${summary.pipeline.endpoint}: ${describeKeys(summary.job).join(', ')}`,
+    );
+    if (opts.serve) {
+      console.log('serving; Ctrl-C stops');
+      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    }
+    await summary.pipeline.close();
   });
 
 try {

@@ -32,6 +32,25 @@ def _augment_image(img: np.ndarray, scene: sw.Scene, rng: np.random.Generator) -
     return img
 
 
+GRID = 16  # the match head's detection grid over the 128x128 input (8 px a cell)
+
+
+def detection_targets(scene: sw.Scene) -> np.ndarray:
+    """Per mentioned object, over the 16x16 grid: 1 at the centre cell of every object that
+    fits the mention (shape, colour, and size when stated), -1 (ignored) at the 8 cells around
+    it, 0 elsewhere; a mention the caption does not have is ignored everywhere."""
+    out = np.full((2, GRID, GRID), -1, dtype=np.int8)
+    for k, mention in enumerate(scene.caption.mentions):
+        row = np.zeros((GRID, GRID), dtype=np.int8)
+        centres = [(int(o.cy // 8), int(o.cx // 8)) for o in scene.objects if sw.mention_matches(mention, o)]
+        for y, x in centres:
+            row[max(0, y - 1):y + 2, max(0, x - 1):x + 2] = -1
+        for y, x in centres:
+            row[y, x] = 1
+        out[k] = row
+    return out.reshape(2, GRID * GRID)
+
+
 def make_example(args: tuple[str, int]) -> dict:
     split, index = args
     augment = split == "train"
@@ -44,15 +63,8 @@ def make_example(args: tuple[str, int]) -> dict:
     colors = np.zeros(len(sw.COLOR_NAMES), dtype=np.float32)
     for c in gt["colors"]:
         colors[sw.COLOR_NAMES.index(c)] = 1.0
-    # Attention targets for the match head: the grid cell (16x16) of the object each
-    # mention was drawn from, or -1 where the mention has no referent (changed or absent).
-    cells = np.full(2, -1, dtype=np.int64)
-    for k, obj_index in enumerate(scene.referents):
-        if scene.changed_mention != k:
-            o = scene.objects[obj_index]
-            cells[k] = int(o.cy // 8) * 16 + int(o.cx // 8)
     return {
-        "cells": cells,
+        "detect": detection_targets(scene),
         "image": img,
         "mask": mask,
         "ids": np.asarray(ids, dtype=np.int64),

@@ -2,10 +2,11 @@
 
 image [N,3,128,128] -> shared conv encoder (strided stem, one residual conv per stage)
 text  [N,L] ids + mask -> embedding -> BiLSTM -> masked mean -> text vector
-fusion: the 16x16 feature map, with coordinate channels, is FiLM-conditioned on the text
-vector; the match head reads it with two text-driven attention queries (one per mentioned
-object, with where each query looked), the mask head decodes it back to 64x64 through
-skips from the encoder. shape / colors / count read the image features alone.
+fusion: for the mask, the 16x16 feature map with coordinate channels is FiLM-conditioned on
+the text vector and decoded back to 64x64 through skips from the encoder; for match, each
+of two text queries scores every 16x16 location (does an object there fit the mentioned
+object?), and the head reads whether each fits somewhere and where. shape / colors / count
+read the image features alone.
 
 Outputs are raw (logits or values): activations and thresholds live in model.json, so the
 runtime decides them from the manifest, never from code.
@@ -101,10 +102,15 @@ class FusedShapesNet(nn.Module):
         self.film1 = FiLM(text_dim, 64)
         self.cond_conv2 = nn.Sequential(nn.Conv2d(64, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64, affine=False))
         self.film2 = FiLM(text_dim, 64)
-        # Match: two attention read-outs over the conditioned map.
-        self.keys = nn.Conv2d(64, 32, 1)
-        self.queries = nn.Linear(text_dim, 2 * 32)
-        self.match_head = mlp(text_dim + 2 * (64 + 2 + 1) + 64, 128, 1)
+        # Match: per mentioned object, a detection score at every 16x16 location (a bilinear
+        # form of text query and image key, plus a text-dependent bias, trained to be
+        # calibrated: > 0 exactly where an object fits the mention); its max says whether one
+        # exists, its softmax where.
+        self.key_conv = ConvBNReLU(64 + 2, 64, 3)
+        self.keys = nn.Conv2d(64, 64, 1)
+        self.queries = nn.Linear(text_dim, 2 * 64)
+        self.query_bias = nn.Linear(text_dim, 2)
+        self.match_head = mlp(text_dim + 2 + 2 * 2, 128, 1)
         # Image-only heads.
         self.shape_head = mlp(256, 128, n_shapes)
         self.colors_head = mlp(256, 128, n_colors)
@@ -128,15 +134,13 @@ class FusedShapesNet(nn.Module):
         m = self.film1(self.cond_conv1(torch.cat([f3, coords], dim=1)), t)
         m = self.film2(self.cond_conv2(m), t)
 
-        keys = self.keys(m).flatten(2)  # N,32,HW
-        queries = self.queries(t).view(-1, 2, 32)  # N,2,32
-        scores = torch.bmm(queries, keys) / 32 ** 0.5  # N,2,HW
-        self.attention_scores = scores  # read by the training loss (grounding), not exported
-        attn = torch.softmax(scores, dim=-1)
-        values = torch.cat([m, coords], dim=1).flatten(2).transpose(1, 2)  # N,HW,66
-        read = torch.bmm(attn, values).flatten(1)  # N,132
-        best = scores.amax(dim=-1)  # N,2: how well the best location fits each mention
-        match_logit = self.match_head(torch.cat([t, read, best, m.amax(dim=(2, 3))], dim=1))
+        keys = self.keys(self.key_conv(torch.cat([f3, coords], dim=1))).flatten(2)  # N,64,HW
+        queries = self.queries(t).view(-1, 2, 64)  # N,2,64
+        scores = torch.bmm(queries, keys) / 8.0 + self.query_bias(t).unsqueeze(-1)  # N,2,HW
+        self.detection_scores = scores  # read by the training loss, not exported
+        exists = scores.amax(dim=-1)  # N,2
+        where = torch.bmm(torch.softmax(scores, dim=-1), coords.flatten(2).transpose(1, 2))  # N,2,2
+        match_logit = self.match_head(torch.cat([t, exists, where.flatten(1)], dim=1))
 
         d = F.interpolate(self.dec16(m), scale_factor=2.0, mode="bilinear", align_corners=False)
         d = self.dec32(torch.cat([d, f2], dim=1))
@@ -179,6 +183,6 @@ def count_macs(model: nn.Module, size: int = 128, seq_len: int = 16) -> int:
               torch.ones(1, seq_len, dtype=torch.long))
     for h in hooks:
         h.remove()
-    # Attention: scores and read-out, 2 queries x 256 positions x (32 + 66).
-    macs += 2 * 256 * (32 + 66)
+    # Detection scores and the softmax read-out of positions: 2 queries x 256 positions x (64 + 2).
+    macs += 2 * 256 * (64 + 2)
     return macs

@@ -110,15 +110,15 @@ def relation_holds(rel: str, a: SceneObject, b: SceneObject) -> bool:
     raise ValueError(f"unknown relation {rel!r}; expected one of {RELATIONS}")
 
 
-def _mention_matches(m: Mention, o: SceneObject) -> bool:
+def mention_matches(m: Mention, o: SceneObject) -> bool:
     return m.shape == o.shape and m.color == o.color and (m.size is None or m.size == o.size)
 
 
 def caption_is_true(caption: Caption, objects: list[SceneObject]) -> bool:
-    firsts = [o for o in objects if _mention_matches(caption.mentions[0], o)]
+    firsts = [o for o in objects if mention_matches(caption.mentions[0], o)]
     if len(caption.mentions) == 1:
         return bool(firsts)
-    seconds = [o for o in objects if _mention_matches(caption.mentions[1], o)]
+    seconds = [o for o in objects if mention_matches(caption.mentions[1], o)]
     return any(a is not b and relation_holds(caption.relation, a, b) for a in firsts for b in seconds)
 
 

@@ -46,13 +46,13 @@ def batch_tensors(arrays: dict, idx: np.ndarray) -> dict:
         "colors": torch.from_numpy(arrays["colors"][idx]),
         "count": torch.from_numpy(arrays["count"][idx]).float().unsqueeze(1),
         "match": torch.from_numpy(arrays["match"][idx]).float().unsqueeze(1),
-        "cells": torch.from_numpy(arrays["cells"][idx]),
+        "detect": torch.from_numpy(arrays["detect"][idx]).float(),
         "mask128": mask,
         "mask64": F.avg_pool2d(mask, 2),
     }
 
 
-def losses(outputs, b, attention_scores) -> dict:
+def losses(outputs, b, detection_scores) -> dict:
     shape_logits, colors_logits, count, match_logit, mask_logits = outputs
     prob = torch.sigmoid(mask_logits)
     inter = (prob * b["mask64"]).sum()
@@ -64,10 +64,17 @@ def losses(outputs, b, attention_scores) -> dict:
         # Weighted up: the one head that needs image, text and their relation; it learns last.
         "match": 2.0 * F.binary_cross_entropy_with_logits(match_logit, b["match"]),
         "mask": 2.0 * (F.binary_cross_entropy_with_logits(mask_logits, b["mask64"]) + dice),
-        # Grounding: each match query attends to the object its mention was drawn from.
-        "ground": 0.5 * F.cross_entropy(attention_scores.flatten(0, 1), b["cells"].flatten(), ignore_index=-1,
-                                        reduction="sum") / (b["cells"] >= 0).sum().clamp(min=1),
+        # Detection: each mention's score is > 0 exactly at the objects that fit it.
+        "detect": detection_loss(detection_scores, b["detect"]),
     }
+
+
+def detection_loss(scores: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """BCE over the grid where the target is not ignored (-1); positives weighted up (1-3 of 256)."""
+    keep = target >= 0
+    weight = torch.where(target > 0, torch.full_like(target, 20.0), torch.ones_like(target)) * keep
+    per_cell = F.binary_cross_entropy_with_logits(scores, target.clamp(min=0), reduction="none")
+    return 4.0 * (per_cell * weight).sum() / keep.sum().clamp(min=1)
 
 
 class Metrics:
@@ -150,7 +157,7 @@ def train(args) -> tuple[FusedShapesNet, dict]:
         t_epoch = time.time()
         for step in range(steps_per_epoch):
             b = batch_tensors(train_arrays, order[step * args.batch:(step + 1) * args.batch])
-            parts = losses(model(b["image"], b["ids"], b["attn"]), b, model.attention_scores)
+            parts = losses(model(b["image"], b["ids"], b["attn"]), b, model.detection_scores)
             loss = sum(parts.values())
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -1,0 +1,170 @@
+/**
+ * The user's commands against a pipeline bucket (the local server or a deployed stack):
+ * submit a job, watch its status, read its results, send one pair.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import cliProgress from 'cli-progress';
+import { listFolderPairs } from '../adapters/local-files.js';
+import { readJobStatus } from '../core/bucket-pipeline.js';
+import type { JobStatus } from '../core/job-status.js';
+import { jobKeys, pairKeys } from '../core/keys.js';
+import { ObjectNotFoundError, type ObjectStore } from '../core/ports.js';
+import type { OutputRecord } from '../core/records.js';
+
+const decoder = new TextDecoder();
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export interface SubmitOptions {
+  readonly job?: string;
+  readonly progress: boolean;
+}
+
+/** A folder of pairs becomes uploads/<job>/... plus jobs/<job>.jsonl (uploaded last: it starts the job). */
+export async function submitFolder(
+  store: ObjectStore,
+  dir: string,
+  options: SubmitOptions,
+): Promise<{ job: string; pairs: number }> {
+  const job = options.job ?? `${path.basename(path.resolve(dir))}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  const pairs = await listFolderPairs(dir);
+  const bar = options.progress
+    ? new cliProgress.SingleBar(
+        { format: 'upload |{bar}| {value}/{total} pairs', hideCursor: true },
+        cliProgress.Presets.shades_classic,
+      )
+    : null;
+  bar?.start(pairs.length, 0);
+  const lines: string[] = [];
+  let done = 0;
+  // A few uploads at a time: enough to fill the connection, not to exhaust sockets.
+  const queue = [...pairs];
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      for (let pair = queue.shift(); pair; pair = queue.shift()) {
+        // A missing half stays missing: the pipeline reports it (IMAGE_MISSING, INPUT_INVALID).
+        const text = await pair.readText().then(
+          (t) => (typeof t === 'string' ? t : decoder.decode(t)),
+          () => undefined,
+        );
+        const imageKey = pair.image ? `uploads/${job}/${pair.image}` : `uploads/${job}/${pair.id}.missing`;
+        if (pair.image) await store.put(imageKey, await pair.readImage());
+        lines.push(JSON.stringify({ id: pair.id, image: imageKey, text }));
+        bar?.update(++done);
+      }
+    }),
+  );
+  bar?.stop();
+  lines.sort();
+  await store.put(`jobs/${job}.jsonl`, lines.join('\n') + '\n', 'application/x-ndjson');
+  return { job, pairs: pairs.length };
+}
+
+/** A manifest whose `image` fields are local paths (relative to it): images uploaded, keys rewritten. */
+export async function submitManifest(
+  store: ObjectStore,
+  file: string,
+  options: SubmitOptions,
+): Promise<{ job: string; pairs: number }> {
+  const ext = path.extname(file).slice(1).toLowerCase();
+  if (ext !== 'jsonl') throw new Error(`submit takes a folder of pairs or a .jsonl manifest, not ${file}`);
+  const job = options.job ?? path.basename(file, '.jsonl');
+  const dir = path.dirname(path.resolve(file));
+  const lines = (await readFile(file, 'utf8')).split('\n').filter((l) => l.trim());
+  const out: string[] = [];
+  for (const line of lines) {
+    let value: Record<string, unknown>;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      out.push(line); // left for the pipeline to report as an invalid line
+      continue;
+    }
+    if (typeof value.image === 'string') {
+      const local = path.resolve(dir, value.image);
+      const key = `uploads/${job}/${path.relative(dir, local).split(path.sep).join('/')}`;
+      try {
+        await store.put(key, await readFile(local));
+        value.image = key;
+      } catch {
+        // A missing image stays as given: the pipeline reports it as IMAGE_MISSING.
+      }
+    }
+    out.push(JSON.stringify(value));
+  }
+  await store.put(`jobs/${job}.jsonl`, out.join('\n') + '\n', 'application/x-ndjson');
+  return { job, pairs: lines.length };
+}
+
+/** Polls a job until it is complete (or `timeoutMs` passes), with a progress bar when asked. */
+export async function waitForJob(
+  store: ObjectStore,
+  job: string,
+  options: { progress: boolean; timeoutMs: number; intervalMs?: number },
+): Promise<JobStatus> {
+  const deadline = Date.now() + options.timeoutMs;
+  let bar: cliProgress.SingleBar | null = null;
+  for (;;) {
+    let status: JobStatus | null = null;
+    try {
+      status = await readJobStatus(store, job);
+    } catch (error) {
+      if (!(error instanceof ObjectNotFoundError)) throw error;
+    }
+    if (status && options.progress) {
+      if (!bar) {
+        bar = new cliProgress.SingleBar(
+          { format: `job ${job} |{bar}| {value}/{total} pairs | {failed} errors | route {route}`, hideCursor: true },
+          cliProgress.Presets.shades_classic,
+        );
+        bar.start(status.total, status.done, { failed: status.failed, route: status.route });
+      }
+      bar.update(status.done, { failed: status.failed });
+    }
+    if (status?.complete) {
+      bar?.stop();
+      return status;
+    }
+    if (Date.now() > deadline) {
+      bar?.stop();
+      throw new Error(
+        `job ${job} is not complete after ${options.timeoutMs / 1000} s${status ? ` (${status.done}/${status.total} pairs)` : ' (not ingested yet)'}`,
+      );
+    }
+    await sleep(options.intervalMs ?? 250);
+  }
+}
+
+/** Every record of a job: its results parts, then its errors parts (invalid lines included). */
+export async function* jobRecords(store: ObjectStore, job: string): AsyncGenerator<OutputRecord> {
+  for (const prefix of [jobKeys.partsPrefix(job), jobKeys.errorsPrefix(job)]) {
+    for (const object of await store.list(prefix)) {
+      for (const line of decoder.decode(await store.get(object.key)).split('\n')) {
+        if (line) yield JSON.parse(line) as OutputRecord;
+      }
+    }
+  }
+}
+
+/** Uploads one pair to inbox/ and waits for its record. */
+export async function sendPair(
+  store: ObjectStore,
+  image: string,
+  caption: string,
+  options: { id?: string; timeoutMs: number },
+): Promise<OutputRecord> {
+  const ext = path.extname(image).slice(1).toLowerCase();
+  const id = options.id ?? `${path.basename(image, path.extname(image))}-${Date.now()}`;
+  await store.put(pairKeys.image(id, ext), await readFile(image));
+  await store.put(pairKeys.text(id), caption, 'text/plain; charset=utf-8');
+  const deadline = Date.now() + options.timeoutMs;
+  for (;;) {
+    try {
+      return JSON.parse(decoder.decode(await store.get(pairKeys.result(id))).trim()) as OutputRecord;
+    } catch (error) {
+      if (!(error instanceof ObjectNotFoundError)) throw error;
+    }
+    if (Date.now() > deadline) throw new Error(`no result for pair ${id} after ${options.timeoutMs / 1000} s`);
+    await sleep(200);
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * `npm start` (`fusebatch demo`): the whole flow on this machine. Starts the embedded S3
+ * server with the bundled model, submits the evaluation pairs as a job and a few single
+ * pairs, waits, scores the results against the bundled ground truth and prints a summary.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { decodeMaskPng } from '../adapters/image-codec.js';
+import { Evaluation, type TaskMetrics } from '../core/evaluation.js';
+import { jobKeys } from '../core/keys.js';
+import { ObjectNotFoundError } from '../core/ports.js';
+import type { OutputRecord } from '../core/records.js';
+import type { EngineName } from '../core/tensor.js';
+import { type LocalPipeline, startLocalPipeline } from '../local/local-pipeline.js';
+import { jobRecords, sendPair, submitFolder, waitForJob } from './bucket-commands.js';
+
+export interface DemoOptions {
+  readonly model: string;
+  readonly pairs: string;
+  readonly truth: string;
+  readonly out: string;
+  readonly port: number;
+  readonly workers: number;
+  readonly engine: EngineName;
+  readonly threads: number;
+  readonly chunkSize: number;
+  readonly progress: boolean;
+  /** Keep serving after the summary (until interrupted). */
+  readonly serve: boolean;
+}
+
+export interface DemoSummary {
+  readonly job: string;
+  readonly pairs: number;
+  readonly errors: number;
+  readonly seconds: number;
+  readonly pairsPerSecond: number;
+  readonly metrics: TaskMetrics[];
+  readonly singlePairs: { id: string; status: string }[];
+  readonly resultsFile: string;
+  readonly pipeline: LocalPipeline;
+}
+
+export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
+  const pipeline = await startLocalPipeline({
+    port: options.port,
+    dataDir: path.join(options.out, 's3'),
+    workers: options.workers,
+    modelDir: options.model,
+    engine: options.engine,
+    threads: options.threads,
+    chunkSize: options.chunkSize,
+    batchThreshold: Number.MAX_SAFE_INTEGER,
+    visibilityTimeoutMs: 60_000,
+    maxReceiveCount: 3,
+  });
+  const { store } = pipeline;
+  const started = performance.now();
+  const { job, pairs } = await submitFolder(store, options.pairs, {
+    job: `demo-${Date.now()}`,
+    progress: options.progress,
+  });
+  await waitForJob(store, job, { progress: options.progress, timeoutMs: 30 * 60_000 });
+  const seconds = (performance.now() - started) / 1000;
+
+  // Single pairs through inbox/, as a user would drop them.
+  const truthLines = (await readFile(options.truth, 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+  const singlePairs: { id: string; status: string }[] = [];
+  for (const t of truthLines.slice(0, 3)) {
+    const record = await sendPair(store, path.join(options.pairs, path.basename(t.image)), t.text, {
+      id: `demo/${t.id}`,
+      timeoutMs: 60_000,
+    });
+    singlePairs.push({ id: record.id, status: record.status === 'ok' ? 'ok' : record.error.code });
+  }
+
+  const truths = new Map(truthLines.map((t) => [t.id as string, t]));
+  const truthDir = path.dirname(options.truth);
+  const evaluation = new Evaluation(
+    pipeline.model.manifest,
+    (ref) => decodeMaskPng(path.join(truthDir, ref)),
+    async (_id, _task, key) => {
+      if (!key) return null;
+      try {
+        return await decodeMaskPng(Buffer.from(await store.get(key)));
+      } catch (error) {
+        if (error instanceof ObjectNotFoundError) return null;
+        throw error;
+      }
+    },
+  );
+  const records: OutputRecord[] = [];
+  for await (const record of jobRecords(store, job)) {
+    records.push(record);
+    const truth = truths.get(record.id);
+    if (truth) await evaluation.add(record, truth);
+  }
+  await mkdir(options.out, { recursive: true });
+  const resultsFile = path.join(options.out, `${job}.jsonl`);
+  await writeFile(resultsFile, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  return {
+    job,
+    pairs,
+    errors: records.filter((r) => r.status === 'error').length,
+    seconds,
+    pairsPerSecond: pairs / seconds,
+    metrics: evaluation.summary(),
+    singlePairs,
+    resultsFile,
+    pipeline,
+  };
+}
+
+export function describeKeys(job: string): string[] {
+  return [jobKeys.partsPrefix(job), jobKeys.errorsPrefix(job), `${jobKeys.results(job)}masks/`, jobKeys.status(job)];
+}
+
+export const defaultDemoOut = () => path.join(os.tmpdir(), 'fusebatch-demo');
