@@ -37,16 +37,17 @@ GRID = 16  # the match head's detection grid over the 128x128 input (8 px a cell
 
 def detection_targets(scene: sw.Scene) -> np.ndarray:
     """Per mentioned object, over the 16x16 grid: 1 at the centre cell of every object that
-    fits the mention (shape, colour, and size when stated), -1 (ignored) at the 8 cells around
-    it, 0 elsewhere; a mention the caption does not have is ignored everywhere."""
+    fits the mention (shape, colour, and size when stated), 2 at the centre of every object
+    that does not (a hard negative: often it differs in one attribute only), -1 (ignored)
+    around centres, 0 elsewhere; a mention the caption does not have is ignored everywhere."""
     out = np.full((2, GRID, GRID), -1, dtype=np.int8)
     for k, mention in enumerate(scene.caption.mentions):
         row = np.zeros((GRID, GRID), dtype=np.int8)
-        centres = [(int(o.cy // 8), int(o.cx // 8)) for o in scene.objects if sw.mention_matches(mention, o)]
-        for y, x in centres:
+        centres = [(int(o.cy // 8), int(o.cx // 8), sw.mention_matches(mention, o)) for o in scene.objects]
+        for y, x, _ in centres:
             row[max(0, y - 1):y + 2, max(0, x - 1):x + 2] = -1
-        for y, x in centres:
-            row[y, x] = 1
+        for y, x, fits in centres:
+            row[y, x] = 1 if fits else 2
         out[k] = row
     return out.reshape(2, GRID * GRID)
 

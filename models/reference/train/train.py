@@ -70,10 +70,13 @@ def losses(outputs, b, detection_scores) -> dict:
 
 
 def detection_loss(scores: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """BCE over the grid where the target is not ignored (-1); positives weighted up (1-3 of 256)."""
+    """BCE over the grid where the target is not ignored (-1). Object centres, fitting (1) or
+    not (2), weigh 10 background cells each: the decisions that matter are between objects
+    that differ in one attribute, and a positive weight alone would teach the score to fire
+    on near misses."""
     keep = target >= 0
-    weight = torch.where(target > 0, torch.full_like(target, 20.0), torch.ones_like(target)) * keep
-    per_cell = F.binary_cross_entropy_with_logits(scores, target.clamp(min=0), reduction="none")
+    weight = torch.where(target > 0, torch.full_like(target, 10.0), torch.ones_like(target)) * keep
+    per_cell = F.binary_cross_entropy_with_logits(scores, (target == 1).float(), reduction="none")
     return 4.0 * (per_cell * weight).sum() / keep.sum().clamp(min=1)
 
 
@@ -172,6 +175,8 @@ def train(args) -> tuple[FusedShapesNet, dict]:
                "loss": {k: round(v / steps_per_epoch, 5) for k, v in totals.items()}, "val": val}
         history.append(row)
         print(json.dumps(row), flush=True)
+        os.makedirs(os.path.join(args.out, ".data"), exist_ok=True)
+        torch.save(model.state_dict(), os.path.join(args.out, ".data", "last-epoch.pt"))
     info = {
         "resumed_from": args.resume,
         "train_pairs": args.train_pairs,
