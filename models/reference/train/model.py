@@ -65,17 +65,21 @@ class ImageEncoder(nn.Module):
 
 
 class TextEncoder(nn.Module):
+    """Token states (BiLSTM) and a sentence vector (their masked mean, layer-normed: no ReLU,
+    whose dead units would drop words)."""
+
     def __init__(self, vocab_size: int, dim: int = 128):
         super().__init__()
-        self.embed = nn.Embedding(vocab_size, 32, padding_idx=0)
-        self.lstm = nn.LSTM(32, dim // 2, batch_first=True, bidirectional=True)
+        self.embed = nn.Embedding(vocab_size, 64, padding_idx=0)
+        self.lstm = nn.LSTM(64, dim // 2, batch_first=True, bidirectional=True)
         self.proj = nn.Linear(dim, dim)
+        self.norm = nn.LayerNorm(dim)
 
     def forward(self, input_ids, attention_mask):
-        out, _ = self.lstm(self.embed(input_ids))
-        m = attention_mask.to(out.dtype).unsqueeze(-1)
-        pooled = (out * m).sum(dim=1) / m.sum(dim=1).clamp(min=1.0)
-        return F.relu(self.proj(pooled))
+        tokens, _ = self.lstm(self.embed(input_ids))
+        m = attention_mask.to(tokens.dtype).unsqueeze(-1)
+        pooled = (tokens * m).sum(dim=1) / m.sum(dim=1).clamp(min=1.0)
+        return self.norm(self.proj(pooled)), tokens
 
 
 class FiLM(nn.Module):
@@ -108,8 +112,11 @@ class FusedShapesNet(nn.Module):
         # exists, its softmax where.
         self.key_conv = ConvBNReLU(64 + 2, 64, 3)
         self.keys = nn.Conv2d(64, 64, 1)
-        self.queries = nn.Linear(text_dim, 2 * 64)
-        self.query_bias = nn.Linear(text_dim, 2)
+        # Each query reads the caption's tokens with its own attention (the words of its
+        # mentioned object), so colour, shape and size words reach it directly.
+        self.token_attention = nn.Linear(text_dim, 2)
+        self.queries = nn.Linear(text_dim, 64)
+        self.query_bias = nn.Linear(text_dim, 1)
         self.match_head = mlp(text_dim + 2 + 2 * 2, 128, 1)
         # Image-only heads.
         self.shape_head = mlp(256, 128, n_shapes)
@@ -123,7 +130,7 @@ class FusedShapesNet(nn.Module):
 
     def forward(self, image, input_ids, attention_mask):
         f1, f2, f3, f4 = self.image_encoder(image)
-        t = self.text_encoder(input_ids, attention_mask)
+        t, tokens = self.text_encoder(input_ids, attention_mask)
 
         pooled = torch.cat([f4.mean(dim=(2, 3)), f4.amax(dim=(2, 3))], dim=1)
         shape_logits = self.shape_head(pooled)
@@ -135,8 +142,12 @@ class FusedShapesNet(nn.Module):
         m = self.film2(self.cond_conv2(m), t)
 
         keys = self.keys(self.key_conv(torch.cat([f3, coords], dim=1))).flatten(2)  # N,64,HW
-        queries = self.queries(t).view(-1, 2, 64)  # N,2,64
-        scores = torch.bmm(queries, keys) / 8.0 + self.query_bias(t).unsqueeze(-1)  # N,2,HW
+        valid = attention_mask.unsqueeze(1).to(tokens.dtype)  # N,1,L
+        word_logits = self.token_attention(tokens).transpose(1, 2)  # N,2,L
+        word_logits = word_logits * valid + (valid - 1.0) * 1e4  # padding never attended
+        mention = torch.bmm(torch.softmax(word_logits, dim=-1), tokens)  # N,2,128
+        queries = self.queries(mention)  # N,2,64
+        scores = torch.bmm(queries, keys) / 8.0 + self.query_bias(mention)  # N,2,HW
         self.detection_scores = scores  # read by the training loss, not exported
         exists = scores.amax(dim=-1)  # N,2
         where = torch.bmm(torch.softmax(scores, dim=-1), coords.flatten(2).transpose(1, 2))  # N,2,2

@@ -70,15 +70,19 @@ Inputs: `image` float32 [N,3,128,128] (RGB, `(x/255 - 0.5) / 0.25`), `input_ids`
 - **Image encoder** (shared): strided stem conv 3→16 (stride 2, 64×64), then three stages of one
   stride-2 conv and one residual conv: 32 ch at 32×32, 64 ch at 16×16, 128 ch at 8×8. Batch norm
   and ReLU throughout. No convolution runs at the full 128×128 input resolution.
-- **Text encoder**: embedding (32) → bidirectional LSTM (2×64) → mean over the attention mask →
-  linear 128.
-- **Fusion**: the 16×16 map, with two coordinate channels, goes through two convs each
-  FiLM-conditioned on the text vector.
+- **Text encoder**: embedding (64) → bidirectional LSTM (2×64) token states; the sentence vector
+  is their mean over the attention mask, projected and layer-normed.
+- **Fusion for the mask**: the 16×16 map, with two coordinate channels, goes through two convs
+  each FiLM-conditioned on the sentence vector, then a decoder back to 64×64 through skips from the
+  32×32 and 64×64 encoder features.
+- **Fusion for match**: two queries, each reading the caption's token states with its own
+  attention (the words of one mentioned object), score every 16×16 location of an image key map
+  (a bilinear form plus a bias): > 0 where an object fits the mentioned object. The head reads
+  each query's best score (does such an object exist?) and the softmax-weighted position (where?),
+  with the sentence vector (which relation?).
 - **Heads**: `shape` (6-way logits), `colors` (8 logits) and `count` (a value) from average- and
-  max-pooled 8×8 features; `match` (one logit) from two text-driven attention read-outs of the
-  conditioned map (features and position of the best-fitting location per mentioned object); `mask`
-  (logits at 64×64, half the input resolution) decoded from the conditioned map through skips from
-  the 32×32 and 64×64 encoder features. Activations and thresholds are in `model.json`.
+  max-pooled 8×8 features; `match` (one logit) as above; `mask` (logits at 64×64, half the input
+  resolution). Activations and thresholds are in `model.json`.
 
 | | |
 | --- | --- |
@@ -101,8 +105,10 @@ noise on the background only).
 ## Training
 AdamW, one-cycle learning rate peaking at {info['lr']}, batch {info['batch']}, {info['epochs']} epochs,
 losses: cross-entropy (`shape`), binary cross-entropy (`colors`, `match`), smooth L1 (`count`),
-binary cross-entropy + Dice on 2×2-averaged targets (`mask`), and a grounding loss that points each
-match query at the object its mention was drawn from (training only; not in the exported graph).
+binary cross-entropy + Dice on 2×2-averaged targets (`mask`), and a detection loss on the match
+queries' score maps (training only; not in the exported graph): 1 at the centre of every object that
+fits the mentioned object, 0 elsewhere, with the centres of objects that do not fit (often one
+attribute off) weighted as heavily as those that do.
 
 PyTorch {info['torch']} (Debian), {info['threads']} CPU threads. Data generation took
 {info['generation_seconds']:.0f} s and training {info['training_seconds'] / 60:.1f} min{f"; the whole build {total / 60:.1f} min" if total else ""}.
