@@ -110,7 +110,9 @@ class FusedShapesNet(nn.Module):
         # form of text query and image key, plus a text-dependent bias, trained to be
         # calibrated: > 0 exactly where an object fits the mention); its max says whether one
         # exists, its softmax where.
-        self.key_conv = ConvBNReLU(64 + 2, 64, 3)
+        # The key map also sees the input's mean colour per 8x8 cell: deeper features carry
+        # colour weakly, and without it the keys learned shape and size but dropped colour.
+        self.key_conv = ConvBNReLU(64 + 2 + 3, 64, 3)
         self.keys = nn.Conv2d(64, 64, 1)
         # Each query reads the caption's tokens with its own attention (the words of its
         # mentioned object), so colour, shape and size words reach it directly.
@@ -141,7 +143,8 @@ class FusedShapesNet(nn.Module):
         m = self.film1(self.cond_conv1(torch.cat([f3, coords], dim=1)), t)
         m = self.film2(self.cond_conv2(m), t)
 
-        keys = self.keys(self.key_conv(torch.cat([f3, coords], dim=1))).flatten(2)  # N,64,HW
+        cell_colour = F.avg_pool2d(image, 8)  # N,3,16,16
+        keys = self.keys(self.key_conv(torch.cat([f3, coords, cell_colour], dim=1))).flatten(2)  # N,64,HW
         valid = attention_mask.unsqueeze(1).to(tokens.dtype)  # N,1,L
         word_logits = self.token_attention(tokens).transpose(1, 2)  # N,2,L
         word_logits = word_logits * valid + (valid - 1.0) * 1e4  # padding never attended

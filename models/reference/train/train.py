@@ -219,7 +219,7 @@ def main() -> None:
     ap.add_argument("--train-pairs", type=int, default=60000)
     ap.add_argument("--val-pairs", type=int, default=2000)
     ap.add_argument("--test-pairs", type=int, default=2000)
-    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--seed", type=int, default=0)
