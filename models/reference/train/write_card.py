@@ -77,7 +77,8 @@ Inputs: `image` float32 [N,3,128,128] (RGB, `(x/255 - 0.5) / 0.25`), `input_ids`
   32×32 and 64×64 encoder features.
 - **Fusion for match**: two queries, each reading the caption's token states with its own
   attention (the words of one mentioned object), score every 16×16 location of an image key map
-  (a bilinear form plus a bias): > 0 where an object fits the mentioned object. The head reads
+  (built from the 16×16 features, coordinates and each cell's mean input colour; a bilinear form
+  plus a bias): > 0 where an object fits the mentioned object. The head reads
   each query's best score (does such an object exist?) and the softmax-weighted position (where?),
   with the sentence vector (which relation?).
 - **Heads**: `shape` (6-way logits), `colors` (8 logits) and `count` (a value) from average- and
