@@ -52,6 +52,21 @@ def detection_targets(scene: sw.Scene) -> np.ndarray:
     return out.reshape(2, GRID * GRID)
 
 
+def attribute_targets(scene: sw.Scene) -> tuple[np.ndarray, np.ndarray]:
+    """Auxiliary targets that make the match head's two sides name the same things: the
+    colour, shape and size of the object centred in each grid cell ([3, 256], -1 where none),
+    and of each mentioned object ([2, 3]: size 0 when the caption drops it; -1 for a mention
+    the caption does not have)."""
+    cells = np.full((3, GRID * GRID), -1, dtype=np.int8)
+    for o in scene.objects:
+        c = int(o.cy // 8) * GRID + int(o.cx // 8)
+        cells[:, c] = (sw.COLOR_NAMES.index(o.color), sw.SHAPES.index(o.shape), list(sw.SIZES).index(o.size))
+    mentions = np.full((2, 3), -1, dtype=np.int8)
+    for k, m in enumerate(scene.caption.mentions):
+        mentions[k] = (sw.COLOR_NAMES.index(m.color), sw.SHAPES.index(m.shape), 0 if m.size is None else 1 + list(sw.SIZES).index(m.size))
+    return cells, mentions
+
+
 def make_example(args: tuple[str, int]) -> dict:
     split, index = args
     augment = split == "train"
@@ -64,8 +79,11 @@ def make_example(args: tuple[str, int]) -> dict:
     colors = np.zeros(len(sw.COLOR_NAMES), dtype=np.float32)
     for c in gt["colors"]:
         colors[sw.COLOR_NAMES.index(c)] = 1.0
+    cell_attrs, mention_attrs = attribute_targets(scene)
     return {
         "detect": detection_targets(scene),
+        "cell_attrs": cell_attrs,
+        "mention_attrs": mention_attrs,
         "image": img,
         "mask": mask,
         "ids": np.asarray(ids, dtype=np.int64),

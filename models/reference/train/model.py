@@ -120,6 +120,10 @@ class FusedShapesNet(nn.Module):
         self.queries = nn.Linear(text_dim, 64)
         self.query_bias = nn.Linear(text_dim, 1)
         self.match_head = mlp(text_dim + 2 + 2 * 2, 128, 1)
+        # Training only (not in the exported graph): both sides of the match name attributes,
+        # keys those of the object centred in their cell, queries those of their mention.
+        self.key_attributes = nn.Linear(64, 8 + 6 + 2)
+        self.query_attributes = nn.Linear(64, 8 + 6 + 3)
         # Image-only heads.
         self.shape_head = mlp(256, 128, n_shapes)
         self.colors_head = mlp(256, 128, n_colors)
@@ -151,6 +155,7 @@ class FusedShapesNet(nn.Module):
         mention = torch.bmm(torch.softmax(word_logits, dim=-1), tokens)  # N,2,128
         queries = self.queries(mention)  # N,2,64
         scores = torch.bmm(queries, keys) / 8.0 + self.query_bias(mention)  # N,2,HW
+        self.key_map, self.query_vectors = keys, queries  # read by the training loss
         self.detection_scores = scores  # read by the training loss, not exported
         exists = scores.amax(dim=-1)  # N,2
         where = torch.bmm(torch.softmax(scores, dim=-1), coords.flatten(2).transpose(1, 2))  # N,2,2

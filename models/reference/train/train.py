@@ -47,9 +47,26 @@ def batch_tensors(arrays: dict, idx: np.ndarray) -> dict:
         "count": torch.from_numpy(arrays["count"][idx]).float().unsqueeze(1),
         "match": torch.from_numpy(arrays["match"][idx]).float().unsqueeze(1),
         "detect": torch.from_numpy(arrays["detect"][idx]).float(),
+        "cell_attrs": torch.from_numpy(arrays["cell_attrs"][idx]).long(),
+        "mention_attrs": torch.from_numpy(arrays["mention_attrs"][idx]).long(),
         "mask128": mask,
         "mask64": F.avg_pool2d(mask, 2),
     }
+
+
+def attribute_loss(model, b) -> torch.Tensor:
+    """Cross-entropy of colour, shape and size read from the key map (at object centres) and
+    from the match queries (per mention); -1 targets are ignored."""
+    cells = model.key_attributes(model.key_map.transpose(1, 2))  # N,HW,16
+    mentions = model.query_attributes(model.query_vectors)  # N,2,17
+    total = 0.0
+    for logits, targets, splits in ((cells, b["cell_attrs"].transpose(1, 2), (8, 6, 2)),
+                                    (mentions, b["mention_attrs"], (8, 6, 3))):
+        for i, part in enumerate(logits.split(splits, dim=-1)):
+            t = targets[..., i].reshape(-1)
+            if (t >= 0).any():
+                total = total + F.cross_entropy(part.reshape(-1, part.shape[-1]), t, ignore_index=-1)
+    return total
 
 
 def losses(outputs, b, detection_scores) -> dict:
@@ -161,6 +178,7 @@ def train(args) -> tuple[FusedShapesNet, dict]:
         for step in range(steps_per_epoch):
             b = batch_tensors(train_arrays, order[step * args.batch:(step + 1) * args.batch])
             parts = losses(model(b["image"], b["ids"], b["attn"]), b, model.detection_scores)
+            parts["attributes"] = attribute_loss(model, b)
             loss = sum(parts.values())
             opt.zero_grad(set_to_none=True)
             loss.backward()
