@@ -12,9 +12,8 @@ import { parseArgs } from 'node:util';
 import { SharpImageDecoder } from '../lambdas/adapters/image-codec.js';
 import { FolderMaskStore, listFolderPairs } from '../lambdas/adapters/local-files.js';
 import { loadModelBundle } from '../lambdas/adapters/model-bundle.js';
-import { runPipeline } from '../lambdas/core/pipeline.js';
-import { cleanText, padTokenIds, writeImageTensor } from '../lambdas/core/preprocess.js';
-import { type EngineName, float32, int64, type TensorData } from '../lambdas/core/tensor.js';
+import { prepareFeeds, runPipeline } from '../lambdas/core/pipeline.js';
+import type { EngineName } from '../lambdas/core/tensor.js';
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -49,24 +48,7 @@ if (mode === 'first') {
 } else if (mode === 'inference') {
   // Inference only: a fixed batch of real, preprocessed pairs run again and again.
   const pairs = (await listFolderPairs(values.input!)).slice(0, batch);
-  const { image, text } = model.manifest.inputs;
-  const size = 3 * image.width * image.height;
-  const pixels = new Float32Array(batch * size);
-  const ids = new BigInt64Array(batch * text.maxLength);
-  const mask = new BigInt64Array(batch * text.maxLength);
-  for (const [i, p] of pairs.entries()) {
-    const { rgb } = await images.decode(await p.readImage(), image);
-    writeImageTensor(rgb, image, pixels, i * size);
-    const caption = cleanText(await p.readText());
-    const tokens = padTokenIds(model.tokenizer.encode(caption), text.maxLength, model.tokenizer.padId);
-    ids.set(tokens.ids, i * text.maxLength);
-    mask.set(tokens.mask, i * text.maxLength);
-  }
-  const feeds: Record<string, TensorData> = {
-    [image.tensor]: float32(pixels, [batch, 3, image.height, image.width]),
-    [text.idsTensor]: int64(ids, [batch, text.maxLength]),
-  };
-  if (text.attentionMaskTensor) feeds[text.attentionMaskTensor] = int64(mask, [batch, text.maxLength]);
+  const feeds = await prepareFeeds(pairs, { model, images });
   await model.engine.run(feeds); // warm-up
   const iterations = Number(values.iterations);
   const started = performance.now();

@@ -156,7 +156,11 @@ export async function ingestJob(
   return { outcome: 'job-routed', job, route, chunks: chunks.length };
 }
 
-export async function readJobStatus(store: ObjectStore, job: string): Promise<JobStatus> {
+/**
+ * @param countFailures read the errors parts to count error records; completeness needs only
+ * the listing, so a worker checking for the last chunk skips the reads.
+ */
+export async function readJobStatus(store: ObjectStore, job: string, countFailures = true): Promise<JobStatus> {
   const doc = JobStatusDocumentSchema.parse(JSON.parse(new TextDecoder().decode(await store.get(jobKeys.status(job)))));
   // parts/ and errors/ only: masks/ may hold thousands of keys.
   const [results, errors] = await Promise.all([
@@ -167,7 +171,7 @@ export async function readJobStatus(store: ObjectStore, job: string): Promise<Jo
   const errorLines = new Map<number, number>();
   await Promise.all(
     parts
-      .filter((p) => /\/errors\/\d{5}\.jsonl$/.test(p.key))
+      .filter((p) => countFailures && /\/errors\/\d{5}\.jsonl$/.test(p.key))
       .map(async (p) => {
         const chunk = Number(p.key.slice(-11, -6));
         const text = new TextDecoder().decode(await store.get(p.key));
@@ -201,7 +205,7 @@ export async function runChunk(
   }
   await deps.store.put(jobKeys.part(job, chunk), jsonl(results), 'application/x-ndjson');
   await deps.store.put(jobKeys.errors(job, chunk), jsonl(errors), 'application/x-ndjson');
-  const status = await readJobStatus(deps.store, job);
+  const status = await readJobStatus(deps.store, job, false);
   if (status.complete) await deps.store.put(jobKeys.success(job), '', 'text/plain');
   return { results: results.length, errors: errors.length, complete: status.complete };
 }

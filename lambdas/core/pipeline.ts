@@ -187,6 +187,22 @@ async function decodePair(
   }
 }
 
+/**
+ * The engine feeds for a batch of pairs, exactly as the pipeline builds them (for
+ * measuring inference alone); a pair that cannot be prepared is an error.
+ */
+export async function prepareFeeds(
+  pairs: readonly PairSource[],
+  options: PipelineOptions,
+): Promise<Record<string, TensorData>> {
+  const slots = await Promise.all(pairs.map((p) => prepare(p, options)));
+  const ready = slots.map((s) => {
+    if (s.kind === 'failed') throw new Error(`pair ${s.record.id} cannot be prepared: ${s.record.error.message}`);
+    return s.pair;
+  });
+  return feedsFor(ready, options.model.manifest);
+}
+
 /** Runs one batch; if the engine fails on it, each pair runs alone so only the culprit fails. */
 async function inferBatch(slots: Slot[], options: PipelineOptions): Promise<OutputRecord[]> {
   const { model } = options;
