@@ -116,7 +116,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
 }
 
 export function describeKeys(job: string): string[] {
-  return [jobKeys.partsPrefix(job), jobKeys.errorsPrefix(job), `${jobKeys.results(job)}masks/`, jobKeys.status(job)];
+  return [jobKeys.partsPrefix(job), jobKeys.errorsPrefix(job), jobKeys.masksPrefix(job), jobKeys.status(job)];
 }
 
 export const defaultDemoOut = () => path.join(os.tmpdir(), 'fusebatch-demo');

@@ -162,7 +162,7 @@ export async function ingestJob(
  */
 export async function readJobStatus(store: ObjectStore, job: string, countFailures = true): Promise<JobStatus> {
   const doc = JobStatusDocumentSchema.parse(JSON.parse(new TextDecoder().decode(await store.get(jobKeys.status(job)))));
-  // parts/ and errors/ only: masks/ may hold thousands of keys.
+  // parts/ and errors/ only: _masks/ may hold thousands of keys.
   const [results, errors] = await Promise.all([
     store.list(jobKeys.partsPrefix(job)),
     store.list(jobKeys.errorsPrefix(job)),

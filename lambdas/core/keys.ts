@@ -7,16 +7,18 @@
  *   inbox/<id>.<image ext>, inbox/<id>.txt      a single pair (<id> may contain folders)
  *   jobs/<job>.jsonl | jobs/<job>.csv           a manifest job (<job> may contain folders)
  *   results/pairs/<id>.json                     the pair's record (one JSON line)
- *   results/pairs/<id>.<task>.png               its masks
+ *   results/pairs/_masks/<id>.<task>.png        its masks
  *   results/jobs/<job>/parts/<chunk>.jsonl      result records of a chunk
  *   results/jobs/<job>/errors/<chunk>.jsonl     error records of a chunk
  *   results/jobs/<job>/errors/invalid.jsonl     error records of the manifest's invalid lines
- *   results/jobs/<job>/masks/<id>.<task>.png    masks of the job's pairs
+ *   results/jobs/<job>/_masks/<id>.<task>.png   masks of the job's pairs
  *   results/jobs/<job>/_SUCCESS                 written once every chunk has both parts
  *   state/jobs/<job>/status.json                the job's status document (written at ingest)
  *   state/jobs/<job>/chunks/<chunk>.jsonl       the validated manifest lines of a chunk
  *
- * `_SUCCESS` starts with an underscore so that Athena and DuckDB globs over results/ skip it.
+ * `_SUCCESS` and the `_masks/` folders start with an underscore because Athena (Trino's Hive
+ * reader) skips files and folders named so: the one table over results/ then reads records only,
+ * never a PNG. The local query engine reads the same records by extension.
  */
 export const IMAGE_EXTENSIONS = ['png', 'jpg', 'jpeg', 'webp', 'gif', 'tif', 'tiff', 'avif'] as const;
 
@@ -71,7 +73,7 @@ export const pairKeys = {
   text: (id: string) => `${PREFIXES.inbox}${id}.txt`,
   image: (id: string, ext: string) => `${PREFIXES.inbox}${id}.${ext}`,
   result: (id: string) => `${PREFIXES.results}pairs/${id}.json`,
-  mask: (id: string, task: string) => `${PREFIXES.results}pairs/${id}.${task}.png`,
+  mask: (id: string, task: string) => `${PREFIXES.results}pairs/_masks/${id}.${task}.png`,
 };
 
 /** Chunk numbers as fixed-width names, so that listings sort in chunk order. */
@@ -79,13 +81,14 @@ export const chunkName = (chunk: number) => String(chunk).padStart(5, '0');
 
 export const jobKeys = {
   results: (job: string) => `${PREFIXES.results}jobs/${job}/`,
+  masksPrefix: (job: string) => `${PREFIXES.results}jobs/${job}/_masks/`,
   partsPrefix: (job: string) => `${PREFIXES.results}jobs/${job}/parts/`,
   errorsPrefix: (job: string) => `${PREFIXES.results}jobs/${job}/errors/`,
   part: (job: string, chunk: number) => `${PREFIXES.results}jobs/${job}/parts/${chunkName(chunk)}.jsonl`,
   errors: (job: string, chunk: number) => `${PREFIXES.results}jobs/${job}/errors/${chunkName(chunk)}.jsonl`,
   /** Error records of the manifest's invalid lines, written at ingest. */
   invalid: (job: string) => `${PREFIXES.results}jobs/${job}/errors/invalid.jsonl`,
-  mask: (job: string, id: string, task: string) => `${PREFIXES.results}jobs/${job}/masks/${id}.${task}.png`,
+  mask: (job: string, id: string, task: string) => `${PREFIXES.results}jobs/${job}/_masks/${id}.${task}.png`,
   success: (job: string) => `${PREFIXES.results}jobs/${job}/_SUCCESS`,
   status: (job: string) => `${PREFIXES.state}jobs/${job}/status.json`,
   chunk: (job: string, chunk: number) => `${PREFIXES.state}jobs/${job}/chunks/${chunkName(chunk)}.jsonl`,

@@ -1,4 +1,5 @@
 import { activate } from '../activations.js';
+import { col } from '../columns.js';
 import type { Task } from '../manifest.js';
 import { type ClassificationResult, round6 } from '../records.js';
 import type { TaskDecoder } from './decoder.js';
@@ -7,6 +8,12 @@ type ClassificationTask = Extract<Task, { kind: 'classification' }>;
 
 export const classificationDecoder: TaskDecoder<ClassificationTask> = {
   kind: 'classification',
+  column: () =>
+    col.struct({
+      label: col.string,
+      score: col.double,
+      top: col.array(col.struct({ label: col.string, score: col.double })),
+    }),
   decode(task, output): ClassificationResult {
     const scores = activate(task.activation, output.values);
     const top = scores

@@ -1,3 +1,4 @@
+import type { ColumnType } from '../columns.js';
 import type { Task } from '../manifest.js';
 import type { Placement, Size } from '../placement.js';
 import type { TaskResult } from '../records.js';
@@ -26,5 +27,7 @@ export interface OutputSlice {
 
 export interface TaskDecoder<T extends Task = Task> {
   readonly kind: T['kind'];
+  /** The SQL column type of this kind's result (its shape in records.ts). */
+  column(task: T): ColumnType;
   decode(task: T, output: OutputSlice, ctx: DecodeContext): TaskResult | Promise<TaskResult>;
 }

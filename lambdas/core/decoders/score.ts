@@ -1,4 +1,5 @@
 import { activate } from '../activations.js';
+import { col } from '../columns.js';
 import type { Task } from '../manifest.js';
 import { round6, type ScoreResult } from '../records.js';
 import type { TaskDecoder } from './decoder.js';
@@ -7,6 +8,7 @@ type ScoreTask = Extract<Task, { kind: 'score' }>;
 
 export const scoreDecoder: TaskDecoder<ScoreTask> = {
   kind: 'score',
+  column: () => col.struct({ score: col.double, positive: col.boolean }),
   decode(task, output): ScoreResult {
     const [score] = activate(task.activation, output.values.subarray(0, 1));
     return task.threshold === undefined

@@ -1,3 +1,4 @@
+import { col } from '../columns.js';
 import type { Task } from '../manifest.js';
 import type { Placement, Size } from '../placement.js';
 import { round6, type SegmentationResult } from '../records.js';
@@ -92,6 +93,14 @@ function rawCutoff(task: SegmentationTask): number {
 
 export const segmentationDecoder: TaskDecoder<SegmentationTask> = {
   kind: 'segmentation',
+  column: () =>
+    col.struct({
+      mask: col.string,
+      width: col.int,
+      height: col.int,
+      coverage: col.double,
+      box: col.struct({ x: col.int, y: col.int, width: col.int, height: col.int }),
+    }),
   async decode(task, output, ctx): Promise<SegmentationResult> {
     const dims = output.dims.length === 3 ? output.dims.slice(1) : output.dims;
     const planeSize = { height: dims[0], width: dims[1] };

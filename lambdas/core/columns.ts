@@ -1,0 +1,60 @@
+/**
+ * Column types of the results table, written once and rendered for each SQL engine that reads
+ * the records: Hive types for the Glue table that Athena queries, DuckDB types for local queries.
+ * Both engines get their types from here, so the two tables cannot drift apart.
+ */
+export type ColumnType =
+  | { readonly kind: 'string' | 'double' | 'int' | 'bigint' | 'boolean' }
+  | { readonly kind: 'array'; readonly of: ColumnType }
+  | { readonly kind: 'map'; readonly value: ColumnType }
+  | { readonly kind: 'struct'; readonly fields: readonly Column[] };
+
+export interface Column {
+  readonly name: string;
+  readonly type: ColumnType;
+}
+
+export const col = {
+  string: { kind: 'string' } as ColumnType,
+  double: { kind: 'double' } as ColumnType,
+  int: { kind: 'int' } as ColumnType,
+  bigint: { kind: 'bigint' } as ColumnType,
+  boolean: { kind: 'boolean' } as ColumnType,
+  array: (of: ColumnType): ColumnType => ({ kind: 'array', of }),
+  /** Keys are always strings: JSON object keys. */
+  map: (value: ColumnType): ColumnType => ({ kind: 'map', value }),
+  struct: (fields: Record<string, ColumnType>): ColumnType => ({
+    kind: 'struct',
+    fields: Object.entries(fields).map(([name, type]) => ({ name, type })),
+  }),
+};
+
+/** Hive type syntax, as Glue stores it and Athena reads it. */
+export function hiveType(type: ColumnType): string {
+  switch (type.kind) {
+    case 'array':
+      return `array<${hiveType(type.of)}>`;
+    case 'map':
+      return `map<string,${hiveType(type.value)}>`;
+    case 'struct':
+      return `struct<${type.fields.map((f) => `${f.name}:${hiveType(f.type)}`).join(',')}>`;
+    default:
+      return type.kind;
+  }
+}
+
+const DUCKDB_SCALARS = { string: 'VARCHAR', double: 'DOUBLE', int: 'INTEGER', bigint: 'BIGINT', boolean: 'BOOLEAN' };
+
+/** DuckDB type syntax, for read_json's `columns`. */
+export function duckdbType(type: ColumnType): string {
+  switch (type.kind) {
+    case 'array':
+      return `${duckdbType(type.of)}[]`;
+    case 'map':
+      return `MAP(VARCHAR, ${duckdbType(type.value)})`;
+    case 'struct':
+      return `STRUCT(${type.fields.map((f) => `"${f.name}" ${duckdbType(f.type)}`).join(', ')})`;
+    default:
+      return DUCKDB_SCALARS[type.kind];
+  }
+}
