@@ -150,6 +150,14 @@ def evaluate(model, arrays: dict, batch: int = 256) -> dict:
     return m.summary()
 
 
+def previous_run(args) -> dict | None:
+    record = os.path.join(args.out, "training.json")
+    if not args.resume or not os.path.exists(record):
+        return None
+    with open(record) as f:
+        return json.load(f)
+
+
 def train(args) -> tuple[FusedShapesNet, dict]:
     torch.manual_seed(args.seed)
     t0 = time.time()
@@ -196,6 +204,8 @@ def train(args) -> tuple[FusedShapesNet, dict]:
         os.makedirs(os.path.join(args.out, ".data"), exist_ok=True)
         torch.save(model.state_dict(), os.path.join(args.out, ".data", "last-epoch.pt"))
     info = {
+        # A resumed run keeps the record of the run it continues, so the card can tell the whole story.
+        "previous": previous_run(args),
         "resumed_from": args.resume,
         "train_pairs": args.train_pairs,
         "val_pairs": args.val_pairs,

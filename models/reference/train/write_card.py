@@ -29,6 +29,25 @@ def metric_rows(m: dict) -> str:
     return "\n".join(f"| `{t}` | {what} | {pct(v)} | {bar} |" for t, what, v, bar in rows)
 
 
+def stages(info: dict) -> list[dict]:
+    """Training runs in order: a resumed run keeps the run it started from under `previous`."""
+    return (stages(info["previous"]) if info.get("previous") else []) + [info]
+
+
+def schedule_text(info: dict) -> str:
+    runs = stages(info)
+    parts = [f"{r['epochs']} epochs at a one-cycle learning rate peaking at {r['lr']}" for r in runs]
+    first = f"AdamW, batch {info['batch']}, {parts[0]}"
+    if len(runs) == 1:
+        return first
+    return first + "; then resumed from that checkpoint for " + "; then ".join(parts[1:]) + \
+        f" ({sum(r['epochs'] for r in runs)} epochs in all)"
+
+
+def training_minutes(info: dict) -> float:
+    return sum(r["training_seconds"] for r in stages(info)) / 60
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--total-seconds", type=float, default=None, help="wall time of the whole build")
@@ -40,9 +59,10 @@ def main() -> None:
     onnx_bytes = os.path.getsize(os.path.join(BUNDLE, "model.onnx"))
     macs = info["macs_per_pair"]
     last = info["history"][-1]
-    total = args.total_seconds or info.get("total_seconds")
     if args.total_seconds:
         info["total_seconds"] = round(args.total_seconds)
+    total = sum(r.get("total_seconds") or 0 for r in stages(info))
+    if args.total_seconds:
         with open(os.path.join(BUNDLE, "training.json"), "w") as f:
             json.dump(info, f, indent=2)
             f.write("\n")
@@ -104,7 +124,7 @@ quality 70–95 (20 %). Validation, test and fixtures follow the spec as written
 noise on the background only).
 
 ## Training
-AdamW, one-cycle learning rate peaking at {info['lr']}, batch {info['batch']}, {info['epochs']} epochs,
+{schedule_text(info)},
 losses: cross-entropy (`shape`), binary cross-entropy (`colors`, `match`), smooth L1 (`count`),
 binary cross-entropy + Dice on 2×2-averaged targets (`mask`), and a detection loss on the match
 queries' score maps (training only; not in the exported graph): 1 at the centre of every object that
@@ -112,7 +132,7 @@ fits the mentioned object, 0 elsewhere, with the centres of objects that do not 
 attribute off) weighted as heavily as those that do.
 
 PyTorch {info['torch']} (Debian), {info['threads']} CPU threads. Data generation took
-{info['generation_seconds']:.0f} s and training {info['training_seconds'] / 60:.1f} min{f"; the whole build {total / 60:.1f} min" if total else ""}.
+{info['generation_seconds']:.0f} s and training {training_minutes(info):.1f} min{f"; the whole build {total / 60:.1f} min" if total else ""}.
 Last epoch, validation: match {pct(last['val']['match_accuracy'])}, mask IoU {pct(last['val']['mask_mean_iou'])}.
 
 Reproduce from scratch (needs `apt-get install -y python3-torch python3-onnx python3-pil`):
