@@ -7,11 +7,14 @@ import { stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { readManifest } from '../lambdas/adapters/model-bundle.js';
 import { createS3Client, S3ObjectStore } from '../lambdas/adapters/s3-store.js';
 import { jobRecords, sendPair, submitFolder, submitManifest, waitForJob } from '../lambdas/cli/bucket-commands.js';
 import { defaultDemoOut, describeKeys, runDemo } from '../lambdas/cli/demo.js';
 import { infer } from '../lambdas/cli/infer.js';
+import { queryBucket } from '../lambdas/cli/query.js';
 import { formatRecords, RECORD_FORMATS } from '../lambdas/cli/record-format.js';
+import { formatRows, ROW_FORMATS, type RowFormat } from '../lambdas/cli/row-format.js';
 import { describeModel } from '../lambdas/cli/validate-model.js';
 import { readJobStatus } from '../lambdas/core/bucket-pipeline.js';
 import { FusebatchError } from '../lambdas/core/errors.js';
@@ -178,6 +181,21 @@ withBucket(program.command('pair'))
   .action(async (image: string, caption: string, opts: BucketFlags & { id?: string; timeout: number }) => {
     const record = await sendPair(storeFrom(opts), image, caption, { id: opts.id, timeoutMs: opts.timeout * 1000 });
     console.log(JSON.stringify(record, null, 2));
+  });
+
+withBucket(program.command('query'))
+  .description(
+    'run SQL over the results (single pairs and jobs) as the table `results`, with the Athena table’s columns (DuckDB, in process)',
+  )
+  .argument('<sql>', 'e.g. "SELECT tasks.shape.label, count(*) FROM results GROUP BY 1"')
+  .option('--job <job>', "only this job's records (default: every record under results/)")
+  .addOption(new Option('--format <format>', 'output format').choices(ROW_FORMATS).default('table'))
+  .option('--model <dir>', 'model bundle whose tasks are the columns of tasks', 'models/reference')
+  .action(async (sql: string, opts: BucketFlags & { job?: string; format: RowFormat; model: string }) => {
+    const manifest = await readManifest(opts.model);
+    const { columns, rows, objects } = await queryBucket(storeFrom(opts), manifest, sql, { job: opts.job });
+    if (objects === 0) console.error(`fusebatch: no records under results/${opts.job ? `jobs/${opts.job}/` : ''}`);
+    process.stdout.write(formatRows(columns, rows, opts.format));
   });
 
 program
