@@ -14,6 +14,7 @@ import { defaultDemoOut, describeKeys, runDemo } from '../lambdas/cli/demo.js';
 import { infer } from '../lambdas/cli/infer.js';
 import { queryBucket } from '../lambdas/cli/query.js';
 import { formatRecords, RECORD_FORMATS } from '../lambdas/cli/record-format.js';
+import { writeReport } from '../lambdas/cli/report.js';
 import { formatRows, ROW_FORMATS, type RowFormat } from '../lambdas/cli/row-format.js';
 import { describeModel } from '../lambdas/cli/validate-model.js';
 import { readJobStatus } from '../lambdas/core/bucket-pipeline.js';
@@ -198,6 +199,29 @@ withBucket(program.command('query'))
     process.stdout.write(formatRows(columns, rows, opts.format));
   });
 
+withBucket(program.command('report'))
+  .description(
+    "write one self-contained HTML file of a job's records: summary and charts, then a paged gallery of the pairs",
+  )
+  .argument('<job>')
+  .requiredOption('--out <file>', 'the HTML file to write, e.g. report.html')
+  .option('--truth <file>', 'ground truth (JSON Lines by id) for right/wrong marks and per-task metrics')
+  .option('--model <dir>', 'model bundle that made the records (tasks, labels, thresholds)', 'models/reference')
+  .option('--page-size <n>', 'pairs per page of the gallery', positiveInt, 50)
+  .action(async (job: string, opts: BucketFlags & { out: string; truth?: string; model: string; pageSize: number }) => {
+    const manifest = await readManifest(opts.model);
+    const report = await writeReport(storeFrom(opts), {
+      job,
+      out: opts.out,
+      manifest,
+      truth: opts.truth,
+      pageSize: opts.pageSize,
+    });
+    console.log(
+      `${report.file}: ${report.pairs} pairs, ${report.errors} errors, ${(report.bytes / 1e6).toFixed(1)} MB, ${report.seconds.toFixed(1)} s`,
+    );
+  });
+
 program
   .command('demo')
   .description(
@@ -228,6 +252,7 @@ program
     }
     console.log(`single pairs through inbox/: ${summary.singlePairs.map((p) => `${p.id} ${p.status}`).join(', ')}`);
     console.log(`results: ${summary.resultsFile}`);
+    console.log(`report: ${summary.reportFile}`);
     console.log(
       `bucket ${summary.pipeline.bucket} at ${summary.pipeline.endpoint}: ${describeKeys(summary.job).join(', ')}`,
     );

@@ -1,7 +1,8 @@
 /**
  * `npm start` (`fusebatch demo`): the whole flow on this machine. Starts the embedded S3
  * server with the bundled model, submits the evaluation pairs as a job and a few single
- * pairs, waits, scores the results against the bundled ground truth and prints a summary.
+ * pairs, waits, scores the results against the bundled ground truth, writes the job's HTML
+ * report and prints a summary.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -14,6 +15,7 @@ import type { OutputRecord } from '../core/records.js';
 import type { EngineName } from '../core/tensor.js';
 import { type LocalPipeline, startLocalPipeline } from '../local/local-pipeline.js';
 import { jobRecords, sendPair, submitFolder, waitForJob } from './bucket-commands.js';
+import { writeReport } from './report.js';
 
 export interface DemoOptions {
   readonly model: string;
@@ -39,6 +41,8 @@ export interface DemoSummary {
   readonly metrics: TaskMetrics[];
   readonly singlePairs: { id: string; status: string }[];
   readonly resultsFile: string;
+  /** The job's HTML report (with the ground truth's marks and metrics). */
+  readonly reportFile: string;
   readonly pipeline: LocalPipeline;
 }
 
@@ -102,6 +106,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   await mkdir(options.out, { recursive: true });
   const resultsFile = path.join(options.out, `${job}.jsonl`);
   await writeFile(resultsFile, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const report = await writeReport(store, {
+    job,
+    out: path.join(options.out, `${job}.html`),
+    manifest: pipeline.model.manifest,
+    truth: options.truth,
+  });
   return {
     job,
     pairs,
@@ -111,6 +121,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     metrics: evaluation.summary(),
     singlePairs,
     resultsFile,
+    reportFile: report.file,
     pipeline,
   };
 }

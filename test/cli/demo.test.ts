@@ -65,5 +65,10 @@ describe('CLI: fusebatch demo', () => {
       .split('\n')
       .map((l) => OutputRecordSchema.parse(JSON.parse(l)));
     expect(records).toHaveLength(8);
+    const reportFile = stdout.match(/^report: (.+)$/m)![1];
+    const html = await readFile(reportFile, 'utf8');
+    expect(html).toContain('<title>fusebatch report: demo-');
+    expect(html.match(/"id":"test-\d+"/g)).toHaveLength(8);
+    expect(html).toContain('data-tile="wrong"'); // scored against the demo's truth
   });
 });

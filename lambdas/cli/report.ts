@@ -1,0 +1,197 @@
+/**
+ * `fusebatch report JOB --out report.html [--truth FILE]`: one self-contained HTML file of a
+ * job's records: the summary and charts, then a paged gallery of the pairs with their images,
+ * predictions and masks (and, with ground truth, right/wrong marks and per-task metrics).
+ * Reads the records, images and masks from the bucket.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { decodeMaskPng } from '../adapters/image-codec.js';
+import { dataUri, maskOverlay, thumbnail } from '../adapters/report-images.js';
+import type { BinaryMask } from '../core/decoders/index.js';
+import { FusebatchError } from '../core/errors.js';
+import { Evaluation } from '../core/evaluation.js';
+import type { ModelManifest } from '../core/manifest.js';
+import { ObjectNotFoundError, type ObjectStore } from '../core/ports.js';
+import { type OutputRecord, OutputRecordSchema, type SegmentationResult } from '../core/records.js';
+import { maskColor, type ReportAssets, renderReport } from '../core/report/html.js';
+import {
+  describeModels,
+  maskIou,
+  type PairJudgement,
+  type ReportPair,
+  reportPair,
+  summarize,
+} from '../core/report/report-model.js';
+import { parseTruth, type Truth } from '../core/report/truth.js';
+import { jobRecords } from './bucket-commands.js';
+
+export interface ReportOptions {
+  readonly job: string;
+  /** The HTML file to write. */
+  readonly out: string;
+  /** The manifest of the model that made the records (tasks, labels, thresholds). */
+  readonly manifest: ModelManifest;
+  /** Ground truth, JSON Lines (mask paths relative to the file). */
+  readonly truth?: string;
+  readonly pageSize?: number;
+  /** Pairs prepared at once (downloads and thumbnails). */
+  readonly concurrency?: number;
+}
+
+export interface ReportSummaryLine {
+  readonly file: string;
+  readonly pairs: number;
+  readonly errors: number;
+  readonly bytes: number;
+  readonly seconds: number;
+}
+
+export class ReportError extends FusebatchError {
+  override name = 'ReportError';
+}
+
+const ASSETS_DIR = path.join(import.meta.dirname, 'report-page');
+
+async function readAssets(): Promise<ReportAssets> {
+  const [css, js] = await Promise.all([
+    readFile(path.join(ASSETS_DIR, 'report.css'), 'utf8'),
+    readFile(path.join(ASSETS_DIR, 'report.js'), 'utf8'),
+  ]);
+  return { css, js };
+}
+
+/** Runs `fn` over `items`, `limit` at a time, keeping the order of the results. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i]);
+    }),
+  );
+  return out;
+}
+
+async function getOrNull(store: ObjectStore, key: string | null): Promise<Uint8Array | null> {
+  if (!key) return null;
+  try {
+    return await store.get(key);
+  } catch (error) {
+    if (error instanceof ObjectNotFoundError) return null;
+    throw error;
+  }
+}
+
+/** Every record of the job, validated, in id order. */
+async function readJob(store: ObjectStore, job: string): Promise<OutputRecord[]> {
+  const records: OutputRecord[] = [];
+  for await (const raw of jobRecords(store, job)) {
+    const parsed = OutputRecordSchema.safeParse(raw);
+    if (!parsed.success) {
+      const id = (raw as { id?: unknown }).id;
+      throw new ReportError(
+        `job ${job}: record ${JSON.stringify(id)} is not a result or error record: ${parsed.error.message}`,
+      );
+    }
+    records.push(parsed.data);
+  }
+  if (!records.length) throw new ReportError(`job ${job} has no records under results/jobs/${job}/ (yet)`);
+  return records.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+export async function writeReport(store: ObjectStore, options: ReportOptions): Promise<ReportSummaryLine> {
+  const started = performance.now();
+  const { manifest } = options;
+  const [records, assets] = await Promise.all([readJob(store, options.job), readAssets()]);
+  const truths = options.truth ? parseTruth(manifest, await readFile(options.truth, 'utf8'), options.truth) : undefined;
+  const truthDir = options.truth ? path.dirname(options.truth) : '';
+  const segmentation = manifest.tasks.filter((t) => t.kind === 'segmentation');
+
+  // Masks decoded for a pair's IoU are handed to the evaluation as well, not decoded twice.
+  const predictedMasks = new Map<string, BinaryMask | null>();
+  const truthMasks = new Map<string, BinaryMask>();
+  const evaluation = new Evaluation(
+    manifest,
+    async (ref) => truthMasks.get(ref) ?? decodeMaskPng(path.join(truthDir, ref)),
+    async (id, task, key) => {
+      const cached = predictedMasks.get(`${id}\0${task}`);
+      if (cached !== undefined) return cached;
+      const bytes = await getOrNull(store, key);
+      return bytes ? decodeMaskPng(bytes) : null;
+    },
+  );
+
+  const prepare = async (record: OutputRecord): Promise<ReportPair> => {
+    const imageBytes = await getOrNull(store, record.inputs.image);
+    // An image the pipeline could not read is shown as missing; its record says why.
+    const image = imageBytes ? await thumbnail(imageBytes).catch(() => null) : null;
+    const truth: Truth | undefined = truths?.get(record.id);
+    const masks: { task: string; src: string }[] = [];
+    const ious: Record<string, number | null> = {};
+    if (record.status === 'ok') {
+      for (const [index, task] of segmentation.entries()) {
+        const result = record.tasks[task.name] as SegmentationResult | undefined;
+        const png = await getOrNull(store, result?.mask ?? null);
+        if (png && image)
+          masks.push({
+            task: task.name,
+            src: dataUri(await maskOverlay(png, image.width, image.height, maskColor(index))),
+          });
+        const ref = truth?.[task.name];
+        if (typeof ref === 'string') {
+          const target = await decodeMaskPng(path.join(truthDir, ref));
+          const predicted = png ? await decodeMaskPng(png) : null;
+          truthMasks.set(ref, target);
+          predictedMasks.set(`${record.id}\0${task.name}`, predicted);
+          ious[task.name] = target.data.some((v) => v > 127) ? maskIou(predicted, target) : null;
+        }
+      }
+    }
+    if (truth) {
+      await evaluation.add(record, truth);
+      for (const task of segmentation) {
+        predictedMasks.delete(`${record.id}\0${task.name}`);
+        const ref = truth[task.name];
+        if (typeof ref === 'string') truthMasks.delete(ref);
+      }
+    }
+    const pair = reportPair(manifest, record, truth ? ({ truth, ious } satisfies PairJudgement) : undefined);
+    return {
+      ...pair,
+      ...(image ? { image: { src: dataUri(image), width: image.width, height: image.height } } : {}),
+      ...(masks.length ? { masks } : {}),
+    };
+  };
+
+  const pairs = await mapLimit(records, options.concurrency ?? 8, prepare);
+  const base = summarize(manifest, records);
+  const summary = truths
+    ? { ...base, metrics: evaluation.summary(), wrong: pairs.filter((p) => p.wrong).length }
+    : base;
+  const html = renderReport(
+    {
+      job: options.job,
+      models: describeModels(records),
+      generatedAt: new Date().toISOString(),
+      truthFile: options.truth,
+      summary,
+      pairs,
+      maskTasks: segmentation.map((t, i) => ({
+        task: t.name,
+        color: `rgb(${maskColor(i).join(' ')})`,
+        label: t.kind === 'segmentation' ? t.label : undefined,
+      })),
+      pageSize: options.pageSize,
+    },
+    assets,
+  );
+  await writeFile(options.out, html);
+  return {
+    file: options.out,
+    pairs: records.length,
+    errors: summary.errors,
+    bytes: Buffer.byteLength(html),
+    seconds: (performance.now() - started) / 1000,
+  };
+}

@@ -1,0 +1,142 @@
+/**
+ * The report as one self-contained HTML file: the summary rendered here (tables and SVG
+ * charts), the gallery rendered by the page's own script from the pairs embedded as JSON, one
+ * page at a time, so that thousands of pairs never become thousands of elements at once.
+ * Nothing is fetched at view time: styles, script, images and masks are all inline.
+ */
+import { ERROR_CODES } from '../errors.js';
+import type { TaskMetrics } from '../evaluation.js';
+import { renderChart } from './charts.js';
+import { escapeHtml, scriptJson } from './html-escape.js';
+import type { ReportPair, ReportSummary } from './report-model.js';
+
+/** Overlay colours of segmentation tasks, in manifest order (RGB). */
+export const MASK_COLORS: readonly (readonly [number, number, number])[] = [
+  [182, 255, 0],
+  [0, 229, 255],
+  [255, 64, 129],
+  [255, 171, 0],
+];
+export const maskColor = (index: number) => MASK_COLORS[index % MASK_COLORS.length];
+
+export const DEFAULT_PAGE_SIZE = 50;
+
+export interface ReportDocument {
+  readonly job: string;
+  /** Model identities and engines that produced the records. */
+  readonly models: readonly string[];
+  readonly generatedAt: string;
+  readonly truthFile?: string;
+  readonly summary: ReportSummary;
+  readonly pairs: readonly ReportPair[];
+  /** Segmentation tasks with their overlay colour and what their masks show. */
+  readonly maskTasks: readonly { readonly task: string; readonly color: string; readonly label?: string }[];
+  readonly pageSize?: number;
+}
+
+/** The page's stylesheet and script, inlined as they are. */
+export interface ReportAssets {
+  readonly css: string;
+  readonly js: string;
+}
+
+const METRIC_NAMES: Record<TaskMetrics['metric'], string> = {
+  accuracy: 'accuracy',
+  micro_f1: 'micro-F1',
+  mean_iou: 'mean IoU',
+};
+
+const tile = (value: number, label: string, cls = '') =>
+  `<div class="tile${cls ? ` ${cls}` : ''}" data-tile="${label}"><b>${value.toLocaleString('en-US')}</b> ${label}</div>`;
+
+function errorsTable(summary: ReportSummary): string {
+  if (!summary.errorsByCode.length) return '';
+  const rows = summary.errorsByCode.map(
+    (e) =>
+      `<tr><td><code>${escapeHtml(e.code)}</code></td><td class="num">${e.count}</td>` +
+      `<td>${escapeHtml(ERROR_CODES[e.code as keyof typeof ERROR_CODES] ?? '')}</td></tr>`,
+  );
+  return `<h2>Errors by code</h2><table class="errors"><thead><tr><th>code</th><th>pairs</th><th>meaning</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
+function metricsTable(metrics: readonly TaskMetrics[] | undefined, truthFile: string | undefined): string {
+  if (!metrics) return '';
+  const rows = metrics.map((m) => {
+    const empty =
+      m.emptyTargets !== undefined
+        ? `; empty targets predicted empty: ${(100 * (m.emptyPredictedEmpty ?? 0)).toFixed(1)} % of ${m.emptyTargets}`
+        : '';
+    return (
+      `<tr data-task="${escapeHtml(m.task)}"><td>${escapeHtml(m.task)}</td><td>${m.kind}</td><td>${METRIC_NAMES[m.metric]}</td>` +
+      `<td class="num">${(100 * m.value).toFixed(2)} %</td><td class="num">${m.pairs}</td><td>${escapeHtml(empty.slice(2))}</td></tr>`
+    );
+  });
+  return (
+    `<h2>Against the ground truth</h2><p class="meta">${escapeHtml(truthFile ?? '')}</p>` +
+    '<table class="metrics"><thead><tr><th>task</th><th>kind</th><th>metric</th><th>value</th><th>pairs</th><th></th></tr></thead>' +
+    `<tbody>${rows.join('')}</tbody></table>`
+  );
+}
+
+export function renderReport(doc: ReportDocument, assets: ReportAssets): string {
+  const { summary } = doc;
+  const title = `fusebatch report: ${doc.job}`;
+  const tiles = [
+    tile(summary.pairs, 'pairs'),
+    tile(summary.ok, 'results'),
+    tile(summary.errors, 'errors', summary.errors ? 'bad' : ''),
+    ...(summary.wrong !== undefined ? [tile(summary.wrong, 'wrong', summary.wrong ? 'bad' : '')] : []),
+  ];
+  const legend = doc.maskTasks
+    .map(
+      (m) =>
+        `<span class="legend"><i style="background:${m.color}"></i>${escapeHtml(m.task)}${m.label ? `: ${escapeHtml(m.label)}` : ''}</span>`,
+    )
+    .join(' ');
+  const data = {
+    pageSize: doc.pageSize ?? DEFAULT_PAGE_SIZE,
+    truth: doc.truthFile !== undefined,
+    pairs: doc.pairs,
+  };
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<style>
+${assets.css}
+</style>
+</head>
+<body>
+<header>
+<h1>${escapeHtml(title)}</h1>
+<p class="meta">${doc.models.map(escapeHtml).join('<br>')}<br>generated ${escapeHtml(doc.generatedAt)}</p>
+</header>
+<main>
+<section id="summary">
+<div class="tiles">${tiles.join('')}</div>
+${errorsTable(summary)}
+${metricsTable(summary.metrics, doc.truthFile)}
+<h2>Predictions</h2>
+<div class="charts">${summary.charts.map(renderChart).join('\n')}</div>
+</section>
+<section id="gallery">
+<h2>Pairs</h2>
+<div class="controls">
+<label>show <select id="filter"><option value="all">all pairs</option><option value="error">errors</option>${data.truth ? '<option value="wrong">wrong</option>' : ''}</select></label>
+<input id="search" type="search" placeholder="search id or caption" aria-label="search id or caption">
+<label><input type="checkbox" id="show-masks" checked> masks</label> ${legend}
+<span class="pager"><button id="prev" type="button" aria-label="previous page">‹</button> <span id="page-info"></span> <button id="next" type="button" aria-label="next page">›</button></span>
+</div>
+<div id="cards" class="cards"></div>
+</section>
+</main>
+<script type="application/json" id="report-data">${scriptJson(data)}</script>
+<script>
+${assets.js}
+</script>
+</body>
+</html>
+`;
+}

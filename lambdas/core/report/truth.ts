@@ -1,0 +1,58 @@
+/**
+ * Ground truth for the report, one JSON line per pair (the format of
+ * models/reference/fixtures/eval/truth.jsonl): `id` and, per task, the expected value by the
+ * task's kind: a label (classification), a list of labels (multilabel), a number (regression),
+ * 0/1 or a boolean (score), a mask PNG path relative to the truth file (segmentation). Other
+ * fields are ignored; a task left out (or null) is not scored.
+ */
+import { z } from 'zod';
+import { FusebatchError } from '../errors.js';
+import { formatIssues, type ModelManifest, type Task } from '../manifest.js';
+
+export type Truth = { readonly id: string } & Record<string, unknown>;
+
+const EXPECTED: { [K in Task['kind']]: z.ZodType } = {
+  classification: z.string(),
+  multilabel: z.array(z.string()),
+  regression: z.number(),
+  score: z.union([z.literal(0), z.literal(1), z.boolean()]),
+  segmentation: z.string().min(1),
+};
+
+export const truthLineSchema = (manifest: ModelManifest) =>
+  z
+    .object({
+      id: z.string().min(1),
+      ...Object.fromEntries(manifest.tasks.map((t) => [t.name, EXPECTED[t.kind].nullable().optional()])),
+    })
+    .loose();
+
+export class TruthFileError extends FusebatchError {
+  override name = 'TruthFileError';
+}
+
+/** Parses a whole truth file; every bad line is reported at once, with its line number. */
+export function parseTruth(manifest: ModelManifest, text: string, file: string): Map<string, Truth> {
+  const schema = truthLineSchema(manifest);
+  const truths = new Map<string, Truth>();
+  const problems: string[] = [];
+  text.split('\n').forEach((line, i) => {
+    if (!line.trim()) return;
+    let json: unknown;
+    try {
+      json = JSON.parse(line);
+    } catch (error) {
+      problems.push(`${file}:${i + 1}: not JSON (${(error as Error).message})`);
+      return;
+    }
+    const parsed = schema.safeParse(json);
+    if (parsed.success) truths.set(parsed.data.id, parsed.data as Truth);
+    else problems.push(...formatIssues(parsed.error).map((p) => `${file}:${i + 1}: ${p}`));
+  });
+  if (problems.length) {
+    const shown = problems.slice(0, 20).map((p) => `  - ${p}`);
+    if (problems.length > 20) shown.push(`  - … and ${problems.length - 20} more`);
+    throw new TruthFileError(`ground truth ${file} is not usable:\n${shown.join('\n')}`);
+  }
+  return truths;
+}
