@@ -1,26 +1,38 @@
 /**
- * The GPU route on AWS Batch: one array job per manifest job, one child per chunk. Each child
- * reads AWS_BATCH_JOB_ARRAY_INDEX (set by Batch) as its chunk number.
+ * The GPU route on AWS Batch: one array job per manifest job. Each child runs a shard of the
+ * job's chunks (every N-th chunk from its AWS_BATCH_JOB_ARRAY_INDEX), so a large job needs no
+ * more containers than `maxShards`, and each loads the model once for many chunks.
  */
 import { type BatchClient, SubmitJobCommand } from '@aws-sdk/client-batch';
 import type { BatchRoute } from '../core/ports.js';
+
+/** Environment of a Batch child: the job, and how many shards it is split into. */
+export const BATCH_JOB_ENV = 'FUSEBATCH_JOB';
+export const BATCH_SHARDS_ENV = 'FUSEBATCH_SHARDS';
 
 export class AwsBatchRoute implements BatchRoute {
   constructor(
     private readonly client: BatchClient,
     private readonly jobQueue: string,
     private readonly jobDefinition: string,
+    private readonly maxShards: number,
   ) {}
 
   async submit(job: string, chunks: number): Promise<void> {
+    const shards = Math.max(1, Math.min(chunks, this.maxShards));
     await this.client.send(
       new SubmitJobCommand({
         jobName: `fusebatch-${job.replace(/[^A-Za-z0-9_-]/g, '-')}`.slice(0, 128),
         jobQueue: this.jobQueue,
         jobDefinition: this.jobDefinition,
-        // An array job needs at least 2 children; a 1-chunk job runs as a plain job (index 0).
-        ...(chunks > 1 ? { arrayProperties: { size: chunks } } : {}),
-        containerOverrides: { environment: [{ name: 'FUSEBATCH_JOB', value: job }] },
+        // An array job needs at least 2 children; one shard runs as a plain job (index 0).
+        ...(shards > 1 ? { arrayProperties: { size: shards } } : {}),
+        containerOverrides: {
+          environment: [
+            { name: BATCH_JOB_ENV, value: job },
+            { name: BATCH_SHARDS_ENV, value: String(shards) },
+          ],
+        },
       }),
     );
   }

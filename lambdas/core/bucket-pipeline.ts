@@ -209,3 +209,48 @@ export async function runChunk(
   if (status.complete) await deps.store.put(jobKeys.success(job), '', 'text/plain');
   return { results: results.length, errors: errors.length, complete: status.complete };
 }
+
+/** The chunks one child of a Batch array job runs: every `count`-th chunk from its index. */
+export function shardChunks(totalChunks: number, shard: { index: number; count: number }): number[] {
+  if (!Number.isInteger(shard.count) || shard.count < 1 || shard.index < 0 || shard.index >= shard.count) {
+    throw new RangeError(`shard ${shard.index} of ${shard.count} does not exist`);
+  }
+  const chunks: number[] = [];
+  for (let chunk = shard.index; chunk < totalChunks; chunk += shard.count) chunks.push(chunk);
+  return chunks;
+}
+
+export interface ShardOutcome {
+  readonly chunks: number[];
+  /** Chunks already done (a retried child skips them). */
+  readonly skipped: number[];
+  readonly failed: { readonly chunk: number; readonly reason: string }[];
+}
+
+/**
+ * Runs a Batch child's shard of a job, chunk by chunk, with the same runChunk as the Lambda
+ * worker. A failing chunk does not stop its neighbours; the caller exits non-zero so that
+ * Batch retries the child, which then skips the chunks already done.
+ */
+export async function runShard(
+  job: string,
+  shard: { index: number; count: number },
+  deps: BucketPipelineDeps,
+): Promise<ShardOutcome> {
+  const doc = JobStatusDocumentSchema.parse(
+    JSON.parse(new TextDecoder().decode(await deps.store.get(jobKeys.status(job)))),
+  );
+  const chunks = shardChunks(doc.chunkSizes.length, shard);
+  const done = new Set((await deps.store.list(jobKeys.errorsPrefix(job))).map((o) => o.key));
+  const skipped = chunks.filter((chunk) => done.has(jobKeys.errors(job, chunk)));
+  const failed: { chunk: number; reason: string }[] = [];
+  for (const chunk of chunks) {
+    if (skipped.includes(chunk)) continue;
+    try {
+      await runChunk({ job, chunk, route: 'batch' }, deps);
+    } catch (error) {
+      failed.push({ chunk, reason: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
+    }
+  }
+  return { chunks, skipped, failed };
+}

@@ -25,3 +25,8 @@ export const SqsEventSchema = z.object({
   ),
 });
 export type SqsEvent = z.infer<typeof SqsEventSchema>;
+
+/** What the handlers publish: Powertools Metrics' addMetric, in its units' names. */
+export interface MetricsPort {
+  addMetric(name: string, unit: 'Count' | 'Milliseconds', value: number): void;
+}

@@ -12,9 +12,14 @@ import {
   ingestJob,
 } from '../core/bucket-pipeline.js';
 import { classifyKey, decodeEventKey } from '../core/keys.js';
-import { S3EventSchema } from './events.js';
+import { type MetricsPort, S3EventSchema } from './events.js';
 
-export type IngestHandlerDeps = BucketPipelineDeps & IngestDeps & { readonly logger: Pick<Logger, 'info' | 'debug'> };
+export type IngestHandlerDeps = BucketPipelineDeps &
+  IngestDeps & {
+    readonly logger: Pick<Logger, 'info' | 'debug'>;
+    /** Powertools Metrics in Lambda; absent locally. */
+    readonly metrics?: MetricsPort;
+  };
 
 export function createIngestHandler(deps: IngestHandlerDeps) {
   return async (event: unknown): Promise<IngestOutcome[]> => {
@@ -30,6 +35,8 @@ export function createIngestHandler(deps: IngestHandlerDeps) {
       (outcome.outcome === 'ignored' ? deps.logger.debug : deps.logger.info).call(deps.logger, 'ingest', {
         ...outcome,
       });
+      if (outcome.outcome === 'processed') deps.metrics?.addMetric('PairsProcessed', 'Count', 1);
+      if (outcome.outcome === 'job-routed') deps.metrics?.addMetric('JobsRouted', 'Count', 1);
       outcomes.push(outcome);
     }
     return outcomes;

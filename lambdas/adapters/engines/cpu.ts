@@ -1,11 +1,12 @@
 /** `cpu`: onnxruntime-node, native CPU execution provider. */
-import * as ort from 'onnxruntime-node';
 import { EngineError } from '../../core/errors.js';
 import type { InferenceEngine } from '../../core/tensor.js';
 import type { EngineOptions } from './index.js';
 import { OrtEngine } from './ort-engine.js';
 
 export async function createCpuEngine(model: Uint8Array, options: EngineOptions): Promise<InferenceEngine> {
+  // Imported here, not at the top: a bundle (the Lambda's) keeps onnxruntime-node external and never loads it.
+  const ort = await import('onnxruntime-node');
   try {
     const session = await ort.InferenceSession.create(model, {
       executionProviders: ['cpu'],

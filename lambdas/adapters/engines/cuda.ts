@@ -3,13 +3,14 @@
  * the provider list, so a machine where CUDA cannot load fails here with an EngineError
  * instead of running silently on the CPU.
  */
-import * as ort from 'onnxruntime-node';
 import { EngineError } from '../../core/errors.js';
 import type { InferenceEngine } from '../../core/tensor.js';
 import type { EngineOptions } from './index.js';
 import { OrtEngine } from './ort-engine.js';
 
 export async function createCudaEngine(model: Uint8Array, options: EngineOptions): Promise<InferenceEngine> {
+  // Imported here, not at the top: a bundle (the Lambda's) keeps onnxruntime-node external and never loads it.
+  const ort = await import('onnxruntime-node');
   const backends = ort.listSupportedBackends?.() ?? [];
   if (!backends.some((b) => b.name === 'cuda')) {
     throw new EngineError(

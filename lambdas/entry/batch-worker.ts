@@ -1,0 +1,35 @@
+/**
+ * Entry point of the GPU container on AWS Batch: runs this child's shard of a job's chunks
+ * (FUSEBATCH_JOB, FUSEBATCH_SHARDS from the submitting ingest function;
+ * AWS_BATCH_JOB_ARRAY_INDEX from Batch) on the `cuda` engine by default, then exits: 0 when
+ * every chunk of the shard is done, 1 otherwise (Batch then retries the child, which skips
+ * the chunks already done).
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { runShard } from '../core/bucket-pipeline.js';
+import { createPipelineDeps } from './deps.js';
+import { BatchWorkerEnvSchema, parseEnv } from './env.js';
+
+const logger = new Logger({ serviceName: 'fusebatch-batch' });
+
+export async function main(environment: NodeJS.ProcessEnv): Promise<number> {
+  const env = parseEnv('batch-worker', BatchWorkerEnvSchema, environment);
+  const shard = { index: env.AWS_BATCH_JOB_ARRAY_INDEX, count: env.FUSEBATCH_SHARDS };
+  const deps = await createPipelineDeps(env);
+  try {
+    const started = Date.now();
+    const outcome = await runShard(env.FUSEBATCH_JOB, shard, deps);
+    logger.info('shard done', { job: env.FUSEBATCH_JOB, shard, ...outcome, ms: Date.now() - started });
+    for (const failure of outcome.failed) logger.error('chunk failed', { job: env.FUSEBATCH_JOB, ...failure });
+    return outcome.failed.length ? 1 : 0;
+  } finally {
+    await deps.model.engine.close();
+  }
+}
+
+try {
+  process.exitCode = await main(process.env);
+} catch (error) {
+  logger.error('batch worker failed', { error: error instanceof Error ? error.message : String(error) });
+  process.exitCode = 1;
+}

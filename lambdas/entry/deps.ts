@@ -1,0 +1,50 @@
+/**
+ * Adapters for the deployed entry points, built once per process (module scope in Lambda,
+ * so that WebAssembly compilation and session creation happen at init, not per event).
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SharpImageDecoder } from '../adapters/image-codec.js';
+import { loadModelBundle } from '../adapters/model-bundle.js';
+import { objectMaskStore } from '../adapters/object-mask-store.js';
+import { createS3Client, S3ObjectStore } from '../adapters/s3-store.js';
+import type { BucketPipelineDeps } from '../core/bucket-pipeline.js';
+import type { EngineName } from '../core/tensor.js';
+
+/** The folder of the running bundle: the Lambda package keeps model/ and the WASM files here. */
+export const bundleDir = path.dirname(fileURLToPath(import.meta.url));
+
+export interface PipelineEnv {
+  readonly FUSEBATCH_BUCKET: string;
+  readonly FUSEBATCH_MODEL_DIR?: string;
+  readonly FUSEBATCH_S3_ENDPOINT?: string;
+  readonly FUSEBATCH_THREADS: number;
+  readonly FUSEBATCH_ENGINE: EngineName;
+  readonly FUSEBATCH_WASM_DIR?: string;
+}
+
+/** onnxruntime-web resolves its files by this prefix: a folder path with a trailing slash. */
+function wasmLocation(dir: string | undefined): { wasmPaths?: string } {
+  const found = dir ?? (existsSync(path.join(bundleDir, 'ort-wasm-simd-threaded.wasm')) ? bundleDir : undefined);
+  // Unbundled (from source), onnxruntime-web finds its own files in node_modules.
+  return found ? { wasmPaths: `${found}/` } : {};
+}
+
+export async function createPipelineDeps(env: PipelineEnv): Promise<BucketPipelineDeps> {
+  const store = new S3ObjectStore(
+    createS3Client({ bucket: env.FUSEBATCH_BUCKET, endpoint: env.FUSEBATCH_S3_ENDPOINT }),
+    env.FUSEBATCH_BUCKET,
+  );
+  const model = await loadModelBundle(env.FUSEBATCH_MODEL_DIR ?? path.join(bundleDir, 'model'), {
+    engine: env.FUSEBATCH_ENGINE,
+    threads: env.FUSEBATCH_THREADS,
+    ...(env.FUSEBATCH_ENGINE === 'wasm' ? wasmLocation(env.FUSEBATCH_WASM_DIR) : {}),
+  });
+  return {
+    store,
+    model,
+    images: new SharpImageDecoder(),
+    masks: (keyFor) => objectMaskStore(store, keyFor),
+  };
+}

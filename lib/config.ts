@@ -1,0 +1,161 @@
+/**
+ * The pipeline's deploy-time configuration: construct props merged over CDK context
+ * (`cdk deploy -c fusebatch:chunkSize=50`, or `context` in cdk.json), validated by one schema
+ * at synth with every problem reported together. Defaults are documented here, once.
+ */
+import { z } from 'zod';
+import { formatIssues } from '../lambdas/core/manifest.js';
+
+/** Whole vCPUs of CPU time a function gets: Lambda gives one per 1,769 MB of memory (5.8 at 10,240 MB). */
+export const lambdaVcpus = (memoryMiB: number) => Math.min(6, Math.max(1, Math.floor(memoryMiB / 1769)));
+
+/** A generous per-pair budget on one WebAssembly thread, images and masks included (measured ~10 ms). */
+const SECONDS_PER_PAIR_BUDGET = 0.2;
+/** Init (WebAssembly compile, session) and S3 round trips on top of the chunk's pairs. */
+const CHUNK_OVERHEAD_SECONDS = 30;
+
+const memory = z.number().int().min(128).max(10240);
+
+export const PipelineConfigSchema = z
+  .object({
+    /** The model bundle folder shipped with the functions and the container. */
+    modelDir: z.string().min(1).default('models/reference'),
+    /**
+     * Lambda architecture. Default x86_64: the sharp binaries that `npm ci` installs on an x64
+     * machine are the ones packaged, so synth needs nothing more; arm64 (about 20 % cheaper per
+     * GB-second) needs the linux-arm64 sharp packages installed beside them (see README).
+     */
+    architecture: z.enum(['x86_64', 'arm64']).default('x86_64'),
+    /** Pairs per chunk: one worker-queue message, one unit of a Batch shard. */
+    chunkSize: z.number().int().min(1).max(10000).default(100),
+    ingest: z
+      .object({
+        /** Single pairs run in the ingest function itself; 2 vCPUs. */
+        memoryMiB: memory.default(3538),
+        timeoutSeconds: z.number().int().min(10).max(900).default(120),
+      })
+      .prefault({}),
+    worker: z
+      .object({
+        /** Memory sets Lambda's vCPUs, and the WebAssembly threads follow them (3,538 MB: 2). */
+        memoryMiB: memory.default(3538),
+        /** Default: fits the chunk size (0.2 s a pair + 30 s), at least 60 s. */
+        timeoutSeconds: z.number().int().min(10).max(900).optional(),
+        /** Reserved concurrency: caps parallel workers (and their S3 and model load). */
+        reservedConcurrency: z.number().int().min(1).max(1000).default(10),
+        /** Receives before a chunk goes to the dead-letter queue. */
+        maxReceiveCount: z.number().int().min(1).max(1000).default(3),
+      })
+      .prefault({}),
+    gpu: z
+      .object({
+        /** Whether the AWS Batch GPU route exists. Without it every job goes to the Lambda workers. */
+        enabled: z.boolean().default(true),
+        /** Jobs with more pairs than this go to AWS Batch. */
+        threshold: z.number().int().min(1).default(5000),
+        instanceTypes: z
+          .array(z.string().regex(/^[a-z0-9]+\.[a-z0-9]+$/))
+          .min(1)
+          .default(['g4dn.xlarge', 'g5.xlarge']),
+        /** Upper bound of the compute environment; it scales to 0 when idle. */
+        maxVcpus: z.number().int().min(4).default(32),
+        /** Children of one array job, at most; each runs every N-th chunk. */
+        maxShards: z.number().int().min(1).max(10000).default(8),
+        containerMemoryMiB: z.number().int().min(512).default(14000),
+        containerVcpus: z.number().int().min(1).default(4),
+        /** Minutes a child may run before Batch stops it. */
+        timeoutMinutes: z.number().int().min(1).default(120),
+      })
+      .prefault({}),
+    /** Days before state/ (status documents, chunk lists) and Athena query results expire. */
+    temporaryObjectDays: z.number().int().min(1).default(30),
+    /** Days the bucket's access logs are kept. */
+    accessLogDays: z.number().int().min(1).default(90),
+    /** Days Lambda and Batch logs are kept. */
+    logRetentionDays: z.number().int().min(1).default(30),
+  })
+  .transform((c) => {
+    const chunkSeconds = Math.ceil(c.chunkSize * SECONDS_PER_PAIR_BUDGET + CHUNK_OVERHEAD_SECONDS);
+    const timeoutSeconds = c.worker.timeoutSeconds ?? Math.min(900, Math.max(60, chunkSeconds));
+    return {
+      ...c,
+      worker: { ...c.worker, timeoutSeconds, threads: lambdaVcpus(c.worker.memoryMiB), chunkSeconds },
+      ingestThreads: lambdaVcpus(c.ingest.memoryMiB),
+      /** SQS hides a message for 6 × the function's timeout, as AWS advises for Lambda sources. */
+      visibilityTimeoutSeconds: 6 * timeoutSeconds,
+    };
+  })
+  .superRefine((c, ctx) => {
+    if (c.worker.timeoutSeconds < c.worker.chunkSeconds) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['worker', 'timeoutSeconds'],
+        message: `${c.worker.timeoutSeconds} s is too short for chunks of ${c.chunkSize} pairs (needs ${c.worker.chunkSeconds} s: lower chunkSize or raise the timeout)`,
+      });
+    }
+    if (c.visibilityTimeoutSeconds > 43200) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['worker', 'timeoutSeconds'],
+        message: `6 × the worker timeout (${c.visibilityTimeoutSeconds} s) exceeds SQS's 12-hour visibility limit`,
+      });
+    }
+    if (c.gpu.enabled && c.gpu.containerVcpus > c.gpu.maxVcpus) {
+      ctx.addIssue({ code: 'custom', path: ['gpu', 'containerVcpus'], message: 'exceeds gpu.maxVcpus' });
+    }
+  });
+
+export type PipelineConfigInput = z.input<typeof PipelineConfigSchema>;
+export type PipelineConfig = z.output<typeof PipelineConfigSchema>;
+
+export class PipelineConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`fusebatch: invalid pipeline configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'PipelineConfigError';
+  }
+}
+
+/** CDK context keys are `fusebatch:<path>`, e.g. `fusebatch:worker.memoryMiB`; values may be JSON text. */
+export const CONTEXT_PREFIX = 'fusebatch:';
+
+function fromContext(context: Record<string, unknown>): Record<string, unknown> {
+  const config: Record<string, unknown> = {};
+  for (const [key, raw] of Object.entries(context)) {
+    if (!key.startsWith(CONTEXT_PREFIX)) continue;
+    // `-c key=value` gives strings: read JSON where it parses (numbers, booleans, arrays).
+    let value = raw;
+    if (typeof raw === 'string') {
+      try {
+        value = JSON.parse(raw);
+      } catch {
+        value = raw;
+      }
+    }
+    const pathParts = key.slice(CONTEXT_PREFIX.length).split('.');
+    let node = config;
+    for (const part of pathParts.slice(0, -1)) {
+      node[part] = (node[part] as Record<string, unknown>) ?? {};
+      node = node[part] as Record<string, unknown>;
+    }
+    node[pathParts[pathParts.length - 1]] = value;
+  }
+  return config;
+}
+
+function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const current = out[key];
+    const bothObjects =
+      value && typeof value === 'object' && !Array.isArray(value) && current && typeof current === 'object';
+    out[key] = bothObjects ? merge(current as Record<string, unknown>, value as Record<string, unknown>) : value;
+  }
+  return out;
+}
+
+/** Props win over context; context over defaults. Throws with every problem at once. */
+export function resolvePipelineConfig(props: PipelineConfigInput, context: Record<string, unknown>): PipelineConfig {
+  const parsed = PipelineConfigSchema.safeParse(merge(fromContext(context), props as Record<string, unknown>));
+  if (!parsed.success) throw new PipelineConfigError(formatIssues(parsed.error));
+  return parsed.data;
+}

@@ -1,0 +1,458 @@
+/**
+ * FusedInferencePipeline: the whole fusebatch pipeline as one construct. A bucket whose inbox/
+ * and jobs/ prefixes trigger the ingest function; a worker queue (with a dead-letter queue and
+ * an alarm) feeding the worker function; an AWS Batch GPU route for large jobs; and a Glue
+ * table with an Athena workgroup over results/. Every deploy-time setting comes from one
+ * validated configuration (config.ts); each role gets the actions and prefixes it uses.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  Aws,
+  aws_athena as athena,
+  aws_batch as batch,
+  CfnOutput,
+  aws_cloudwatch as cloudwatch,
+  Duration,
+  aws_ec2 as ec2,
+  aws_ecs as ecs,
+  aws_glue as glue,
+  aws_iam as iam,
+  aws_lambda as lambda,
+  aws_logs as logs,
+  aws_lambda_nodejs as nodejs,
+  RemovalPolicy,
+  Size,
+  Stack,
+  aws_s3 as s3,
+  aws_s3_notifications as s3n,
+  aws_sqs as sqs,
+  Validations,
+} from 'aws-cdk-lib';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { Construct } from 'constructs';
+import { PREFIXES } from '../lambdas/core/keys.js';
+import { type ModelManifest, ModelManifestSchema } from '../lambdas/core/manifest.js';
+import { glueColumns, RESULTS_TABLE } from '../lambdas/core/result-table.js';
+import { type PipelineConfig, type PipelineConfigInput, resolvePipelineConfig } from './config.js';
+
+/** The project's root: lambdas/, models/ and package-lock.json are found from here. */
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Where the Batch container's Dockerfile is, relative to the project root (its build context). */
+export const BATCH_DOCKERFILE = 'batch/Dockerfile';
+
+/** Prefix for Athena's query results in the bucket (expired like other temporary objects). */
+export const ATHENA_RESULTS_PREFIX = 'athena-results/';
+
+/** Where manifests' images may live: what workers may read besides state/. */
+export const INPUT_PREFIXES = [PREFIXES.inbox, PREFIXES.jobs, 'uploads/'] as const;
+
+export interface FusedInferencePipelineProps extends PipelineConfigInput {
+  /** The project root holding lambdas/, node_modules/ and package-lock.json. Default: this repository. */
+  readonly projectRoot?: string;
+}
+
+const WASM_FILES = ['ort-wasm-simd-threaded.wasm', 'ort-wasm-simd-threaded.mjs'];
+
+function readModelManifest(modelDir: string): ModelManifest {
+  const file = path.join(modelDir, 'model.json');
+  if (!existsSync(file)) throw new Error(`fusebatch: no model manifest at ${file} (set modelDir)`);
+  return ModelManifestSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
+}
+
+/** sharp's native packages for the Lambda architecture, which the bundle keeps external. */
+export function sharpPackages(root: string, architecture: PipelineConfig['architecture']): string[] {
+  const arch = architecture === 'arm64' ? 'arm64' : 'x64';
+  const packages = [`@img/sharp-linux-${arch}`, `@img/sharp-libvips-linux-${arch}`];
+  const missing = packages.filter((p) => !existsSync(path.join(root, 'node_modules', p)));
+  if (missing.length) {
+    throw new Error(
+      `fusebatch: the ${architecture} Lambda needs ${missing.join(' and ')} in node_modules; install them with ` +
+        `npm install --no-save --os=linux --cpu=${arch} --libc=glibc ${packages.join(' ')}`,
+    );
+  }
+  return packages;
+}
+
+export class FusedInferencePipeline extends Construct {
+  readonly config: PipelineConfig;
+  readonly bucket: s3.Bucket;
+  readonly queue: sqs.Queue;
+  readonly deadLetterQueue: sqs.Queue;
+  readonly ingestFunction: nodejs.NodejsFunction;
+  readonly workerFunction: nodejs.NodejsFunction;
+  readonly resultsTable: glue.CfnTable;
+  readonly workGroup: athena.CfnWorkGroup;
+  readonly gpu?: { jobQueue: batch.JobQueue; jobDefinition: batch.EcsJobDefinition; jobRole: iam.Role };
+
+  constructor(scope: Construct, id: string, props: FusedInferencePipelineProps = {}) {
+    super(scope, id);
+    const { projectRoot = PROJECT_ROOT, ...configProps } = props;
+    const config = resolvePipelineConfig(configProps, this.node.getAllContext?.() ?? {});
+    this.config = config;
+    const root = projectRoot;
+    const modelDir = path.resolve(root, config.modelDir);
+    const manifest = readModelManifest(modelDir);
+    const modelFiles = ['model.json', manifest.model, manifest.inputs.text.tokenizer];
+    const logRetention = config.logRetentionDays as logs.RetentionDays;
+
+    // Storage: the access-log bucket, then the pipeline's bucket.
+    const accessLogs = new s3.Bucket(this, 'AccessLogs', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [{ expiration: Duration.days(config.accessLogDays) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    Validations.of(accessLogs).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason: 'This is the access-log bucket itself: logging its own accesses would log forever.',
+    });
+    this.bucket = new s3.Bucket(this, 'Bucket', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'bucket/',
+      lifecycleRules: [
+        { id: 'state', prefix: PREFIXES.state, expiration: Duration.days(config.temporaryObjectDays) },
+        { id: 'athena-results', prefix: ATHENA_RESULTS_PREFIX, expiration: Duration.days(config.temporaryObjectDays) },
+        { id: 'incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
+      // Results are the user's data: the bucket outlives the stack (README: tearing down).
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const bucket = this.bucket;
+
+    // Queue: chunks for the Lambda workers, poison chunks to the dead-letter queue.
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This is the dead-letter queue of the worker queue; it has none of its own.',
+    });
+    this.queue = new sqs.Queue(this, 'WorkerQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(config.visibilityTimeoutSeconds),
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: config.worker.maxReceiveCount },
+    });
+    this.deadLetterQueue
+      .metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) })
+      .createAlarm(this, 'DeadLetterAlarm', {
+        alarmDescription:
+          'fusebatch: chunks failed every try and are in the dead-letter queue (reason in each message)',
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+
+    // The GPU route first: the ingest function needs its job queue and definition.
+    if (config.gpu.enabled) this.gpu = this.gpuRoute(root, modelDir, modelFiles, config, logRetention);
+
+    // Lambda functions: bundled with the local esbuild, WASM and model beside the bundle.
+    const architecture = config.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64;
+    const sharp = sharpPackages(root, config.architecture);
+    const q = (p: string) => JSON.stringify(p);
+    const bundling: nodejs.BundlingOptions = {
+      format: nodejs.OutputFormat.ESM,
+      target: 'node22',
+      minify: true,
+      sourceMap: false,
+      mainFields: ['module', 'main'],
+      // Bundled CommonJS code (and sharp's loader) call require: give ESM one.
+      banner:
+        "import { createRequire as __fusebatchRequire } from 'node:module'; const require = __fusebatchRequire(import.meta.url);",
+      // The SDK is bundled (the version tested, and a package that runs anywhere); sharp's native
+      // packages are copied in; the Lambda never runs onnxruntime-node.
+      bundleAwsSDK: true,
+      externalModules: ['@img/sharp-*', 'onnxruntime-node'],
+      forceDockerBundling: false,
+      commandHooks: {
+        beforeBundling: () => [],
+        beforeInstall: () => [],
+        afterBundling: (_input: string, out: string) => [
+          ...WASM_FILES.map((f) => `cp ${q(path.join(root, 'node_modules/onnxruntime-web/dist', f))} ${q(out)}`),
+          `mkdir -p ${q(path.join(out, 'model'))} ${q(path.join(out, 'node_modules/@img'))}`,
+          ...modelFiles.map((f) => `cp ${q(path.join(modelDir, f))} ${q(path.join(out, 'model', f))}`),
+          ...sharp.map(
+            (p) => `cp -R ${q(path.join(root, 'node_modules', p))} ${q(path.join(out, 'node_modules/@img'))}`,
+          ),
+        ],
+      },
+    };
+    const baseEnv = {
+      FUSEBATCH_BUCKET: bucket.bucketName,
+      FUSEBATCH_ENGINE: 'wasm',
+      POWERTOOLS_METRICS_NAMESPACE: 'fusebatch',
+    };
+    const lambdaFunction = (name: string, entry: string, memoryMiB: number, timeoutSeconds: number, env: object) => {
+      const logGroup = new logs.LogGroup(this, `${name}Logs`, {
+        retention: logRetention,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      // Its own role, so it gets no managed policy: logs to its own group, and what is granted below.
+      const role = new iam.Role(this, `${name}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+      logGroup.grantWrite(role);
+      const fn = new nodejs.NodejsFunction(this, name, {
+        entry: path.join(root, 'lambdas/entry', entry),
+        projectRoot: root,
+        depsLockFilePath: path.join(root, 'package-lock.json'),
+        runtime: lambda.Runtime.NODEJS_24_X,
+        architecture,
+        memorySize: memoryMiB,
+        timeout: Duration.seconds(timeoutSeconds),
+        role,
+        logGroup,
+        bundling,
+        environment: { ...baseEnv, ...env } as Record<string, string>,
+      });
+      return { fn, role };
+    };
+
+    const ingest = lambdaFunction('Ingest', 'ingest.ts', config.ingest.memoryMiB, config.ingest.timeoutSeconds, {
+      FUSEBATCH_THREADS: String(config.ingestThreads),
+      FUSEBATCH_QUEUE_URL: this.queue.queueUrl,
+      FUSEBATCH_CHUNK_SIZE: String(config.chunkSize),
+      ...(this.gpu
+        ? {
+            FUSEBATCH_BATCH_THRESHOLD: String(config.gpu.threshold),
+            FUSEBATCH_BATCH_JOB_QUEUE: this.gpu.jobQueue.jobQueueArn,
+            FUSEBATCH_BATCH_JOB_DEFINITION: this.gpu.jobDefinition.jobDefinitionArn,
+            FUSEBATCH_BATCH_MAX_SHARDS: String(config.gpu.maxShards),
+          }
+        : {}),
+    });
+    this.ingestFunction = ingest.fn;
+    const worker = lambdaFunction('Worker', 'worker.ts', config.worker.memoryMiB, config.worker.timeoutSeconds, {
+      FUSEBATCH_THREADS: String(config.worker.threads),
+      FUSEBATCH_DLQ_URL: this.deadLetterQueue.queueUrl,
+      FUSEBATCH_MAX_RECEIVE_COUNT: String(config.worker.maxReceiveCount),
+    });
+    this.workerFunction = worker.fn;
+    // Reserved concurrency caps parallel workers (set through the L1: the L2 prop is the same field).
+    (worker.fn.node.defaultChild as lambda.CfnFunction).reservedConcurrentExecutions =
+      config.worker.reservedConcurrency;
+
+    // Least privilege, by prefix. ListBucket is needed on the bucket itself: without it S3
+    // answers HeadObject on a missing key with 403 instead of 404, and the pipeline checks
+    // for missing halves and status documents that way.
+    const objects = (...patterns: string[]) => patterns.map((p) => bucket.arnForObjects(p));
+    const list = new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] });
+    ingest.role.addToPolicy(list);
+    ingest.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: objects(`${PREFIXES.inbox}*`, `${PREFIXES.jobs}*`, `${PREFIXES.state}*`),
+      }),
+    );
+    ingest.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:PutObject'],
+        resources: objects(
+          `${PREFIXES.state}*`,
+          `${PREFIXES.results}pairs/*`,
+          `${PREFIXES.results}jobs/*/errors/invalid.jsonl`,
+          `${PREFIXES.results}jobs/*/_SUCCESS`,
+        ),
+      }),
+    );
+    this.queue.grantSendMessages(ingest.role);
+    const workerS3 = [
+      list,
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: objects(...INPUT_PREFIXES.map((p) => `${p}*`), `${PREFIXES.state}*`),
+      }),
+      new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: objects(`${PREFIXES.results}jobs/*`) }),
+    ];
+    for (const statement of workerS3) worker.role.addToPolicy(statement);
+    this.deadLetterQueue.grantSendMessages(worker.role);
+    worker.fn.addEventSource(
+      new SqsEventSource(this.queue, { batchSize: 1, reportBatchItemFailures: true, maxConcurrency: undefined }),
+    );
+    if (this.gpu) {
+      for (const statement of workerS3) this.gpu.jobRole.addToPolicy(statement);
+      ingest.role.addToPolicy(
+        new iam.PolicyStatement({
+          actions: ['batch:SubmitJob'],
+          resources: [this.gpu.jobQueue.jobQueueArn, this.gpu.jobDefinition.jobDefinitionArn],
+        }),
+      );
+    }
+    // IAM expresses a key prefix with a trailing wildcard: each such grant is acknowledged by name.
+    const bucketArn = `<${Stack.of(this).resolve((bucket.node.defaultChild as s3.CfnBucket).logicalId)}.Arn>`;
+    const acknowledgePrefixes = (role: iam.Role, patterns: string[]) => {
+      for (const pattern of patterns) {
+        Validations.of(role).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::${bucketArn}/${pattern}]`,
+          reason: `Object actions on the ${pattern} keys only: a key prefix needs a wildcard in IAM.`,
+        });
+      }
+    };
+    acknowledgePrefixes(ingest.role, [
+      `${PREFIXES.inbox}*`,
+      `${PREFIXES.jobs}*`,
+      `${PREFIXES.state}*`,
+      `${PREFIXES.results}pairs/*`,
+      `${PREFIXES.results}jobs/*/errors/invalid.jsonl`,
+      `${PREFIXES.results}jobs/*/_SUCCESS`,
+    ]);
+    const workerPatterns = [...INPUT_PREFIXES.map((p) => `${p}*`), `${PREFIXES.state}*`, `${PREFIXES.results}jobs/*`];
+    acknowledgePrefixes(worker.role, workerPatterns);
+    if (this.gpu) acknowledgePrefixes(this.gpu.jobRole, workerPatterns);
+
+    // Events: inbox/ and jobs/ only. results/ and state/ never trigger anything (no loops).
+    for (const prefix of [PREFIXES.inbox, PREFIXES.jobs]) {
+      bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.LambdaDestination(ingest.fn), { prefix });
+    }
+    // CDK's own custom resource that configures the notifications (one per stack).
+    const notificationsHandler = Stack.of(this).node.children.find((c) =>
+      c.node.id.startsWith('BucketNotificationsHandler'),
+    );
+    if (notificationsHandler) {
+      Validations.of(notificationsHandler).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        reason:
+          'CDK’s bucket-notifications handler (a deploy-time custom resource) only writes its own logs with this policy.',
+      });
+    }
+
+    // Query: a Glue table over results/ with a column per task of the manifest; Athena workgroup.
+    const databaseName = `fusebatch_${Stack.of(this)
+      .stackName.toLowerCase()
+      .replace(/[^a-z0-9_]/g, '_')}`;
+    const database = new glue.CfnDatabase(this, 'ResultsDatabase', {
+      catalogId: Aws.ACCOUNT_ID,
+      databaseInput: { name: databaseName, description: 'fusebatch results' },
+    });
+    this.resultsTable = new glue.CfnTable(this, 'ResultsTable', {
+      catalogId: Aws.ACCOUNT_ID,
+      databaseName,
+      tableInput: {
+        name: RESULTS_TABLE,
+        description: `fusebatch result and error records of ${manifest.name} ${manifest.version}, one row per JSON line`,
+        tableType: 'EXTERNAL_TABLE',
+        parameters: { classification: 'json', EXTERNAL: 'TRUE' },
+        storageDescriptor: {
+          // Masks (_masks/) and _SUCCESS are skipped by Athena: names starting with _ are hidden.
+          location: `s3://${bucket.bucketName}/${PREFIXES.results}`,
+          inputFormat: 'org.apache.hadoop.mapred.TextInputFormat',
+          outputFormat: 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat',
+          serdeInfo: {
+            serializationLibrary: 'org.openx.data.jsonserde.JsonSerDe',
+            parameters: { 'case.insensitive': 'TRUE', 'ignore.malformed.json': 'FALSE' },
+          },
+          columns: glueColumns(manifest),
+        },
+      },
+    });
+    this.resultsTable.node.addDependency(database);
+    this.workGroup = new athena.CfnWorkGroup(this, 'WorkGroup', {
+      name: databaseName.replace(/_/g, '-'),
+      description: 'fusebatch: queries over the results table',
+      recursiveDeleteOption: true,
+      workGroupConfiguration: {
+        enforceWorkGroupConfiguration: true,
+        publishCloudWatchMetricsEnabled: true,
+        resultConfiguration: {
+          outputLocation: `s3://${bucket.bucketName}/${ATHENA_RESULTS_PREFIX}`,
+          encryptionConfiguration: { encryptionOption: 'SSE_S3' },
+        },
+      },
+    });
+
+    new CfnOutput(this, 'BucketName', {
+      value: bucket.bucketName,
+      description: 'upload pairs to inbox/, manifests to jobs/',
+    });
+    new CfnOutput(this, 'QueueUrl', { value: this.queue.queueUrl });
+    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'ResultsTableName', { value: `${databaseName}.${RESULTS_TABLE}` });
+    new CfnOutput(this, 'AthenaWorkGroup', { value: this.workGroup.name });
+  }
+
+  private gpuRoute(
+    root: string,
+    modelDir: string,
+    modelFiles: string[],
+    config: PipelineConfig,
+    logRetention: logs.RetentionDays,
+  ) {
+    // Public subnets and no NAT gateway: nothing is paid while the route is idle; instances
+    // take no inbound traffic and reach S3 through a gateway endpoint.
+    const vpc = new ec2.Vpc(this, 'GpuVpc', {
+      maxAzs: 2,
+      natGateways: 0,
+      subnetConfiguration: [{ name: 'public', subnetType: ec2.SubnetType.PUBLIC }],
+      gatewayEndpoints: { S3: { service: ec2.GatewayVpcEndpointAwsService.S3 } },
+    });
+    vpc.addFlowLog('FlowLog', {
+      destination: ec2.FlowLogDestination.toCloudWatchLogs(
+        new logs.LogGroup(this, 'GpuVpcFlowLogs', { retention: logRetention, removalPolicy: RemovalPolicy.DESTROY }),
+      ),
+      trafficType: ec2.FlowLogTrafficType.REJECT,
+    });
+    const compute = new batch.ManagedEc2EcsComputeEnvironment(this, 'GpuCompute', {
+      vpc,
+      vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
+      instanceTypes: config.gpu.instanceTypes.map((t) => new ec2.InstanceType(t)),
+      useOptimalInstanceClasses: false,
+      images: [{ imageType: batch.EcsMachineImageType.ECS_AL2_NVIDIA }],
+      minvCpus: 0,
+      maxvCpus: config.gpu.maxVcpus,
+      replaceComputeEnvironment: false,
+    });
+    Validations.of(compute).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role]',
+      reason:
+        'AWS Batch instances need AmazonEC2ContainerServiceforEC2Role to join their ECS cluster; AWS publishes no narrower policy.',
+    });
+    const jobQueue = new batch.JobQueue(this, 'GpuJobQueue', {
+      computeEnvironments: [{ computeEnvironment: compute, order: 1 }],
+    });
+    const jobRole = new iam.Role(this, 'GpuJobRole', {
+      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
+    });
+    const logGroup = new logs.LogGroup(this, 'GpuJobLogs', {
+      retention: logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const container = new batch.EcsEc2ContainerDefinition(this, 'GpuContainer', {
+      image: ecs.ContainerImage.fromAsset(root, {
+        file: BATCH_DOCKERFILE,
+        buildArgs: { MODEL_DIR: path.relative(root, modelDir), MODEL_FILES: modelFiles.join(' ') },
+      }),
+      cpu: config.gpu.containerVcpus,
+      memory: Size.mebibytes(config.gpu.containerMemoryMiB),
+      gpu: 1,
+      jobRole,
+      environment: {
+        FUSEBATCH_BUCKET: this.bucket.bucketName,
+        FUSEBATCH_ENGINE: 'cuda',
+        FUSEBATCH_THREADS: String(config.gpu.containerVcpus),
+      },
+      logging: ecs.LogDriver.awsLogs({ streamPrefix: 'fusebatch', logGroup }),
+    });
+    const jobDefinition = new batch.EcsJobDefinition(this, 'GpuJob', {
+      container,
+      // A failed child (a chunk that failed) is retried; it skips the chunks already done.
+      retryAttempts: 3,
+      timeout: Duration.minutes(config.gpu.timeoutMinutes),
+    });
+    Validations.of(container).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'The execution role pulls the image from ECR: ecr:GetAuthorizationToken has no resource-level permissions, so it takes Resource *.',
+    });
+    return { jobQueue, jobDefinition, jobRole };
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * The Batch GPU container's entry point, run as Batch runs it: one process per array child,
+ * with the shard variables Batch and the ingest function set, here on the `cpu` engine
+ * against the embedded S3 server.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadModelBundle } from '../../lambdas/adapters/model-bundle.js';
+import { readJobStatus } from '../../lambdas/core/bucket-pipeline.js';
+import { jobKeys } from '../../lambdas/core/keys.js';
+import { OutputRecordSchema } from '../../lambdas/core/records.js';
+import { createIngestHandler } from '../../lambdas/handlers/ingest.js';
+import { type EmbeddedS3, runProcess, s3Event, startEmbeddedS3 } from '../helpers/fresh-process.js';
+import { evalDir, readTruthLines, referenceBundle } from '../helpers/runtime.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const ENTRY = path.join(ROOT, 'lambdas/entry/batch-worker.ts');
+const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+
+describe('Batch worker entry point (the GPU container’s command) on the cpu engine', () => {
+  let s3: EmbeddedS3;
+  const submitted: { job: string; chunks: number }[] = [];
+  const job = 'gpu/big-job';
+  let ids: string[];
+
+  beforeAll(async () => {
+    s3 = await startEmbeddedS3();
+    // A manifest of 20 evaluation pairs and one with a missing image, ingested by the real
+    // ingest handler with a threshold that sends it to the Batch route.
+    const truth = (await readTruthLines(evalDir)).slice(0, 20) as { image: string; text: string }[];
+    const lines = truth.map((t, i) => ({ id: `p${i}`, image: `uploads/big/${i}.png`, text: t.text }));
+    for (const [i, t] of truth.entries()) await s3.store.put(lines[i].image, readFileSync(path.join(evalDir, t.image)));
+    lines.push({ id: 'lost', image: 'uploads/big/none.png', text: 'a red circle' });
+    ids = lines.map((l) => l.id);
+    await s3.store.put(`jobs/${job}.jsonl`, lines.map((l) => JSON.stringify(l)).join('\n'));
+    const model = await loadModelBundle(referenceBundle, { engine: 'cpu', threads: 1 });
+    await createIngestHandler({
+      store: s3.store,
+      model,
+      images: {} as never,
+      masks: () => ({}) as never,
+      logger: { info: () => {}, debug: () => {} },
+      queue: { send: async () => Promise.reject(new Error('this job must go to Batch')) },
+      batch: { submit: async (j, chunks) => void submitted.push({ job: j, chunks }) },
+      chunkSize: 3,
+      batchThreshold: 10,
+    })(s3Event(s3.bucket, `jobs/${job}.jsonl`));
+    await model.engine.close();
+  }, 120_000);
+  afterAll(async () => {
+    await s3?.close();
+  });
+
+  const child = (index: number | undefined, shards: number) =>
+    runProcess(
+      ['--import', 'tsx', ENTRY],
+      {
+        FUSEBATCH_BUCKET: s3.bucket,
+        FUSEBATCH_S3_ENDPOINT: s3.endpoint,
+        FUSEBATCH_MODEL_DIR: referenceBundle,
+        FUSEBATCH_ENGINE: 'cpu',
+        FUSEBATCH_JOB: job,
+        FUSEBATCH_SHARDS: String(shards),
+        ...(index === undefined ? {} : { AWS_BATCH_JOB_ARRAY_INDEX: String(index) }),
+      },
+      ROOT,
+    );
+
+  it('runs the job as three array children, each its shard, to exactly one record per pair', async () => {
+    expect(submitted).toEqual([{ job, chunks: 7 }]);
+    // Act: the children of a 3-shard array job, at once.
+    const outcomes = await Promise.all([0, 1, 2].map((i) => child(i, 3)));
+    // Assess
+    for (const o of outcomes) expect(o.code, o.stderr || o.stdout).toBe(0);
+    const shardLogs = outcomes.map((o) => JSON.parse(o.stdout.split('\n').find((l) => l.includes('shard done'))!));
+    expect(shardLogs.map((l) => l.chunks)).toEqual([
+      [0, 3, 6],
+      [1, 4],
+      [2, 5],
+    ]);
+    const status = await readJobStatus(s3.store, job);
+    expect(status).toMatchObject({ complete: true, route: 'batch', total: 21, done: 21, failed: 1, pending: 0 });
+    expect(await s3.store.exists(jobKeys.success(job))).toBe(true);
+    const records = [];
+    for (const prefix of [jobKeys.partsPrefix(job), jobKeys.errorsPrefix(job)]) {
+      for (const object of await s3.store.list(prefix)) {
+        for (const line of decode(await s3.store.get(object.key))
+          .split('\n')
+          .filter(Boolean)) {
+          records.push(OutputRecordSchema.parse(JSON.parse(line)));
+        }
+      }
+    }
+    expect(records.map((r) => r.id).sort()).toEqual([...ids].sort());
+    expect(records.find((r) => r.id === 'lost')).toMatchObject({ status: 'error', error: { code: 'IMAGE_MISSING' } });
+    expect(records.filter((r) => r.status === 'ok').every((r) => r.engine === 'cpu')).toBe(true);
+  }, 180_000);
+
+  it('skips the chunks already done when Batch retries a child, and a plain job (no index) is shard 0', async () => {
+    // Act
+    const retried = await child(undefined, 3);
+    // Assess
+    expect(retried.code).toBe(0);
+    const log = JSON.parse(retried.stdout.split('\n').find((l) => l.includes('shard done'))!);
+    expect(log).toMatchObject({ chunks: [0, 3, 6], skipped: [0, 3, 6], failed: [] });
+  }, 60_000);
+
+  it('exits 1 with every environment problem named', async () => {
+    // Act
+    const outcome = await runProcess(['--import', 'tsx', ENTRY], { FUSEBATCH_SHARDS: 'two' }, ROOT);
+    // Assess
+    expect(outcome.code).toBe(1);
+    // Powertools writes error-level lines to stderr.
+    const log = JSON.parse(outcome.stderr.split('\n').find((l) => l.includes('batch worker failed'))!);
+    expect(log.error).toMatch(/^batch-worker: invalid environment:/);
+    for (const name of ['FUSEBATCH_BUCKET', 'FUSEBATCH_SHARDS', 'FUSEBATCH_JOB'])
+      expect(log.error).toContain(`- ${name}: `);
+  }, 60_000);
+});

@@ -1,0 +1,104 @@
+/**
+ * Deployed entry points run as AWS runs them: a fresh Node process that imports the module
+ * (init) and calls its handler with an event, against the embedded S3 server.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import S3rver from 's3rver';
+import { createS3Client, S3ObjectStore } from '../../lambdas/adapters/s3-store.js';
+
+export interface EmbeddedS3 {
+  readonly endpoint: string;
+  readonly bucket: string;
+  readonly store: S3ObjectStore;
+  close(): Promise<void>;
+}
+
+/** An S3 server with one bucket and nothing listening to its events. */
+export async function startEmbeddedS3(bucket = 'fusebatch'): Promise<EmbeddedS3> {
+  const directory = await mkdtemp(path.join(os.tmpdir(), 'fusebatch-s3-'));
+  const server = new S3rver({
+    port: 0,
+    address: '127.0.0.1',
+    directory,
+    silent: true,
+    configureBuckets: [{ name: bucket, configs: [] }],
+  });
+  const { port } = await server.run();
+  const endpoint = `http://127.0.0.1:${port}`;
+  return {
+    endpoint,
+    bucket,
+    store: new S3ObjectStore(createS3Client({ bucket, endpoint }), bucket),
+    close: () => server.close(),
+  };
+}
+
+export interface ProcessOutcome {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a command to its end without blocking this process (the S3 server lives here). */
+export function runProcess(args: string[], env: Record<string, string>, cwd?: string): Promise<ProcessOutcome> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, {
+      cwd,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', AWS_REGION: 'us-east-1', ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+export interface HandlerRun extends ProcessOutcome {
+  /** What the handler returned. */
+  readonly result: unknown;
+  /** Milliseconds to import the module (Lambda's init phase) and to handle the first event. */
+  readonly initMs: number;
+  readonly firstEventMs: number;
+}
+
+const MARKER = '@@fusebatch-handler-run@@';
+
+/** Imports `moduleFile` in a fresh process, calls its `handler` with `event`, and returns what it returned. */
+export async function runHandlerInFreshProcess(
+  moduleFile: string,
+  event: unknown,
+  env: Record<string, string>,
+): Promise<HandlerRun> {
+  const script = `
+    const t0 = performance.now();
+    const m = await import(${JSON.stringify(path.resolve(moduleFile))});
+    const t1 = performance.now();
+    const result = await m.handler(${JSON.stringify(event)});
+    const t2 = performance.now();
+    console.log(${JSON.stringify(MARKER)} + JSON.stringify({ result, initMs: t1 - t0, firstEventMs: t2 - t1 }));
+    process.exit(0);`;
+  const outcome = await runProcess(['--no-warnings', '--input-type=module', '-e', script], env);
+  const line = outcome.stdout.split('\n').find((l) => l.startsWith(MARKER));
+  if (!line) throw new Error(`the handler did not finish (exit ${outcome.code}):\n${outcome.stderr || outcome.stdout}`);
+  return { ...outcome, ...JSON.parse(line.slice(MARKER.length)) };
+}
+
+/** An S3 object-created event as AWS sends it (keys URL-encoded). */
+export const s3Event = (bucket: string, ...keys: string[]) => ({
+  Records: keys.map((key) => ({
+    eventName: 'ObjectCreated:Put',
+    s3: {
+      bucket: { name: bucket },
+      object: { key: encodeURIComponent(key).replace(/%2F/g, '/').replace(/%20/g, '+') },
+    },
+  })),
+});

@@ -1,0 +1,55 @@
+/** The Lambda packages the CDK app synthesizes: their folders in the cloud assembly, and their zipped size. */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { deflateRawSync } from 'node:zlib';
+import { buildApp } from '../../lib/app.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+export interface LambdaAssets {
+  readonly ingest: string;
+  readonly worker: string;
+}
+
+/** Synthesizes the app into `outdir` (bundling with esbuild) and returns each function's package folder. */
+export function synthesizeLambdaAssets(outdir: string, extraContext: Record<string, string> = {}): LambdaAssets {
+  const context = JSON.parse(readFileSync(path.join(ROOT, 'cdk.json'), 'utf8')).context;
+  const { app, stack } = buildApp({ context: { ...context, ...extraContext }, outdir });
+  const assembly = app.synth();
+  const template = assembly.getStackByName(stack.stackName).template as {
+    Resources: Record<string, { Type: string; Properties: { Code?: { S3Key?: string } } }>;
+  };
+  const folder = (prefix: string) => {
+    const found = Object.entries(template.Resources).find(
+      ([id, r]) => r.Type === 'AWS::Lambda::Function' && new RegExp(`^${prefix}[0-9A-F]{8}$`).test(id),
+    );
+    const key = found?.[1].Properties.Code?.S3Key;
+    if (!key) throw new Error(`no ${prefix} function in the template`);
+    return path.join(outdir, `asset.${key.replace(/\.zip$/, '')}`);
+  };
+  return { ingest: folder('PipelineIngest'), worker: folder('PipelineWorker') };
+}
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const full = path.join(dir, e.name);
+    return e.isDirectory() ? filesUnder(full) : [full];
+  });
+}
+
+/**
+ * The size of the folder as a zip at deflate level 9: each file's compressed bytes plus its
+ * local and central headers, and the end record (what `zip -9` and CDK's packaging produce, within bytes).
+ */
+export function zippedSize(dir: string): { bytes: number; unzippedBytes: number; files: number } {
+  const files = filesUnder(dir);
+  let bytes = 22;
+  let unzippedBytes = 0;
+  for (const file of files) {
+    const name = Buffer.byteLength(path.relative(dir, file));
+    const data = readFileSync(file);
+    unzippedBytes += statSync(file).size;
+    bytes += Math.min(deflateRawSync(data, { level: 9 }).length, data.length) + 30 + 46 + 2 * name;
+  }
+  return { bytes, unzippedBytes, files: files.length };
+}

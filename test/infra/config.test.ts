@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { lambdaVcpus, PipelineConfigError, resolvePipelineConfig } from '../../lib/config.js';
+
+describe('Pipeline configuration: props over CDK context over defaults, validated once', () => {
+  it('fills documented defaults and derives timeouts and threads from them', () => {
+    // Act
+    const config = resolvePipelineConfig({}, {});
+    // Assess
+    expect(config.architecture).toBe('x86_64');
+    expect(config.chunkSize).toBe(100);
+    expect(config.worker.timeoutSeconds).toBe(60);
+    expect(config.worker.threads).toBe(2);
+    expect(config.visibilityTimeoutSeconds).toBe(6 * config.worker.timeoutSeconds);
+    expect(config.gpu).toMatchObject({ enabled: true, threshold: 5000 });
+  });
+
+  it('reads fusebatch: context keys, parsing JSON values given on the command line', () => {
+    // Act
+    const config = resolvePipelineConfig(
+      {},
+      {
+        'fusebatch:chunkSize': '500',
+        'fusebatch:worker.memoryMiB': '1769',
+        'fusebatch:gpu.enabled': 'false',
+        'fusebatch:gpu.instanceTypes': '["g6.xlarge"]',
+        'other:key': 'ignored',
+      },
+    );
+    // Assess
+    expect(config.chunkSize).toBe(500);
+    expect(config.worker.threads).toBe(1);
+    expect(config.worker.timeoutSeconds).toBe(130);
+    expect(config.gpu.enabled).toBe(false);
+    expect(config.gpu.instanceTypes).toEqual(['g6.xlarge']);
+  });
+
+  it('lets props win over context', () => {
+    // Act
+    const config = resolvePipelineConfig(
+      { chunkSize: 20, worker: { reservedConcurrency: 3 } },
+      { 'fusebatch:chunkSize': 50 },
+    );
+    // Assess
+    expect(config.chunkSize).toBe(20);
+    expect(config.worker.reservedConcurrency).toBe(3);
+    expect(config.worker.memoryMiB).toBe(3538);
+  });
+
+  it('reports every problem together, each with its path', () => {
+    // Act
+    const attempt = () =>
+      resolvePipelineConfig(
+        { architecture: 'mips' as 'arm64', chunkSize: 0, gpu: { instanceTypes: ['not an instance'] } },
+        { 'fusebatch:worker.memoryMiB': 64 },
+      );
+    // Assess
+    expect(attempt).toThrow(PipelineConfigError);
+    try {
+      attempt();
+    } catch (error) {
+      const problems = (error as PipelineConfigError).problems.join('\n');
+      expect(problems).toMatch(/^architecture: /m);
+      expect(problems).toMatch(/^chunkSize: /m);
+      expect(problems).toMatch(/^gpu\.instanceTypes\.0: /m);
+      expect(problems).toMatch(/^worker\.memoryMiB: /m);
+    }
+  });
+
+  it('refuses a worker timeout too short for the chunk size', () => {
+    // Act
+    const attempt = () => resolvePipelineConfig({ chunkSize: 2000, worker: { timeoutSeconds: 60 } }, {});
+    // Assess
+    expect(attempt).toThrow(/worker\.timeoutSeconds: 60 s is too short for chunks of 2000 pairs \(needs 430 s/);
+  });
+
+  it('gives Lambda’s vCPU count for a memory size', () => {
+    expect([128, 1769, 3538, 5307, 10240].map(lambdaVcpus)).toEqual([1, 1, 2, 3, 5]);
+  });
+});

@@ -1,0 +1,267 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: CloudFormation templates are untyped JSON
+/**
+ * Synthesis tests of the CDK app: every resource and rule the infrastructure promises, read
+ * from the synthesized CloudFormation template (real bundling with the local esbuild; the
+ * container image is only staged and hashed).
+ */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { readManifest } from '../../lambdas/adapters/model-bundle.js';
+import { glueColumns } from '../../lambdas/core/result-table.js';
+import { buildApp } from '../../lib/app.js';
+import { sharpPackages } from '../../lib/fused-inference-pipeline.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const context = JSON.parse(readFileSync(path.join(ROOT, 'cdk.json'), 'utf8')).context;
+
+type Resources = Record<string, { Type: string; Properties: Record<string, any> }>;
+
+/** `action resource` lines of a role's policies, with bucket ARNs written as `bucket` and other refs by logical id. */
+function grants(template: Template, roleLogicalIdPrefix: string): string[] {
+  const policies = template.findResources('AWS::IAM::Policy') as Resources;
+  const lines: string[] = [];
+  const name = (r: any): string => {
+    if (typeof r === 'string') return r;
+    if (r['Fn::GetAtt']) return r['Fn::GetAtt'][0].startsWith('PipelineBucket') ? 'bucket' : r['Fn::GetAtt'][0];
+    if (r.Ref) return r.Ref;
+    if (r['Fn::Join']) return r['Fn::Join'][1].map(name).join('');
+    return JSON.stringify(r);
+  };
+  for (const policy of Object.values(policies)) {
+    const roles = (policy.Properties.Roles as { Ref: string }[]).map((r) => r.Ref);
+    if (!roles.some((r) => r.startsWith(roleLogicalIdPrefix))) continue;
+    for (const statement of policy.Properties.PolicyDocument.Statement) {
+      expect(statement.Effect).toBe('Allow');
+      for (const action of [statement.Action].flat()) {
+        for (const resource of [statement.Resource].flat()) lines.push(`${action} ${name(resource)}`);
+      }
+    }
+  }
+  return lines.sort();
+}
+
+const stripHashes = (lines: string[]) => lines.map((l) => l.replace(/[0-9A-F]{8}\b/g, ''));
+
+describe('CDK app: the synthesized stack', () => {
+  let template: Template;
+  let resources: Resources;
+  beforeAll(() => {
+    const { stack } = buildApp({ context, outdir: mkdtempSync(path.join(tmpdir(), 'fusebatch-cdk-')) });
+    template = Template.fromStack(stack);
+    resources = template.toJSON().Resources;
+  }, 120_000);
+
+  it('keeps the bucket private, encrypted, TLS-only and access-logged, with temporary objects expiring', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+      LoggingConfiguration: { DestinationBucketName: Match.anyValue(), LogFilePrefix: 'bucket/' },
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({ Prefix: 'state/', ExpirationInDays: 30, Status: 'Enabled' }),
+          Match.objectLike({ Prefix: 'athena-results/', ExpirationInDays: 30 }),
+          Match.objectLike({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } }),
+        ]),
+      },
+    });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+    expect(template.findResources('AWS::S3::Bucket', { DeletionPolicy: 'Retain' })).toSatisfy(
+      (found: object) => Object.keys(found).length === 2,
+    );
+  });
+
+  it('sends object-created events for inbox/ and jobs/ only: results/ never triggers', () => {
+    const notifications = Object.values(resources).filter((r) => r.Type === 'Custom::S3BucketNotifications');
+    expect(notifications).toHaveLength(1);
+    const configs = notifications[0].Properties.NotificationConfiguration.LambdaFunctionConfigurations;
+    const prefixes = configs.map((c: any) => {
+      expect(c.Events).toEqual(['s3:ObjectCreated:*']);
+      expect(c.LambdaFunctionArn['Fn::GetAtt'][0]).toMatch(/^PipelineIngest[0-9A-F]{8}$/);
+      return c.Filter.Key.FilterRules.find((f: any) => f.Name === 'prefix').Value;
+    });
+    expect(prefixes.sort()).toEqual(['inbox/', 'jobs/']);
+    expect(JSON.stringify(notifications[0])).not.toContain('results/');
+  });
+
+  it('bundles both functions for Node on x86_64 with the model and WASM, sized memory, threads and timeouts', () => {
+    const functions = Object.entries(resources).filter(
+      ([id, r]) => r.Type === 'AWS::Lambda::Function' && /^Pipeline(Ingest|Worker)[0-9A-F]{8}$/.test(id),
+    );
+    expect(functions).toHaveLength(2);
+    for (const [, fn] of functions) {
+      expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['x86_64'], MemorySize: 3538 });
+      expect(fn.Properties.Environment.Variables).toMatchObject({ FUSEBATCH_ENGINE: 'wasm', FUSEBATCH_THREADS: '2' });
+    }
+    const worker = functions.find(([id]) => id.startsWith('PipelineWorker'))![1].Properties;
+    expect(worker).toMatchObject({ Timeout: 60, ReservedConcurrentExecutions: 10 });
+    expect(worker.Environment.Variables).toMatchObject({ FUSEBATCH_MAX_RECEIVE_COUNT: '3' });
+    const ingest = functions.find(([id]) => id.startsWith('PipelineIngest'))![1].Properties;
+    expect(ingest.Environment.Variables).toMatchObject({
+      FUSEBATCH_CHUNK_SIZE: '100',
+      FUSEBATCH_BATCH_THRESHOLD: '5000',
+      FUSEBATCH_BATCH_MAX_SHARDS: '8',
+    });
+  });
+
+  it('feeds the worker from a queue with a dead-letter queue, 6 × its timeout of visibility, and partial batch responses', () => {
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      VisibilityTimeout: 360,
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: {
+        deadLetterTargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^PipelineDeadLetterQueue'), 'Arn'] },
+        maxReceiveCount: 3,
+      },
+    });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      BatchSize: 1,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      FunctionName: { Ref: Match.stringLikeRegexp('^PipelineWorker') },
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Namespace: 'AWS/SQS',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      Dimensions: [
+        {
+          Name: 'QueueName',
+          Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^PipelineDeadLetterQueue'), 'QueueName'] },
+        },
+      ],
+    });
+  });
+
+  it('grants the ingest function exactly the prefixes and actions it uses', () => {
+    expect(stripHashes(grants(template, 'PipelineIngestRole'))).toEqual([
+      'batch:SubmitJob PipelineGpuJob',
+      'batch:SubmitJob PipelineGpuJobQueue',
+      'logs:CreateLogStream PipelineIngestLogs',
+      'logs:PutLogEvents PipelineIngestLogs',
+      's3:GetObject bucket/inbox/*',
+      's3:GetObject bucket/jobs/*',
+      's3:GetObject bucket/state/*',
+      's3:ListBucket bucket',
+      's3:PutObject bucket/results/jobs/*/_SUCCESS',
+      's3:PutObject bucket/results/jobs/*/errors/invalid.jsonl',
+      's3:PutObject bucket/results/pairs/*',
+      's3:PutObject bucket/state/*',
+      'sqs:GetQueueAttributes PipelineWorkerQueue',
+      'sqs:GetQueueUrl PipelineWorkerQueue',
+      'sqs:SendMessage PipelineWorkerQueue',
+    ]);
+  });
+
+  it('grants the workers and the Batch job reads of inputs and writes under results/jobs/ only', () => {
+    const s3 = [
+      's3:GetObject bucket/inbox/*',
+      's3:GetObject bucket/jobs/*',
+      's3:GetObject bucket/state/*',
+      's3:GetObject bucket/uploads/*',
+      's3:ListBucket bucket',
+      's3:PutObject bucket/results/jobs/*',
+    ];
+    const worker = stripHashes(grants(template, 'PipelineWorkerRole'));
+    expect(worker.filter((g) => g.startsWith('s3:'))).toEqual(s3);
+    expect(worker.filter((g) => g.startsWith('sqs:SendMessage'))).toEqual(['sqs:SendMessage PipelineDeadLetterQueue']);
+    expect(worker.some((g) => g.startsWith('batch:'))).toBe(false);
+    expect(stripHashes(grants(template, 'PipelineGpuJobRole'))).toEqual(s3);
+  });
+
+  it('uses a * resource only where AWS offers no narrower one', () => {
+    const policies = template.findResources('AWS::IAM::Policy') as Resources;
+    const wildcards = Object.values(policies).flatMap((p) =>
+      p.Properties.PolicyDocument.Statement.filter((s: any) => [s.Resource].flat().includes('*')).flatMap((s: any) =>
+        [s.Action].flat(),
+      ),
+    );
+    expect(wildcards).toEqual(['ecr:GetAuthorizationToken']);
+  });
+
+  it('has a GPU route on AWS Batch: scale-to-zero GPU instances, a job queue, an array-ready job definition', () => {
+    template.hasResourceProperties('AWS::Batch::ComputeEnvironment', {
+      Type: 'managed',
+      ComputeResources: Match.objectLike({
+        MinvCpus: 0,
+        MaxvCpus: 32,
+        InstanceTypes: ['g4dn.xlarge', 'g5.xlarge'],
+        Ec2Configuration: [{ ImageType: 'ECS_AL2_NVIDIA' }],
+      }),
+    });
+    template.resourceCountIs('AWS::Batch::JobQueue', 1);
+    template.hasResourceProperties('AWS::Batch::JobDefinition', {
+      Type: 'container',
+      RetryStrategy: { Attempts: 3 },
+      ContainerProperties: Match.objectLike({
+        ResourceRequirements: Match.arrayWith([{ Type: 'GPU', Value: '1' }]),
+        Environment: Match.arrayWith([{ Name: 'FUSEBATCH_ENGINE', Value: 'cuda' }]),
+        Image: { 'Fn::Sub': Match.stringLikeRegexp('container-assets') },
+      }),
+    });
+  });
+
+  it('defines the results table from the model manifest, over results/, and an Athena workgroup', async () => {
+    const manifest = await readManifest(path.join(ROOT, 'models/reference'));
+    template.hasResourceProperties('AWS::Glue::Table', {
+      TableInput: {
+        Name: 'results',
+        TableType: 'EXTERNAL_TABLE',
+        StorageDescriptor: Match.objectLike({
+          Location: { 'Fn::Join': ['', ['s3://', { Ref: Match.stringLikeRegexp('^PipelineBucket') }, '/results/']] },
+          SerdeInfo: Match.objectLike({ SerializationLibrary: 'org.openx.data.jsonserde.JsonSerDe' }),
+          Columns: glueColumns(manifest).map((c) => ({ Name: c.name, Type: c.type })),
+        }),
+      },
+    });
+    template.hasResourceProperties('AWS::Athena::WorkGroup', {
+      WorkGroupConfiguration: {
+        EnforceWorkGroupConfiguration: true,
+        ResultConfiguration: {
+          OutputLocation: Match.anyValue(),
+          EncryptionConfiguration: { EncryptionOption: 'SSE_S3' },
+        },
+      },
+    });
+    const outputs = Object.keys(template.toJSON().Outputs);
+    for (const name of ['BucketName', 'QueueUrl', 'ResultsTableName', 'AthenaWorkGroup']) {
+      expect(outputs.some((o) => o.startsWith(`Pipeline${name}`))).toBe(true);
+    }
+  });
+});
+
+describe('CDK app: options', () => {
+  it('leaves out the GPU route when gpu.enabled is false: no Batch resources, no Batch settings', () => {
+    const { stack } = buildApp({
+      context: { ...context, 'fusebatch:gpu.enabled': 'false' },
+      outdir: mkdtempSync(path.join(tmpdir(), 'fusebatch-cdk-')),
+    });
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::Batch::ComputeEnvironment', 0);
+    template.resourceCountIs('AWS::Batch::JobDefinition', 0);
+    template.resourceCountIs('AWS::EC2::VPC', 0);
+    expect(JSON.stringify(template.toJSON())).not.toContain('FUSEBATCH_BATCH_');
+  }, 120_000);
+
+  it('names the sharp packages an arm64 Lambda needs, and how to install them, when they are missing', () => {
+    const empty = mkdtempSync(path.join(tmpdir(), 'fusebatch-root-'));
+    expect(() => sharpPackages(empty, 'arm64')).toThrow(
+      /needs @img\/sharp-linux-arm64 and @img\/sharp-libvips-linux-arm64 in node_modules; install them with npm install --no-save --os=linux --cpu=arm64/,
+    );
+    expect(sharpPackages(ROOT, 'x86_64')).toEqual(['@img/sharp-linux-x64', '@img/sharp-libvips-linux-x64']);
+  });
+});
