@@ -26,6 +26,7 @@ const { positionals, values } = parseArgs({
     input: { type: 'string' },
     out: { type: 'string' },
     wasmPaths: { type: 'string' },
+    thread: { type: 'boolean', default: false },
   },
 });
 const mode = positionals[0];
@@ -34,7 +35,13 @@ const threads = Number(values.threads);
 const batch = Number(values.batch);
 const peakRssMb = () => process.resourceUsage().maxRSS / 1024;
 
-const model = await loadModelBundle(values.model!, { engine, threads, wasmPaths: values.wasmPaths });
+// --thread hosts the engine in a worker thread, as `fusebatch infer` and the workers do.
+const model = await loadModelBundle(values.model!, {
+  engine,
+  threads,
+  wasmPaths: values.wasmPaths,
+  inWorkerThread: values.thread,
+});
 const images = new SharpImageDecoder();
 
 if (mode === 'first') {

@@ -22,8 +22,10 @@ const run = promisify(execFile);
 // The child is bundled as a Lambda would be, so start-up time is not a TypeScript loader's.
 const buildDir = path.join(root, 'bench/.build');
 await build({
-  entryPoints: [path.join(root, 'bench/child.ts')],
-  outfile: path.join(buildDir, 'child.mjs'),
+  // The engine's worker thread loads engine-worker.mjs from beside the bundle.
+  entryPoints: [path.join(root, 'bench/child.ts'), path.join(root, 'lambdas/adapters/engines/engine-worker.ts')],
+  outdir: buildDir,
+  outExtension: { '.js': '.mjs' },
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -92,6 +94,8 @@ for (let round = 1; round <= rounds; round++) {
           input,
           '--out',
           out,
+          // As `fusebatch infer` runs: the engine in a worker thread.
+          '--thread',
         ]),
       );
     }

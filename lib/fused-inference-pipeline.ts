@@ -162,6 +162,16 @@ export class FusedInferencePipeline extends Construct {
     const architecture = config.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64;
     const sharp = sharpPackages(root, config.architecture);
     const q = (p: string) => JSON.stringify(p);
+    const requireBanner =
+      "import { createRequire as __fusebatchRequire } from 'node:module'; const require = __fusebatchRequire(import.meta.url);";
+    // The engine's worker thread (engine-thread.ts) loads engine-worker.mjs from beside the bundle.
+    const engineWorker = [
+      q(path.join(root, 'node_modules/.bin/esbuild')),
+      q(path.join(root, 'lambdas/adapters/engines/engine-worker.ts')),
+      '--bundle --platform=node --format=esm --target=node22 --minify --log-level=warning',
+      '--external:onnxruntime-node --external:@img/*',
+      `--banner:js=${q(requireBanner)}`,
+    ].join(' ');
     const bundling: nodejs.BundlingOptions = {
       format: nodejs.OutputFormat.ESM,
       target: 'node22',
@@ -169,8 +179,7 @@ export class FusedInferencePipeline extends Construct {
       sourceMap: false,
       mainFields: ['module', 'main'],
       // Bundled CommonJS code (and sharp's loader) call require: give ESM one.
-      banner:
-        "import { createRequire as __fusebatchRequire } from 'node:module'; const require = __fusebatchRequire(import.meta.url);",
+      banner: requireBanner,
       // The SDK is bundled (the version tested, and a package that runs anywhere); sharp's native
       // packages are copied in; the Lambda never runs onnxruntime-node.
       bundleAwsSDK: true,
@@ -180,6 +189,7 @@ export class FusedInferencePipeline extends Construct {
         beforeBundling: () => [],
         beforeInstall: () => [],
         afterBundling: (_input: string, out: string) => [
+          `${engineWorker} --outfile=${q(path.join(out, 'engine-worker.mjs'))}`,
           ...WASM_FILES.map((f) => `cp ${q(path.join(root, 'node_modules/onnxruntime-web/dist', f))} ${q(out)}`),
           `mkdir -p ${q(path.join(out, 'model'))} ${q(path.join(out, 'node_modules/@img'))}`,
           ...modelFiles.map((f) => `cp ${q(path.join(modelDir, f))} ${q(path.join(out, 'model', f))}`),

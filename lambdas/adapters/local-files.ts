@@ -69,9 +69,20 @@ export async function listFolderPairs(dir: string): Promise<PairSource[]> {
 export class FolderMaskStore implements MaskStore {
   constructor(private readonly dir: string) {}
 
+  /** Folders made so far: one mkdir per folder, not per mask (it showed in profiles). */
+  private readonly folders = new Map<string, Promise<unknown>>();
+  private folder(dir: string): Promise<unknown> {
+    let made = this.folders.get(dir);
+    if (!made) {
+      made = mkdir(dir, { recursive: true });
+      this.folders.set(dir, made);
+    }
+    return made;
+  }
+
   async save(pairId: string, taskName: string, mask: BinaryMask): Promise<string> {
     const file = path.join(this.dir, `${pairId}.${taskName}.png`);
-    await mkdir(path.dirname(file), { recursive: true });
+    await this.folder(path.dirname(file));
     await writeFile(file, await encodeMaskPng(mask));
     return file.split(path.sep).join('/');
   }

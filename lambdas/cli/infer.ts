@@ -54,7 +54,12 @@ async function readTruth(file: string): Promise<Map<string, Record<string, unkno
 }
 
 export async function infer(options: InferOptions): Promise<InferSummary> {
-  const model = await loadModelBundle(options.model, { engine: options.engine, threads: options.threads });
+  // The engine runs in a worker thread: inference overlaps decoding and writing on this one.
+  const model = await loadModelBundle(options.model, {
+    engine: options.engine,
+    threads: options.threads,
+    inWorkerThread: true,
+  });
   try {
     const pairs = await listFolderPairs(options.input);
     const folderMasks = options.masks ? new FolderMaskStore(options.masks) : undefined;

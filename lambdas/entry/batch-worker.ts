@@ -15,7 +15,7 @@ const logger = new Logger({ serviceName: 'fusebatch-batch' });
 export async function main(environment: NodeJS.ProcessEnv): Promise<number> {
   const env = parseEnv('batch-worker', BatchWorkerEnvSchema, environment);
   const shard = { index: env.AWS_BATCH_JOB_ARRAY_INDEX, count: env.FUSEBATCH_SHARDS };
-  const deps = await createPipelineDeps(env);
+  const deps = await createPipelineDeps(env, true);
   try {
     const started = Date.now();
     const outcome = await runShard(env.FUSEBATCH_JOB, shard, deps);

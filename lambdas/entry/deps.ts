@@ -31,7 +31,11 @@ function wasmLocation(dir: string | undefined): { wasmPaths?: string } {
   return found ? { wasmPaths: `${found}/` } : {};
 }
 
-export async function createPipelineDeps(env: PipelineEnv): Promise<BucketPipelineDeps> {
+/**
+ * @param inWorkerThread host the engine in a worker thread (engine-worker.mjs beside the
+ * bundle): chunks overlap inference with decoding and writing; a single pair gains nothing.
+ */
+export async function createPipelineDeps(env: PipelineEnv, inWorkerThread: boolean): Promise<BucketPipelineDeps> {
   const store = new S3ObjectStore(
     createS3Client({ bucket: env.FUSEBATCH_BUCKET, endpoint: env.FUSEBATCH_S3_ENDPOINT }),
     env.FUSEBATCH_BUCKET,
@@ -39,6 +43,7 @@ export async function createPipelineDeps(env: PipelineEnv): Promise<BucketPipeli
   const model = await loadModelBundle(env.FUSEBATCH_MODEL_DIR ?? path.join(bundleDir, 'model'), {
     engine: env.FUSEBATCH_ENGINE,
     threads: env.FUSEBATCH_THREADS,
+    inWorkerThread,
     ...(env.FUSEBATCH_ENGINE === 'wasm' ? wasmLocation(env.FUSEBATCH_WASM_DIR) : {}),
   });
   return {

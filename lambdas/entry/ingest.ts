@@ -16,7 +16,7 @@ import { IngestEnvSchema, parseEnv } from './env.js';
 const env = parseEnv('ingest', IngestEnvSchema, process.env);
 const logger = new Logger({ serviceName: 'fusebatch-ingest' });
 const metrics = new Metrics({ namespace: 'fusebatch', serviceName: 'fusebatch-ingest' });
-const deps = await createPipelineDeps(env);
+const deps = await createPipelineDeps(env, false);
 
 const noBatchRoute: BatchRoute = {
   submit: async () => {

@@ -13,7 +13,7 @@ import { parseEnv, WorkerEnvSchema } from './env.js';
 const env = parseEnv('worker', WorkerEnvSchema, process.env);
 const logger = new Logger({ serviceName: 'fusebatch-worker' });
 const metrics = new Metrics({ namespace: 'fusebatch', serviceName: 'fusebatch-worker' });
-const deps = await createPipelineDeps(env);
+const deps = await createPipelineDeps(env, true);
 
 const work = createWorkerHandler({
   ...deps,

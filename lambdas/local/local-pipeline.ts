@@ -68,7 +68,11 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   const rawStore = new S3ObjectStore(createS3Client({ bucket: LOCAL_BUCKET, endpoint }), LOCAL_BUCKET);
   const store = options.wrapStore ? options.wrapStore(rawStore) : rawStore;
   const logger = new Logger({ serviceName: 'fusebatch-local', logLevel: options.logLevel ?? 'WARN' });
-  const model = await loadModelBundle(options.modelDir, { engine: options.engine, threads: options.threads });
+  const model = await loadModelBundle(options.modelDir, {
+    engine: options.engine,
+    threads: options.threads,
+    inWorkerThread: true,
+  });
   const queue = new LocalQueue({
     visibilityTimeoutMs: options.visibilityTimeoutMs,
     maxReceiveCount: options.maxReceiveCount,

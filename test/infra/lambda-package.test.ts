@@ -45,6 +45,7 @@ describe('Lambda packages (bundle + WASM + model), run in fresh processes', () =
     for (const dir of [assets.ingest, assets.worker]) {
       for (const file of [
         'index.mjs',
+        'engine-worker.mjs',
         'ort-wasm-simd-threaded.wasm',
         'ort-wasm-simd-threaded.mjs',
         'model/model.json',

@@ -11,6 +11,11 @@ export interface EngineOptions {
   readonly wasmPaths?: string;
   /** cuda: the GPU to use. */
   readonly deviceId?: number;
+  /**
+   * Host the engine in a worker thread, so inference overlaps the decoding and writing done on
+   * this thread (engine-thread.ts). Default false: the engine runs on the calling thread.
+   */
+  readonly inWorkerThread?: boolean;
 }
 
 export async function createEngine(
@@ -21,6 +26,7 @@ export async function createEngine(
   if (!Number.isInteger(options.threads) || options.threads < 1) {
     throw new RangeError(`threads must be a positive integer, got ${options.threads}`);
   }
+  if (options.inWorkerThread) return (await import('./engine-thread.js')).createThreadedEngine(name, model, options);
   switch (name) {
     case 'wasm':
       return (await import('./wasm.js')).createWasmEngine(model, options);

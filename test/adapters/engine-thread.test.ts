@@ -1,0 +1,104 @@
+/**
+ * An engine hosted in a worker thread gives the same outputs as on the calling thread, keeps
+ * concurrent runs apart, survives a failed run, and reports engine start-up failures.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEngine } from '../../lambdas/adapters/engines/index.js';
+import { EngineError } from '../../lambdas/core/errors.js';
+import type { InferenceEngine, TensorData } from '../../lambdas/core/tensor.js';
+import { parityDir, referenceBundle } from '../helpers/runtime.js';
+import { maxAbsDiff, readTensors } from '../helpers/tensors.js';
+
+async function parityFeeds(): Promise<Record<string, TensorData>> {
+  const stored = await readTensors(path.join(parityDir, 'outputs'));
+  // The stored input ids and attention mask, with a fixed image tensor: enough to compare engines.
+  const ids = stored.input_ids;
+  const n = ids.shape[0];
+  const image = new Float32Array(n * 3 * 128 * 128).map((_, i) => Math.sin(i) * 0.5);
+  return {
+    image: { type: 'float32', data: image, dims: [n, 3, 128, 128] },
+    input_ids: { type: 'int64', data: ids.data as BigInt64Array, dims: ids.shape },
+    attention_mask: {
+      type: 'int64',
+      data: stored.attention_mask.data as BigInt64Array,
+      dims: stored.attention_mask.shape,
+    },
+  };
+}
+
+describe('Engines in a worker thread', () => {
+  let model: Uint8Array;
+  let local: InferenceEngine;
+  let threaded: InferenceEngine;
+  beforeAll(async () => {
+    model = await readFile(path.join(referenceBundle, 'model.onnx'));
+    local = await createEngine('cpu', model, { threads: 1 });
+    threaded = await createEngine('cpu', model, { threads: 1, inWorkerThread: true });
+  });
+  afterAll(async () => {
+    await local?.close();
+    await threaded?.close();
+  });
+
+  it('declares the same graph and gives the same outputs as the engine on this thread', async () => {
+    // Prepare
+    const feeds = await parityFeeds();
+    // Act
+    const [a, b] = [await local.run(feeds), await threaded.run(feeds)];
+    // Assess
+    expect(threaded.inputs).toEqual(local.inputs);
+    expect(threaded.outputs).toEqual(local.outputs);
+    for (const name of Object.keys(a)) {
+      expect(b[name].dims).toEqual(a[name].dims);
+      expect(maxAbsDiff(b[name].data as Float32Array, a[name].data as Float32Array)).toBe(0);
+    }
+  });
+
+  it('keeps concurrent runs apart: each promise gets its own batch’s outputs', async () => {
+    // Prepare: batches of different sizes.
+    const feeds = await parityFeeds();
+    const slice = (k: number): Record<string, TensorData> =>
+      Object.fromEntries(
+        Object.entries(feeds).map(([name, t]) => {
+          const per = t.data.length / t.dims[0];
+          const data = t.data.slice(0, k * per) as Float32Array & BigInt64Array;
+          return [name, { ...t, data, dims: [k, ...t.dims.slice(1)] } as TensorData];
+        }),
+      );
+    // Act
+    const results = await Promise.all([1, 5, 2, 7].map((k) => threaded.run(slice(k))));
+    // Assess
+    expect(results.map((r) => r.shape_logits.dims[0])).toEqual([1, 5, 2, 7]);
+  });
+
+  it('rejects a bad batch with the engine’s error and goes on serving', async () => {
+    // Prepare
+    const feeds = await parityFeeds();
+    const bad = { ...feeds, image: { type: 'float32', data: new Float32Array(3), dims: [1, 3, 1, 1] } as TensorData };
+    // Act
+    const failed = threaded.run(bad);
+    // Assess
+    await expect(failed).rejects.toThrow(/image|dimension|shape/i);
+    await expect(threaded.run(feeds)).resolves.toHaveProperty('shape_logits');
+  });
+
+  it('reports an engine that cannot start (cuda without CUDA) as an EngineError, from the thread', async () => {
+    // Act
+    const attempt = createEngine('cuda', model, { threads: 1, inWorkerThread: true });
+    // Assess
+    await expect(attempt).rejects.toBeInstanceOf(EngineError);
+    await expect(createEngine('cuda', model, { threads: 1, inWorkerThread: true })).rejects.toThrow(/cuda/i);
+  });
+
+  it('refuses runs once closed', async () => {
+    // Prepare
+    const engine = await createEngine('wasm', model, { threads: 1, inWorkerThread: true });
+    await engine.run(await parityFeeds());
+    // Act
+    await engine.close();
+    // Assess
+    await expect(engine.run(await parityFeeds())).rejects.toThrow(/closed/);
+  });
+});
