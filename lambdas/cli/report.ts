@@ -133,15 +133,15 @@ export async function writeReport(store: ObjectStore, options: ReportOptions): P
       for (const [index, task] of segmentation.entries()) {
         const result = record.tasks[task.name] as SegmentationResult | undefined;
         const png = await getOrNull(store, result?.mask ?? null);
-        if (png && image)
-          masks.push({
-            task: task.name,
-            src: dataUri(await maskOverlay(png, image.width, image.height, maskColor(index))),
-          });
+        // Decoded once: for the overlay and, with ground truth, for the IoU and the evaluation.
+        const predicted = png ? await decodeMaskPng(png) : null;
+        if (predicted && image) {
+          const overlay = await maskOverlay(predicted, image.width, image.height, maskColor(index));
+          masks.push({ task: task.name, src: dataUri(overlay) });
+        }
         const ref = truth?.[task.name];
         if (typeof ref === 'string') {
           const target = await decodeMaskPng(path.join(truthDir, ref));
-          const predicted = png ? await decodeMaskPng(png) : null;
           truthMasks.set(ref, target);
           predictedMasks.set(`${record.id}\0${task.name}`, predicted);
           ious[task.name] = target.data.some((v) => v > 127) ? maskIou(predicted, target) : null;

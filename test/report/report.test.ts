@@ -12,7 +12,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeMaskPng } from '../../lambdas/adapters/image-codec.js';
-import { writeReport } from '../../lambdas/cli/report.js';
+import { ReportError, writeReport } from '../../lambdas/cli/report.js';
 import type { BinaryMask } from '../../lambdas/core/decoders/index.js';
 import { Evaluation } from '../../lambdas/core/evaluation.js';
 import type {
@@ -233,6 +233,16 @@ describe('Report: a job as one HTML file, in headless Chromium', () => {
     await mkdir(artifacts, { recursive: true });
     await page.screenshot({ path: path.join(artifacts, 'report.png'), fullPage: true });
     expect(problems).toEqual([]);
+  });
+
+  it('refuses a job with no records, saying so', async () => {
+    await expect(
+      writeReport(pipeline.store, {
+        job: 'no-such-job',
+        out: path.join(dir, 'none.html'),
+        manifest: pipeline.model.manifest,
+      }),
+    ).rejects.toThrow(ReportError);
   });
 
   it('is written by `fusebatch report` from the command line', async () => {
