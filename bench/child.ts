@@ -35,6 +35,7 @@ const threads = Number(values.threads);
 const batch = Number(values.batch);
 const peakRssMb = () => process.resourceUsage().maxRSS / 1024;
 
+const modulesLoadedMs = performance.now();
 // --thread hosts the engine in a worker thread, as `fusebatch infer` and the workers do.
 const model = await loadModelBundle(values.model!, {
   engine,
@@ -42,6 +43,7 @@ const model = await loadModelBundle(values.model!, {
   wasmPaths: values.wasmPaths,
   inWorkerThread: values.thread,
 });
+const modelReadyMs = performance.now();
 const images = new SharpImageDecoder();
 
 if (mode === 'first') {
@@ -49,7 +51,17 @@ if (mode === 'first') {
   const [pair] = await listFolderPairs(values.input!);
   for await (const record of runPipeline([pair], { model, images })) {
     if (record.status !== 'ok') throw new Error(`first pair failed: ${JSON.stringify(record)}`);
-    console.log(JSON.stringify({ mode, engine, threads, firstResultMs: performance.now(), peakRssMb: peakRssMb() }));
+    console.log(
+      JSON.stringify({
+        mode,
+        engine,
+        threads,
+        modulesLoadedMs,
+        modelReadyMs,
+        firstResultMs: performance.now(),
+        peakRssMb: peakRssMb(),
+      }),
+    );
     break;
   }
 } else if (mode === 'inference') {

@@ -88,6 +88,7 @@ const summary = (runs: HandlerRun[]) => ({
   initMs: Math.round(median(runs.map((r) => r.initMs))),
   firstEventMs: Math.round(median(runs.map((r) => r.firstEventMs))),
   coldStartMs: Math.round(median(runs.map((r) => r.initMs + r.firstEventMs))),
+  peakRssMb: Math.round(median(runs.map((r) => r.peakRssMb))),
 });
 const report = {
   machine: `${os.cpus()[0].model}, ${os.cpus().length} cores, Node ${process.version}`,

@@ -25,6 +25,7 @@ await build({
   // The engine's worker thread loads engine-worker.mjs from beside the bundle.
   entryPoints: [path.join(root, 'bench/child.ts'), path.join(root, 'lambdas/adapters/engines/engine-worker.ts')],
   outdir: buildDir,
+  entryNames: '[name]',
   outExtension: { '.js': '.mjs' },
   bundle: true,
   platform: 'node',

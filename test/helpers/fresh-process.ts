@@ -68,6 +68,8 @@ export interface HandlerRun extends ProcessOutcome {
   /** Milliseconds to import the module (Lambda's init phase) and to handle the first event. */
   readonly initMs: number;
   readonly firstEventMs: number;
+  /** The process's peak resident memory (main and worker threads). */
+  readonly peakRssMb: number;
 }
 
 const MARKER = '@@fusebatch-handler-run@@';
@@ -84,7 +86,8 @@ export async function runHandlerInFreshProcess(
     const t1 = performance.now();
     const result = await m.handler(${JSON.stringify(event)});
     const t2 = performance.now();
-    console.log(${JSON.stringify(MARKER)} + JSON.stringify({ result, initMs: t1 - t0, firstEventMs: t2 - t1 }));
+    const peakRssMb = process.resourceUsage().maxRSS / 1024;
+    console.log(${JSON.stringify(MARKER)} + JSON.stringify({ result, initMs: t1 - t0, firstEventMs: t2 - t1, peakRssMb }));
     process.exit(0);`;
   const outcome = await runProcess(['--no-warnings', '--input-type=module', '-e', script], env);
   const line = outcome.stdout.split('\n').find((l) => l.startsWith(MARKER));
