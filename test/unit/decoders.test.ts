@@ -119,6 +119,60 @@ describe('Function: maskAtOriginalSize', () => {
     expect(Array.from(mask.data)).toEqual([0, 255, 255, 0, 0, 255, 255, 0]);
   });
 
+  it('decides every pixel as full bilinear arithmetic would (the shortcut for cells on one side of the cutoff)', () => {
+    // Prepare: smooth blobs with edges, values exactly at the cutoff, and several resize modes.
+    const mw = 16;
+    const plane = new Float32Array(mw * mw).map((_, i) => {
+      const x = i % mw;
+      const y = Math.floor(i / mw);
+      return 6 - Math.hypot(x - 5, y - 6) * 1.3 + (x === 12 ? 0 : Math.sin(x * y));
+    });
+    plane[3] = 0;
+    plane[4] = 0;
+    const naive = (original: { width: number; height: number }, placement: ReturnType<typeof placementFor>) => {
+      const data = new Uint8Array(original.width * original.height);
+      for (let v = 0; v < original.height; v++) {
+        for (let u = 0; u < original.width; u++) {
+          const x = (u + 0.5) * placement.scaleX + placement.offsetX;
+          const y = (v + 0.5) * placement.scaleY + placement.offsetY;
+          if (x < 0 || x > 32 || y < 0 || y > 32) continue;
+          const sx = Math.min(Math.max((x * mw) / 32 - 0.5, 0), mw - 1);
+          const sy = Math.min(Math.max((y * mw) / 32 - 0.5, 0), mw - 1);
+          const [x0, y0] = [Math.floor(sx), Math.floor(sy)];
+          const [x1, y1] = [Math.min(x0 + 1, mw - 1), Math.min(y0 + 1, mw - 1)];
+          const [wx, wy] = [sx - x0, sy - y0];
+          const top = plane[y0 * mw + x0] * (1 - wx) + plane[y0 * mw + x1] * wx;
+          const bottom = plane[y1 * mw + x0] * (1 - wx) + plane[y1 * mw + x1] * wx;
+          if (top * (1 - wy) + bottom * wy >= 0) data[v * original.width + u] = 255;
+        }
+      }
+      return data;
+    };
+    for (const mode of ['stretch', 'contain', 'cover'] as const) {
+      for (const original of [
+        { width: 97, height: 61 },
+        { width: 32, height: 32 },
+        { width: 300, height: 410 },
+      ]) {
+        const placement = placementFor(mode, original, { width: 32, height: 32 });
+        // Act
+        const mask = maskAtOriginalSize(
+          plane,
+          { width: mw, height: mw },
+          { width: 32, height: 32 },
+          placement,
+          original,
+          0,
+        );
+        // Assess
+        expect(
+          Buffer.from(mask.data).equals(Buffer.from(naive(original, placement))),
+          `${mode} ${original.width}`,
+        ).toBe(true);
+      }
+    }
+  });
+
   it('gives an empty mask no box', () => {
     expect(maskStats({ width: 2, height: 2, data: new Uint8Array(4) })).toEqual({ coverage: 0, box: null });
   });

@@ -37,11 +37,35 @@ export function maskAtOriginalSize(
     x1s[u] = Math.min(x0s[u] + 1, mw - 1);
     wxs[u] = s - x0s[u];
   }
+  // A bilinear value lies between its four samples: where all four are clearly on one side of
+  // the cutoff, so is every pixel between them, and only cells that straddle it (the object's
+  // edge) need the arithmetic. The margin keeps rounding from ever deciding a pixel.
+  const margin = 1e-5 * (1 + Math.abs(cutoff));
+  const cells = new Int8Array(mh * mw); // 1: all in, -1: all out, 0: straddles
+  const rowOut = new Uint8Array(mh); // every cell of the row is out
+  for (let y0 = 0; y0 < mh; y0++) {
+    const y1 = Math.min(y0 + 1, mh - 1);
+    let allOut = 1;
+    for (let x0 = 0; x0 < mw; x0++) {
+      const x1 = Math.min(x0 + 1, mw - 1);
+      const a = plane[y0 * mw + x0];
+      const b = plane[y0 * mw + x1];
+      const c = plane[y1 * mw + x0];
+      const d = plane[y1 * mw + x1];
+      const lo = Math.min(a, b, c, d);
+      const hi = Math.max(a, b, c, d);
+      const state = lo >= cutoff + margin ? 1 : hi < cutoff - margin ? -1 : 0;
+      cells[y0 * mw + x0] = state;
+      if (state !== -1) allOut = 0;
+    }
+    rowOut[y0] = allOut;
+  }
   for (let v = 0; v < original.height; v++) {
     const y = (v + 0.5) * placement.scaleY + placement.offsetY;
     if (y < 0 || y > input.height) continue;
     const s = Math.min(Math.max(y * fy - 0.5, 0), mh - 1);
     const y0 = Math.floor(s);
+    if (rowOut[y0]) continue;
     const y1 = Math.min(y0 + 1, mh - 1);
     const wy = s - y0;
     const row0 = y0 * mw;
@@ -49,6 +73,12 @@ export function maskAtOriginalSize(
     const out = v * original.width;
     for (let u = 0; u < original.width; u++) {
       if (!xInside[u]) continue;
+      const state = cells[row0 + x0s[u]];
+      if (state === -1) continue;
+      if (state === 1) {
+        data[out + u] = 255;
+        continue;
+      }
       const wx = wxs[u];
       const top = plane[row0 + x0s[u]] * (1 - wx) + plane[row0 + x1s[u]] * wx;
       const bottom = plane[row1 + x0s[u]] * (1 - wx) + plane[row1 + x1s[u]] * wx;
