@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { queryRecordFiles } from '../../lambdas/adapters/duckdb-query.js';
 import { readManifest } from '../../lambdas/adapters/model-bundle.js';
 import { glueColumns } from '../../lambdas/core/result-table.js';
 import { buildApp } from '../../lib/app.js';
@@ -44,6 +45,59 @@ function grants(template: Template, roleLogicalIdPrefix: string): string[] {
 }
 
 const stripHashes = (lines: string[]) => lines.map((l) => l.replace(/[0-9A-F]{8}\b/g, ''));
+
+/**
+ * A DuckDB type as DESCRIBE prints it, in Hive's syntax: written here from DuckDB's grammar,
+ * not from lambdas/core/columns.ts, so that the comparison below is not the same code twice.
+ */
+function hiveFromDuckdb(text: string): string {
+  let at = 0;
+  const skip = () => {
+    while (text[at] === ' ') at++;
+  };
+  const name = (): string => {
+    skip();
+    if (text[at] === '"') {
+      const end = text.indexOf('"', at + 1);
+      const quoted = text.slice(at + 1, end);
+      at = end + 1;
+      return quoted;
+    }
+    const start = at;
+    while (at < text.length && /[A-Za-z0-9_]/.test(text[at])) at++;
+    return text.slice(start, at);
+  };
+  const scalars: Record<string, string> = {
+    VARCHAR: 'string',
+    DOUBLE: 'double',
+    INTEGER: 'int',
+    BIGINT: 'bigint',
+    BOOLEAN: 'boolean',
+  };
+  const type = (): string => {
+    const word = name();
+    let out: string;
+    if (word === 'STRUCT' || word === 'MAP') {
+      at++; // (
+      const parts: string[] = [];
+      while (text[at] !== ')') {
+        parts.push(word === 'STRUCT' ? `${name()}:${type()}` : type());
+        skip();
+        if (text[at] === ',') at++;
+      }
+      at++; // )
+      out = word === 'STRUCT' ? `struct<${parts.join(',')}>` : `map<${parts.join(',')}>`;
+    } else {
+      out = scalars[word] ?? `unknown ${word}`;
+    }
+    while (text.startsWith('[]', at)) {
+      out = `array<${out}>`;
+      at += 2;
+    }
+    return out;
+  };
+  return type();
+}
 
 describe('CDK app: the synthesized stack', () => {
   let template: Template;
@@ -237,6 +291,13 @@ describe('CDK app: the synthesized stack', () => {
         },
       },
     });
+    // The local table, as DuckDB itself describes it, has exactly the synthesized columns.
+    const local = await queryRecordFiles(manifest, [], 'DESCRIBE results');
+    const glue = template.toJSON().Resources;
+    const table = Object.values(glue as Resources).find((r) => r.Type === 'AWS::Glue::Table')!;
+    expect(local.rows.map((r) => ({ Name: r.column_name, Type: hiveFromDuckdb(String(r.column_type)) }))).toEqual(
+      table.Properties.TableInput.StorageDescriptor.Columns,
+    );
     const outputs = Object.keys(template.toJSON().Outputs);
     for (const name of ['BucketName', 'QueueUrl', 'ResultsTableName', 'AthenaWorkGroup']) {
       expect(outputs.some((o) => o.startsWith(`Pipeline${name}`))).toBe(true);
