@@ -10,14 +10,13 @@ import { decodeMaskPng } from '../adapters/image-codec.js';
 import { dataUri, maskOverlay, thumbnail } from '../adapters/report-images.js';
 import type { BinaryMask } from '../core/decoders/index.js';
 import { FusebatchError } from '../core/errors.js';
-import { Evaluation } from '../core/evaluation.js';
+import { Evaluation, maskIou } from '../core/evaluation.js';
 import type { ModelManifest } from '../core/manifest.js';
 import { ObjectNotFoundError, type ObjectStore } from '../core/ports.js';
 import { type OutputRecord, OutputRecordSchema, type SegmentationResult } from '../core/records.js';
 import { maskColor, type ReportAssets, renderReport } from '../core/report/html.js';
 import {
   describeModels,
-  maskIou,
   type PairJudgement,
   type ReportPair,
   reportPair,

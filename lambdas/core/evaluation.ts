@@ -46,7 +46,8 @@ interface Tally {
   emptyOk: number;
 }
 
-function iou(predicted: BinaryMask | null, target: BinaryMask): number {
+/** Intersection over union of a predicted mask (null: empty) and a target of the same size. */
+export function maskIou(predicted: BinaryMask | null, target: BinaryMask): number {
   let inter = 0;
   let union = 0;
   for (let i = 0; i < target.data.length; i++) {
@@ -111,7 +112,7 @@ export class Evaluation {
             t.empty++;
             t.emptyOk += Number((result as SegmentationResult).coverage === 0);
           } else {
-            t.ious.push(iou(predicted, target));
+            t.ious.push(maskIou(predicted, target));
           }
           break;
         }

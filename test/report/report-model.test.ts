@@ -1,20 +1,14 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { maskIou } from '../../lambdas/core/evaluation.js';
 import { ModelManifestSchema, type Task, TaskSchema } from '../../lambdas/core/manifest.js';
 import type { OutputRecord, ResultRecord } from '../../lambdas/core/records.js';
 import { renderChart } from '../../lambdas/core/report/charts.js';
 import { histogram } from '../../lambdas/core/report/histogram.js';
 import { renderReport } from '../../lambdas/core/report/html.js';
 import { escapeHtml, scriptJson } from '../../lambdas/core/report/html-escape.js';
-import {
-  describeResult,
-  judge,
-  maskIou,
-  reportPair,
-  summarize,
-  taskCharts,
-} from '../../lambdas/core/report/report-model.js';
+import { describeResult, judge, reportPair, summarize, taskCharts } from '../../lambdas/core/report/report-model.js';
 import { parseTruth, TruthFileError } from '../../lambdas/core/report/truth.js';
 
 const manifest = ModelManifestSchema.parse(

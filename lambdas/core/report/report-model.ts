@@ -106,19 +106,6 @@ export function describeExpected(task: Task, expected: unknown): string {
   return String(expected);
 }
 
-/** Intersection over union of a predicted mask (null: empty) and a target of the same size. */
-export function maskIou(predicted: BinaryMask | null, target: BinaryMask): number {
-  let inter = 0;
-  let union = 0;
-  for (let i = 0; i < target.data.length; i++) {
-    const p = predicted ? predicted.data[i] > 127 : false;
-    const t = target.data[i] > 127;
-    if (p && t) inter++;
-    if (p || t) union++;
-  }
-  return union ? inter / union : 1;
-}
-
 /** IoU from which a predicted mask counts as right. */
 export const MASK_IOU_RIGHT = 0.5;
 
