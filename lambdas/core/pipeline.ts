@@ -266,13 +266,21 @@ export async function* runPipeline(
     const next = await batches.next();
     return next.done ? null : Promise.all(next.value.map((p) => prepare(p, options)));
   };
+  // Three stages overlap: batch k+2 is decoded from its images, k+1 is inferred, and k's
+  // outputs become records (masks encoded and stored) while it is yielded. Records still come
+  // out in input order. The .catch calls only keep an early exit from leaving a rejection unhandled.
   let upcoming = prepareNext();
-  upcoming.catch(() => undefined); // awaited below; this only stops an early exit leaving it unhandled
+  upcoming.catch(() => undefined);
+  let previous: Promise<OutputRecord[]> | null = null;
   for (;;) {
     const slots = await upcoming;
-    if (!slots) return;
-    upcoming = prepareNext(); // the next batch decodes while this one runs
+    if (!slots) break;
+    upcoming = prepareNext();
     upcoming.catch(() => undefined);
-    yield* await inferBatch(slots, options);
+    const current = inferBatch(slots, options);
+    current.catch(() => undefined);
+    if (previous) yield* await previous;
+    previous = current;
   }
+  if (previous) yield* await previous;
 }
