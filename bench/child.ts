@@ -34,6 +34,11 @@ const engine = values.engine as EngineName;
 const threads = Number(values.threads);
 const batch = Number(values.batch);
 const peakRssMb = () => process.resourceUsage().maxRSS / 1024;
+/** CPU time of the whole process (every thread: engine, libvips, libuv) since `since`, in ms. */
+const cpuMs = (since: NodeJS.CpuUsage) => {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / 1000;
+};
 
 const modulesLoadedMs = performance.now();
 // --thread hosts the engine in a worker thread, as `fusebatch infer` and the workers do.
@@ -71,7 +76,9 @@ if (mode === 'first') {
   await model.engine.run(feeds); // warm-up
   const iterations = Number(values.iterations);
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   for (let i = 0; i < iterations; i++) await model.engine.run(feeds);
+  const cpuMsPerPair = cpuMs(cpuBefore) / (iterations * batch);
   const seconds = (performance.now() - started) / 1000;
   console.log(
     JSON.stringify({
@@ -80,6 +87,7 @@ if (mode === 'first') {
       threads,
       batch,
       pairsPerSecond: (iterations * batch) / seconds,
+      cpuMsPerPair,
       peakRssMb: peakRssMb(),
     }),
   );
@@ -93,6 +101,7 @@ if (mode === 'first') {
   const out = createWriteStream(path.join(values.out!, 'results.jsonl'));
   const masks = new FolderMaskStore(path.join(values.out!, 'masks'));
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   let n = 0;
   for await (const record of runPipeline(pairs, { model, images, masks, batchSize: batch })) {
     out.write(JSON.stringify(record) + '\n');
@@ -100,8 +109,18 @@ if (mode === 'first') {
   }
   await new Promise((resolve) => out.end(resolve));
   const seconds = (performance.now() - started) / 1000;
+  const cpuMsPerPair = cpuMs(cpuBefore) / n;
   console.log(
-    JSON.stringify({ mode, engine, threads, batch, pairs: n, pairsPerSecond: n / seconds, peakRssMb: peakRssMb() }),
+    JSON.stringify({
+      mode,
+      engine,
+      threads,
+      batch,
+      pairs: n,
+      pairsPerSecond: n / seconds,
+      cpuMsPerPair,
+      peakRssMb: peakRssMb(),
+    }),
   );
 } else {
   throw new Error(`unknown mode ${mode}`);

@@ -155,8 +155,13 @@ console.log('\nend to end (`infer` path: read, decode, preprocess, infer, decode
 for (const engine of engines) {
   for (const threads of threadCounts) {
     const s = summary[`e2e ${engine} t${threads} b32`];
+    const inference = summary[`inference ${engine} t${threads} b32`];
+    // CPU time per pair, all threads: what the e2e rate can reach on this many cores.
+    const cpuMs = s.cpuMsPerPair as number;
     console.log(
-      `  ${`${engine}, ${threads} thread(s)`.padEnd(28)} ${fmt(s.pairsPerSecond as number)} pairs/s, peak RSS ${fmt(s.peakRssMb as number, 0)} MB`,
+      `  ${`${engine}, ${threads} thread(s)`.padEnd(28)} ${fmt(s.pairsPerSecond as number)} pairs/s, peak RSS ${fmt(s.peakRssMb as number, 0)} MB, ` +
+        `CPU ${fmt(cpuMs, 2)} ms/pair (inference alone ${fmt(inference.cpuMsPerPair as number, 2)}), ` +
+        `at most ${fmt((report.machine.cpus * 1000) / cpuMs)} pairs/s on ${report.machine.cpus} cores`,
     );
   }
 }
