@@ -12,5 +12,8 @@ started=$(date +%s)
 $PY train.py "$@"
 npx tsx evaluate-onnx.ts
 npx tsx evaluate-onnx.ts --data ../fixtures/eval --out ../fixtures/eval/metrics.json
+# The acceptance's independence check: pairs from a generator written from the spec alone.
+$PY ../check/independent_generator.py --out ../.data/independent --pairs 2000 --seed 20240
+npx tsx evaluate-onnx.ts --data ../.data/independent --out ../check/metrics.json
 $PY write_card.py --total-seconds "$(( $(date +%s) - started ))"
 echo "Rebuilt models/reference: see MODEL_CARD.md"

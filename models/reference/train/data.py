@@ -67,6 +67,25 @@ def attribute_targets(scene: sw.Scene) -> tuple[np.ndarray, np.ndarray]:
     return cells, mentions
 
 
+def size_targets(scene: sw.Scene) -> tuple[np.ndarray, np.ndarray]:
+    """Targets of the shape head's "largest object" pathway, over the 16x16 grid: each cell
+    whose centre lies in an object's circumscribed circle carries that object's radius / 10
+    and shape index; other cells radius 0 and shape -1 (ignored). `shape` is the shape of the
+    largest object by radius, and near-ties (under 1 px apart) were most of its errors:
+    a radius read at every cell of every object teaches the features to measure it."""
+    radius = np.zeros(GRID * GRID, dtype=np.float32)
+    shape = np.full(GRID * GRID, -1, dtype=np.int8)
+    centres = (np.arange(GRID) + 0.5) * (sw.REFERENCE_SIZE / GRID)
+    cy, cx = np.meshgrid(centres, centres, indexing="ij")
+    for o in scene.objects:
+        # At least the centre cell, so that the smallest objects always have one.
+        inside = ((cx - o.cx) ** 2 + (cy - o.cy) ** 2 <= o.r ** 2).reshape(-1)
+        inside[int(o.cy // 8) * GRID + int(o.cx // 8)] = True
+        radius[inside] = o.r / 10.0
+        shape[inside] = sw.SHAPES.index(o.shape)
+    return radius, shape
+
+
 def make_example(args: tuple[str, int]) -> dict:
     split, index = args
     augment = split == "train"
@@ -80,7 +99,10 @@ def make_example(args: tuple[str, int]) -> dict:
     for c in gt["colors"]:
         colors[sw.COLOR_NAMES.index(c)] = 1.0
     cell_attrs, mention_attrs = attribute_targets(scene)
+    cell_radius, cell_shape = size_targets(scene)
     return {
+        "cell_radius": cell_radius,
+        "cell_shape": cell_shape,
         "detect": detection_targets(scene),
         "cell_attrs": cell_attrs,
         "mention_attrs": mention_attrs,

@@ -124,7 +124,12 @@ class FusedShapesNet(nn.Module):
         # keys those of the object centred in their cell, queries those of their mention.
         self.key_attributes = nn.Linear(64, 8 + 6 + 2)
         self.query_attributes = nn.Linear(64, 8 + 6 + 3)
-        # Image-only heads.
+        # Image-only heads. `shape` names the largest object's shape: besides the pooled
+        # features, it reads per-cell shape logits weighted by a softmax over a per-cell radius
+        # map (trained on every cell of every object), so the largest object's cells decide.
+        self.cell_radius = nn.Conv2d(64, 1, 1)
+        self.cell_shape = nn.Conv2d(64, n_shapes, 1)
+        self.radius_sharpness = nn.Parameter(torch.tensor(20.0))
         self.shape_head = mlp(256, 128, n_shapes)
         self.colors_head = mlp(256, 128, n_colors)
         self.count_head = mlp(256, 64, 1)
@@ -139,16 +144,21 @@ class FusedShapesNet(nn.Module):
         t, tokens = self.text_encoder(input_ids, attention_mask)
 
         pooled = torch.cat([f4.mean(dim=(2, 3)), f4.amax(dim=(2, 3))], dim=1)
-        shape_logits = self.shape_head(pooled)
         colors_logits = self.colors_head(pooled)
         count = self.count_head(pooled)
 
         coords = coord_channels(f3)
+        cell_colour = F.avg_pool2d(image, 8)  # N,3,16,16
+        key_features = self.key_conv(torch.cat([f3, coords, cell_colour], dim=1))  # N,64,16,16
+        radius = self.cell_radius(key_features).flatten(1)  # N,HW
+        cell_shapes = self.cell_shape(key_features).flatten(2)  # N,6,HW
+        largest = torch.softmax(radius * self.radius_sharpness, dim=1).unsqueeze(-1)  # N,HW,1
+        shape_logits = self.shape_head(pooled) + torch.bmm(cell_shapes, largest).squeeze(-1)
+        self.radius_map, self.cell_shape_logits = radius, cell_shapes  # read by the training loss
         m = self.film1(self.cond_conv1(torch.cat([f3, coords], dim=1)), t)
         m = self.film2(self.cond_conv2(m), t)
 
-        cell_colour = F.avg_pool2d(image, 8)  # N,3,16,16
-        keys = self.keys(self.key_conv(torch.cat([f3, coords, cell_colour], dim=1))).flatten(2)  # N,64,HW
+        keys = self.keys(key_features).flatten(2)  # N,64,HW
         valid = attention_mask.unsqueeze(1).to(tokens.dtype)  # N,1,L
         word_logits = self.token_attention(tokens).transpose(1, 2)  # N,2,L
         word_logits = word_logits * valid + (valid - 1.0) * 1e4  # padding never attended

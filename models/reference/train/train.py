@@ -1,6 +1,6 @@
 """Train the reference model on the shapes world, export it to ONNX, write the bundle.
 
-    /usr/bin/python3 models/reference/train/train.py [--train-pairs 60000] [--epochs 8]
+    /usr/bin/python3 models/reference/train/train.py [--train-pairs 60000] [--epochs 6]
 
 Writes into models/reference/: model.onnx, tokenizer.json, model.json, training.json,
 fixtures/parity/, fixtures/eval/; and the 2,000-pair test split into .data/test/
@@ -49,6 +49,8 @@ def batch_tensors(arrays: dict, idx: np.ndarray) -> dict:
         "detect": torch.from_numpy(arrays["detect"][idx]).float(),
         "cell_attrs": torch.from_numpy(arrays["cell_attrs"][idx]).long(),
         "mention_attrs": torch.from_numpy(arrays["mention_attrs"][idx]).long(),
+        "cell_radius": torch.from_numpy(arrays["cell_radius"][idx]),
+        "cell_shape": torch.from_numpy(arrays["cell_shape"][idx]).long(),
         "mask128": mask,
         "mask64": F.avg_pool2d(mask, 2),
     }
@@ -67,6 +69,14 @@ def attribute_loss(model, b) -> torch.Tensor:
             if (t >= 0).any():
                 total = total + F.cross_entropy(part.reshape(-1, part.shape[-1]), t, ignore_index=-1)
     return total
+
+
+def size_loss(model, b) -> torch.Tensor:
+    """The shape head's radius map (every cell: its object's radius / 10, 0 off objects) and
+    per-cell shapes (cells of objects only)."""
+    radius = F.smooth_l1_loss(model.radius_map, b["cell_radius"], beta=0.1)
+    shapes = F.cross_entropy(model.cell_shape_logits, b["cell_shape"], ignore_index=-1)
+    return 10.0 * radius + shapes
 
 
 def losses(outputs, b, detection_scores) -> dict:
@@ -187,6 +197,7 @@ def train(args) -> tuple[FusedShapesNet, dict]:
             b = batch_tensors(train_arrays, order[step * args.batch:(step + 1) * args.batch])
             parts = losses(model(b["image"], b["ids"], b["attn"]), b, model.detection_scores)
             parts["attributes"] = attribute_loss(model, b)
+            parts["size"] = size_loss(model, b)
             loss = sum(parts.values())
             opt.zero_grad(set_to_none=True)
             loss.backward()
