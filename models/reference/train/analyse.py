@@ -13,9 +13,7 @@ import torch
 
 import data
 import shapes_world as sw
-import tokenizer
-from model import FusedShapesNet
-from train import BUNDLE, batch_tensors
+from train import BUNDLE, batch_tensors, load_checkpoint
 
 
 def main() -> None:
@@ -24,9 +22,7 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=2000)
     args = ap.parse_args()
     torch.set_num_threads(2)
-    model = FusedShapesNet(len(tokenizer.VOCAB))
-    model.load_state_dict(torch.load(args.checkpoint))
-    model.eval()
+    model = load_checkpoint(args.checkpoint)
     arrays = data.build_arrays("val", args.pairs)
     right = np.zeros(args.pairs, dtype=bool)
     with torch.no_grad():

@@ -160,6 +160,13 @@ def evaluate(model, arrays: dict, batch: int = 256) -> dict:
     return m.summary()
 
 
+def load_checkpoint(path: str) -> FusedShapesNet:
+    """A saved state_dict as a model in eval mode (for the diagnostic scripts)."""
+    model = FusedShapesNet(len(tokenizer.VOCAB))
+    model.load_state_dict(torch.load(path))
+    return model.eval()
+
+
 def previous_run(args) -> dict | None:
     record = os.path.join(args.out, "training.json")
     if not args.resume or not os.path.exists(record):
