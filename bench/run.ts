@@ -163,6 +163,11 @@ for (const engine of engines) {
         `CPU ${fmt(cpuMs, 2)} ms/pair (inference alone ${fmt(inference.cpuMsPerPair as number, 2)}), ` +
         `at most ${fmt((report.machine.cpus * 1000) / cpuMs)} pairs/s on ${report.machine.cpus} cores`,
     );
+    console.log(
+      `  ${''.padEnd(28)} engine busy ${fmt(100 * (s.engineBusy as number), 0)} % of the run, ` +
+        `at ${fmt(s.engineRatePairsPerSecond as number)} pairs/s meanwhile ` +
+        `(${fmt((s.engineRatePairsPerSecond as number) / (inference.pairsPerSecond as number), 2)} of its inference-only rate)`,
+    );
   }
 }
 console.log('\ntime from process start to first result (1 pair, bundled child)');

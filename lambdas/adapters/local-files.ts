@@ -83,7 +83,7 @@ export class FolderMaskStore implements MaskStore {
   async save(pairId: string, taskName: string, mask: BinaryMask): Promise<string> {
     const file = path.join(this.dir, `${pairId}.${taskName}.png`);
     await this.folder(path.dirname(file));
-    await writeFile(file, await encodeMaskPng(mask));
+    await writeFile(file, encodeMaskPng(mask));
     return file.split(path.sep).join('/');
   }
 }

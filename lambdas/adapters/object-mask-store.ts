@@ -8,7 +8,7 @@ export function objectMaskStore(store: ObjectStore, keyFor: (pairId: string, tas
   return {
     async save(pairId: string, task: string, mask: BinaryMask): Promise<string> {
       const key = keyFor(pairId, task);
-      await store.put(key, await encodeMaskPng(mask), 'image/png');
+      await store.put(key, encodeMaskPng(mask), 'image/png');
       return key;
     },
   };

@@ -625,15 +625,16 @@ describe('Function: encodeMaskPng', () => {
     { name: 'an empty mask', mask: mask(4, 9, () => false) },
     { name: 'a full mask', mask: mask(9, 4, () => true) },
     { name: 'a one-pixel mask', mask: mask(1, 1, () => true) },
-  ])('returns an 8-bit greyscale PNG holding the same pixels when given $name', async ({ mask }) => {
+    { name: 'rows that end mid-byte', mask: mask(17, 3, (x, y) => x === 16 || x === y) },
+  ])('returns a 1-bit greyscale PNG holding the same pixels when given $name', async ({ mask }) => {
     // Prepare
     const expected = Buffer.from(mask.data);
 
     // Act
-    const png = await encodeMaskPng(mask);
+    const png = Buffer.from(encodeMaskPng(mask));
 
     // Assess
-    expect(ihdr(png)).toEqual({ width: mask.width, height: mask.height, bitDepth: 8, colourType: 0 });
+    expect(ihdr(png)).toEqual({ width: mask.width, height: mask.height, bitDepth: 1, colourType: 0 });
     const meta = await sharp(png).metadata();
     expect({ format: meta.format, channels: meta.channels, depth: meta.depth }).toEqual({
       format: 'png',
