@@ -1,7 +1,8 @@
 /**
- * `npm run bench:runtime` (the first part of `npm run bench`): runtime benchmarks on the reference model, each measurement in a fresh
- * process, configurations interleaved round by round so that a noisy neighbour hits all of
- * them alike; medians are reported. Writes bench-results/runtime.json.
+ * `npm run bench:runtime` (the first part of `npm run bench`): runtime benchmarks on the
+ * reference model, each measurement in a fresh process, configurations interleaved round by
+ * round so that a noisy neighbour hits all of them alike; medians are reported. Writes
+ * bench-results/runtime.json.
  *
  *   npm run bench:runtime [-- --rounds 3]
  */

@@ -2,7 +2,7 @@
  * The image codec: sharp (libvips). Decodes every format sharp reads (PNG, JPEG, WebP, the
  * first frame of a GIF, TIFF, AVIF), applies EXIF orientation, turns CMYK, greyscale,
  * 16-bit and alpha images into 8-bit sRGB RGB, and resizes as the manifest says. Also
- * encodes binary masks as PNG.
+ * encodes binary masks as 1-bit PNGs (fast-png) and reads mask PNGs back (sharp).
  */
 import { encode as encodePng } from 'fast-png';
 import sharp, { type SharpOptions } from 'sharp';

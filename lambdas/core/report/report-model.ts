@@ -3,7 +3,6 @@
  * code, per-task charts), each task's prediction in words and, with ground truth, whether it
  * is right. Images and masks are added by the caller (they need an image codec).
  */
-import type { BinaryMask } from '../decoders/index.js';
 import type { TaskMetrics } from '../evaluation.js';
 import type { ModelManifest, Task } from '../manifest.js';
 import type {
