@@ -9,22 +9,20 @@
  *
  *   npm run bench:report [-- --pairs 5000 --rounds 5]
  */
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { chromium } from 'playwright-core';
 import { jobRecords } from '../lambdas/cli/bucket-commands.js';
 import { writeReport } from '../lambdas/cli/report.js';
 import { chunkName, jobKeys } from '../lambdas/core/keys.js';
 import type { OutputRecord, SegmentationResult } from '../lambdas/core/records.js';
 import { startLocalPipeline } from '../lambdas/local/local-pipeline.js';
+import { launchChromium } from '../test/helpers/chromium.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const model = path.join(root, 'models/reference');
 const evalDir = path.join(model, 'fixtures/eval');
-const CHROMIUM = '/usr/bin/chromium';
 const { values } = parseArgs({
   options: {
     pairs: { type: 'string', default: '5000' },
@@ -146,8 +144,8 @@ try {
 
   // The report in a browser: load to the first page of cards, then a page turn.
   let browser: Record<string, unknown> | null = null;
-  if (existsSync(CHROMIUM)) {
-    const instance = await chromium.launch({ executablePath: CHROMIUM });
+  {
+    const instance = await launchChromium();
     try {
       const page = await instance.newPage({ viewport: { width: 1280, height: 900 } });
       const problems: string[] = [];

@@ -7,20 +7,15 @@ import { stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { readManifest } from '../lambdas/adapters/model-bundle.js';
-import { createS3Client, S3ObjectStore } from '../lambdas/adapters/s3-store.js';
-import { jobRecords, sendPair, submitFolder, submitManifest, waitForJob } from '../lambdas/cli/bucket-commands.js';
-import { defaultDemoOut, describeKeys, runDemo } from '../lambdas/cli/demo.js';
-import { infer } from '../lambdas/cli/infer.js';
-import { queryBucket } from '../lambdas/cli/query.js';
-import { formatRecords, RECORD_FORMATS } from '../lambdas/cli/record-format.js';
-import { writeReport } from '../lambdas/cli/report.js';
+import type { S3ObjectStore } from '../lambdas/adapters/s3-store.js';
+import { RECORD_FORMATS } from '../lambdas/cli/record-format.js';
 import { formatRows, ROW_FORMATS, type RowFormat } from '../lambdas/cli/row-format.js';
-import { describeModel } from '../lambdas/cli/validate-model.js';
-import { readJobStatus } from '../lambdas/core/bucket-pipeline.js';
 import { FusebatchError } from '../lambdas/core/errors.js';
 import { ENGINE_NAMES, type EngineName } from '../lambdas/core/tensor.js';
-import { LOCAL_BUCKET, LOCAL_CREDENTIALS, startLocalPipeline } from '../lambdas/local/local-pipeline.js';
+import { defaultDemoOut, LOCAL_BUCKET, LOCAL_CREDENTIALS } from '../lambdas/local/local-settings.js';
+
+// Each command imports what it runs when it runs: `infer` and `validate-model` never load the
+// AWS SDK, s3rver or DuckDB, and `--help` loads none of them.
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -38,9 +33,10 @@ interface BucketFlags {
 }
 
 /** --endpoint (the local server) or AWS's defaults; --bucket is required on AWS. */
-function storeFrom(flags: BucketFlags): S3ObjectStore {
+async function storeFrom(flags: BucketFlags): Promise<S3ObjectStore> {
   const bucket = flags.bucket ?? (flags.endpoint ? LOCAL_BUCKET : process.env.FUSEBATCH_BUCKET);
   if (!bucket) throw new InvalidArgumentError('--bucket is required without --endpoint (or set FUSEBATCH_BUCKET)');
+  const { createS3Client, S3ObjectStore } = await import('../lambdas/adapters/s3-store.js');
   return new S3ObjectStore(createS3Client({ bucket, endpoint: flags.endpoint, region: flags.region }), bucket);
 }
 
@@ -68,6 +64,7 @@ program
   .option('--masks <dir>', 'write segmentation masks as PNG files here')
   .option('--truth <file>', 'ground truth (JSON Lines by id) to score the results against, task by task')
   .action(async (opts) => {
+    const { infer } = await import('../lambdas/cli/infer.js');
     const summary = await infer({ ...opts, progress: Boolean(process.stderr.isTTY) });
     const codes = Object.entries(summary.errorsByCode)
       .map(([code, n]) => `${code} ${n}`)
@@ -92,6 +89,7 @@ program
   .argument('<dir>', 'model bundle folder')
   .addOption(engineOption())
   .action(async (dir: string, opts: { engine: EngineName }) => {
+    const { describeModel } = await import('../lambdas/cli/validate-model.js');
     console.log(await describeModel(dir, opts.engine));
     console.log('ok');
   });
@@ -113,6 +111,7 @@ program
     20_000,
   )
   .action(async (opts) => {
+    const { startLocalPipeline } = await import('../lambdas/local/local-pipeline.js');
     const pipeline = await startLocalPipeline({
       port: opts.port,
       dataDir: opts.data,
@@ -144,7 +143,8 @@ withBucket(program.command('submit'))
   .argument('<source>', 'folder of pairs, or manifest.jsonl whose image fields are paths relative to it')
   .option('--job <name>', 'job name (default: from the folder or manifest name)')
   .action(async (source: string, opts: BucketFlags & { job?: string }) => {
-    const store = storeFrom(opts);
+    const { submitFolder, submitManifest } = await import('../lambdas/cli/bucket-commands.js');
+    const store = await storeFrom(opts);
     const isDir = (await stat(source)).isDirectory();
     const { job, pairs } = isDir
       ? await submitFolder(store, source, { job: opts.job, progress: tty() })
@@ -158,7 +158,9 @@ withBucket(program.command('status'))
   .option('--watch', 'follow with a progress bar until the job is complete')
   .option('--timeout <seconds>', 'give up watching after this long', (v) => Number(v), 3600)
   .action(async (job: string, opts: BucketFlags & { watch?: boolean; timeout: number }) => {
-    const store = storeFrom(opts);
+    const { waitForJob } = await import('../lambdas/cli/bucket-commands.js');
+    const { readJobStatus } = await import('../lambdas/core/bucket-pipeline.js');
+    const store = await storeFrom(opts);
     const status = opts.watch
       ? await waitForJob(store, job, { progress: tty(), timeoutMs: opts.timeout * 1000 })
       : await readJobStatus(store, job);
@@ -170,7 +172,10 @@ withBucket(program.command('results'))
   .argument('<job>')
   .addOption(new Option('--format <format>', 'output format').choices(RECORD_FORMATS).default('jsonl'))
   .action(async (job: string, opts: BucketFlags & { format: (typeof RECORD_FORMATS)[number] }) => {
-    for await (const chunk of formatRecords(jobRecords(storeFrom(opts), job), opts.format)) process.stdout.write(chunk);
+    const { jobRecords } = await import('../lambdas/cli/bucket-commands.js');
+    const { formatRecords } = await import('../lambdas/cli/record-format.js');
+    const store = await storeFrom(opts);
+    for await (const chunk of formatRecords(jobRecords(store, job), opts.format)) process.stdout.write(chunk);
   });
 
 withBucket(program.command('pair'))
@@ -180,7 +185,11 @@ withBucket(program.command('pair'))
   .option('--id <id>', 'pair id (default: image name and a timestamp)')
   .option('--timeout <seconds>', 'how long to wait', (v) => Number(v), 120)
   .action(async (image: string, caption: string, opts: BucketFlags & { id?: string; timeout: number }) => {
-    const record = await sendPair(storeFrom(opts), image, caption, { id: opts.id, timeoutMs: opts.timeout * 1000 });
+    const { sendPair } = await import('../lambdas/cli/bucket-commands.js');
+    const record = await sendPair(await storeFrom(opts), image, caption, {
+      id: opts.id,
+      timeoutMs: opts.timeout * 1000,
+    });
     console.log(JSON.stringify(record, null, 2));
   });
 
@@ -193,8 +202,10 @@ withBucket(program.command('query'))
   .addOption(new Option('--format <format>', 'output format').choices(ROW_FORMATS).default('table'))
   .option('--model <dir>', 'model bundle whose tasks are the columns of tasks', 'models/reference')
   .action(async (sql: string, opts: BucketFlags & { job?: string; format: RowFormat; model: string }) => {
+    const { readManifest } = await import('../lambdas/adapters/model-bundle.js');
+    const { queryBucket } = await import('../lambdas/cli/query.js');
     const manifest = await readManifest(opts.model);
-    const { columns, rows, objects } = await queryBucket(storeFrom(opts), manifest, sql, { job: opts.job });
+    const { columns, rows, objects } = await queryBucket(await storeFrom(opts), manifest, sql, { job: opts.job });
     if (objects === 0) console.error(`fusebatch: no records under results/${opts.job ? `jobs/${opts.job}/` : ''}`);
     process.stdout.write(formatRows(columns, rows, opts.format));
   });
@@ -209,8 +220,10 @@ withBucket(program.command('report'))
   .option('--model <dir>', 'model bundle that made the records (tasks, labels, thresholds)', 'models/reference')
   .option('--page-size <n>', 'pairs per page of the gallery', positiveInt, 50)
   .action(async (job: string, opts: BucketFlags & { out: string; truth?: string; model: string; pageSize: number }) => {
+    const { readManifest } = await import('../lambdas/adapters/model-bundle.js');
+    const { writeReport } = await import('../lambdas/cli/report.js');
     const manifest = await readManifest(opts.model);
-    const report = await writeReport(storeFrom(opts), {
+    const report = await writeReport(await storeFrom(opts), {
       job,
       out: opts.out,
       manifest,
@@ -238,6 +251,7 @@ program
   .option('--chunk-size <n>', 'pairs per chunk', positiveInt, 32)
   .option('--serve', 'keep serving after the summary')
   .action(async (opts) => {
+    const { describeKeys, runDemo } = await import('../lambdas/cli/demo.js');
     const summary = await runDemo({ ...opts, progress: tty(), serve: Boolean(opts.serve) });
     console.log(
       `\njob ${summary.job}: ${summary.pairs} pairs, ${summary.errors} errors, ${summary.seconds.toFixed(1)} s, ${summary.pairsPerSecond.toFixed(1)} pairs/s (upload, ingest, ${opts.workers} workers, engine ${opts.engine})`,

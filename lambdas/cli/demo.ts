@@ -5,7 +5,6 @@
  * report and prints a summary.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { decodeMaskPng } from '../adapters/image-codec.js';
 import { Evaluation, type TaskMetrics } from '../core/evaluation.js';
@@ -129,5 +128,3 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
 export function describeKeys(job: string): string[] {
   return [jobKeys.partsPrefix(job), jobKeys.errorsPrefix(job), jobKeys.masksPrefix(job), jobKeys.status(job)];
 }
-
-export const defaultDemoOut = () => path.join(os.tmpdir(), 'fusebatch-demo');

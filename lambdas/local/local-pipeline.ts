@@ -19,8 +19,7 @@ import type { EngineName } from '../core/tensor.js';
 import { createIngestHandler } from '../handlers/ingest.js';
 import { createWorkerHandler } from '../handlers/worker.js';
 
-export const LOCAL_BUCKET = 'fusebatch';
-export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+import { LOCAL_BUCKET } from './local-settings.js';
 
 export interface LocalPipelineOptions {
   readonly port: number;

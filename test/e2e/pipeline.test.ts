@@ -3,6 +3,7 @@
  * handlers, the real reference model and no mock of S3.
  */
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -277,11 +278,13 @@ describe('Pipeline: failures', () => {
   });
 });
 
-// Debian's AWS CLI (installed by .ci/run), not the one a Python environment may put first on PATH.
+// Debian's AWS CLI (npm test's pretest installs it), not one a Python environment may put first on PATH.
 const awsCli = '/usr/bin/aws';
 describe('Pipeline: driven by the AWS CLI', () => {
   it('takes a pair with `aws s3 cp` and gives its result back the same way', async () => {
     // Prepare
+    if (!existsSync(awsCli))
+      throw new Error(`${awsCli} is missing: run \`npm test\` (its pretest installs it) or apt-get install -y awscli`);
     const dir = await mkdtemp(path.join(os.tmpdir(), 'fusebatch-awscli-'));
     const pipeline = await start(dir);
     const aws = (...args: string[]) =>

@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeMaskPng } from '../../lambdas/adapters/image-codec.js';
@@ -24,6 +24,7 @@ import type {
   SegmentationResult,
 } from '../../lambdas/core/records.js';
 import { type LocalPipeline, startLocalPipeline } from '../../lambdas/local/local-pipeline.js';
+import { launchChromium } from '../helpers/chromium.js';
 import { type EvalJob, pipelineOptions, runEvalJob } from '../helpers/eval-job.js';
 import { evalDir } from '../helpers/runtime.js';
 
@@ -85,7 +86,7 @@ describe('Report: a job as one HTML file, in headless Chromium', () => {
       if (!known && !empty && maskIou > 0.85) known = { id: r.id, truth: target };
     }
 
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium' });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 });
     page.on('console', (m) => {
       if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);

@@ -1,0 +1,12 @@
+// Module resolve hook for import-log.mjs: records each resolved URL, one a line.
+import { appendFileSync } from 'node:fs';
+
+let log;
+export function initialize(data) {
+  log = data.log;
+}
+export async function resolve(specifier, context, next) {
+  const result = await next(specifier, context);
+  if (log) appendFileSync(log, `${result.url}\n`);
+  return result;
+}
