@@ -16,7 +16,8 @@ import { parseArgs } from 'node:util';
 import { jobRecords } from '../lambdas/cli/bucket-commands.js';
 import { writeReport } from '../lambdas/cli/report.js';
 import { chunkName, jobKeys } from '../lambdas/core/keys.js';
-import type { OutputRecord, SegmentationResult } from '../lambdas/core/records.js';
+import type { SegmentationResult } from '../lambdas/core/kinds/segmentation.js';
+import type { OutputRecord } from '../lambdas/core/records.js';
 import { startLocalPipeline } from '../lambdas/local/local-pipeline.js';
 import { launchChromium } from '../test/helpers/chromium.js';
 

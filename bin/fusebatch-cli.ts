@@ -11,6 +11,7 @@ import type { S3ObjectStore } from '../lambdas/adapters/s3-store.js';
 import { RECORD_FORMATS } from '../lambdas/cli/record-format.js';
 import { formatRows, ROW_FORMATS, type RowFormat } from '../lambdas/cli/row-format.js';
 import { FusebatchError } from '../lambdas/core/errors.js';
+import { formatMetric } from '../lambdas/core/evaluation.js';
 import { ENGINE_NAMES, type EngineName } from '../lambdas/core/tensor.js';
 import { defaultDemoOut, LOCAL_BUCKET, LOCAL_CREDENTIALS } from '../lambdas/local/local-settings.js';
 
@@ -73,14 +74,7 @@ program
       `${summary.pairs} pairs, ${summary.errors} errors${codes ? ` (${codes})` : ''}, ` +
         `${summary.seconds.toFixed(1)} s, ${summary.pairsPerSecond.toFixed(1)} pairs/s -> ${opts.out}`,
     );
-    for (const m of summary.metrics ?? []) {
-      const empty = m.emptyTargets
-        ? `; empty targets predicted empty ${(100 * m.emptyPredictedEmpty!).toFixed(1)} % of ${m.emptyTargets}`
-        : '';
-      console.log(
-        `  ${m.task.padEnd(12)} ${m.metric.padEnd(9)} ${(100 * m.value).toFixed(2).padStart(6)} %  (${m.pairs} pairs${empty})`,
-      );
-    }
+    for (const m of summary.metrics ?? []) console.log(formatMetric(m));
   });
 
 program
@@ -256,14 +250,7 @@ program
     console.log(
       `\njob ${summary.job}: ${summary.pairs} pairs, ${summary.errors} errors, ${summary.seconds.toFixed(1)} s, ${summary.pairsPerSecond.toFixed(1)} pairs/s (upload, ingest, ${opts.workers} workers, engine ${opts.engine})`,
     );
-    for (const m of summary.metrics) {
-      const empty = m.emptyTargets
-        ? `; empty targets predicted empty ${(100 * m.emptyPredictedEmpty!).toFixed(1)} % of ${m.emptyTargets}`
-        : '';
-      console.log(
-        `  ${m.task.padEnd(12)} ${m.metric.padEnd(9)} ${(100 * m.value).toFixed(2).padStart(6)} %  (${m.pairs} pairs${empty})`,
-      );
-    }
+    for (const m of summary.metrics) console.log(formatMetric(m));
     console.log(`single pairs through inbox/: ${summary.singlePairs.map((p) => `${p.id} ${p.status}`).join(', ')}`);
     console.log(`results: ${summary.resultsFile}`);
     console.log(`report: ${summary.reportFile}`);

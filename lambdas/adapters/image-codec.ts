@@ -2,12 +2,14 @@
  * The image codec: sharp (libvips). Decodes every format sharp reads (PNG, JPEG, WebP, the
  * first frame of a GIF, TIFF, AVIF), applies EXIF orientation, turns CMYK, greyscale,
  * 16-bit and alpha images into 8-bit sRGB RGB, and resizes as the manifest says. Also
- * encodes binary masks as 1-bit PNGs (fast-png) and reads mask PNGs back (sharp).
+ * encodes dense outputs as PNGs (fast-png: 1-bit masks, 8-bit palette class maps, 16-bit value
+ * maps) and reads them back, and reads truth pictures of any format (sharp).
  */
-import { encode as encodePng } from 'fast-png';
+import { readFile } from 'node:fs/promises';
+import { decode as decodePng, encode as encodePng } from 'fast-png';
 import sharp, { type SharpOptions } from 'sharp';
-import type { BinaryMask } from '../core/decoders/index.js';
 import { PairError } from '../core/errors.js';
+import type { BinaryMask, DenseImage } from '../core/kinds/index.js';
 import type { ImageInput } from '../core/manifest.js';
 import type { ImageDecoder } from '../core/pipeline.js';
 
@@ -133,8 +135,77 @@ export function encodeMaskPng(mask: BinaryMask): Uint8Array {
   return encodePng({ width: mask.width, height: mask.height, data: packed, depth: 1, channels: 1 });
 }
 
+/** A dense output as a PNG: a 1-bit mask, an 8-bit class map with its palette, or 16-bit values. */
+export function encodeDensePng(image: DenseImage): Uint8Array {
+  switch (image.kind) {
+    case 'mask':
+      return encodeMaskPng(image);
+    case 'classes':
+      return encodePng({
+        width: image.width,
+        height: image.height,
+        data: image.data,
+        depth: 8,
+        channels: 1,
+        palette: image.palette.map((c) => [c[0], c[1], c[2]]),
+      });
+    case 'values':
+      return encodePng({ width: image.width, height: image.height, data: image.data, depth: 16, channels: 1 });
+  }
+}
+
+/** A dense output PNG as written by encodeDensePng (fast-png keeps palette indices and 16-bit values). */
+export function decodeDensePng(bytes: Uint8Array): DenseImage {
+  const png = decodePng(bytes);
+  const { width, height } = png;
+  if (png.channels !== 1) throw new RangeError(`a dense output PNG has one channel, this one ${png.channels}`);
+  if (png.palette) {
+    return {
+      kind: 'classes',
+      width,
+      height,
+      data: png.data as Uint8Array,
+      palette: png.palette.map((c) => [c[0], c[1], c[2]] as const),
+    };
+  }
+  if (png.depth === 16) return { kind: 'values', width, height, data: png.data as Uint16Array };
+  if (png.depth === 1) return { kind: 'mask', width, height, data: unpackBits(png.data as Uint8Array, width, height) };
+  // 8-bit grey: a mask written by another tool.
+  return { kind: 'mask', width, height, data: (png.data as Uint8Array).map((v) => (v > 127 ? 255 : 0)) };
+}
+
+function unpackBits(packed: Uint8Array, width: number, height: number): Uint8Array {
+  const rowBytes = Math.ceil(width / 8);
+  const data = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      if (packed[y * rowBytes + (x >> 3)] & (0x80 >> (x & 7))) data[y * width + x] = 255;
+    }
+  }
+  return data;
+}
+
 /** A mask PNG (any bit depth or colour) as a binary mask: a pixel is in when its grey value is over 127. */
 export async function decodeMaskPng(bytes: Uint8Array | string): Promise<BinaryMask> {
   const { data, info } = await sharp(bytes).greyscale().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+}
+
+/**
+ * A ground-truth picture file read as the form a kind compares: a mask (any format; grey over
+ * 127 is in), a class map (a PNG whose pixel values, or palette indices, are class indices),
+ * or values (a 16-bit or 8-bit grey PNG, 8-bit scaled to 16).
+ */
+export async function readTruthImage(file: string, form: DenseImage['kind']): Promise<DenseImage> {
+  if (form === 'mask') return { kind: 'mask', ...(await decodeMaskPng(file)) };
+  const png = decodePng(await readFile(file));
+  if (png.channels !== 1)
+    throw new RangeError(`${file}: a ${form} truth PNG has one channel, this one ${png.channels}`);
+  const { width, height } = png;
+  if (form === 'classes') {
+    if (png.depth !== 8) throw new RangeError(`${file}: a class map is an 8-bit PNG, this one is ${png.depth}-bit`);
+    return { kind: 'classes', width, height, data: png.data as Uint8Array, palette: [] };
+  }
+  const data = png.depth === 16 ? (png.data as Uint16Array) : Uint16Array.from(png.data as Uint8Array, (v) => v * 257);
+  return { kind: 'values', width, height, data };
 }

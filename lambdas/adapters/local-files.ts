@@ -4,11 +4,11 @@
  */
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { BinaryMask } from '../core/decoders/index.js';
 import { PairError } from '../core/errors.js';
 import { IMAGE_EXTENSIONS } from '../core/keys.js';
+import type { DenseImage } from '../core/kinds/index.js';
 import type { MaskStore, PairSource } from '../core/pipeline.js';
-import { encodeMaskPng } from './image-codec.js';
+import { encodeDensePng } from './image-codec.js';
 
 async function readHalf(file: string, missing: 'IMAGE_MISSING' | 'TEXT_MISSING'): Promise<Uint8Array> {
   try {
@@ -65,7 +65,7 @@ export async function listFolderPairs(dir: string): Promise<PairSource[]> {
   });
 }
 
-/** Masks as `<dir>/<id>.<task>.png`; records point at that path. */
+/** Masks and other dense outputs as `<dir>/<id>.<task>.png`; records point at that path. */
 export class FolderMaskStore implements MaskStore {
   constructor(private readonly dir: string) {}
 
@@ -80,10 +80,10 @@ export class FolderMaskStore implements MaskStore {
     return made;
   }
 
-  async save(pairId: string, taskName: string, mask: BinaryMask): Promise<string> {
+  async save(pairId: string, taskName: string, image: DenseImage): Promise<string> {
     const file = path.join(this.dir, `${pairId}.${taskName}.png`);
     await this.folder(path.dirname(file));
-    await writeFile(file, encodeMaskPng(mask));
+    await writeFile(file, encodeDensePng(image));
     return file.split(path.sep).join('/');
   }
 }

@@ -1,14 +1,14 @@
-import type { BinaryMask } from '../core/decoders/index.js';
+import type { DenseImage } from '../core/kinds/index.js';
 import type { MaskStore } from '../core/pipeline.js';
 import type { ObjectStore } from '../core/ports.js';
-import { encodeMaskPng } from './image-codec.js';
+import { encodeDensePng } from './image-codec.js';
 
-/** Masks as PNG objects in the store, under keys the caller chooses (pair or job layout). */
+/** Masks and other dense outputs as PNG objects in the store, under keys the caller chooses (pair or job layout). */
 export function objectMaskStore(store: ObjectStore, keyFor: (pairId: string, task: string) => string): MaskStore {
   return {
-    async save(pairId: string, task: string, mask: BinaryMask): Promise<string> {
+    async save(pairId: string, task: string, image: DenseImage): Promise<string> {
       const key = keyFor(pairId, task);
-      await store.put(key, encodeMaskPng(mask), 'image/png');
+      await store.put(key, encodeDensePng(image), 'image/png');
       return key;
     },
   };

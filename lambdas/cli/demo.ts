@@ -6,7 +6,7 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { decodeMaskPng } from '../adapters/image-codec.js';
+import { decodeDensePng, readTruthImage } from '../adapters/image-codec.js';
 import { Evaluation, type TaskMetrics } from '../core/evaluation.js';
 import { jobKeys } from '../core/keys.js';
 import { ObjectNotFoundError } from '../core/ports.js';
@@ -85,11 +85,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const truthDir = path.dirname(options.truth);
   const evaluation = new Evaluation(
     pipeline.model.manifest,
-    (ref) => decodeMaskPng(path.join(truthDir, ref)),
+    (ref, form) => readTruthImage(path.join(truthDir, ref), form),
     async (_id, _task, key) => {
       if (!key) return null;
       try {
-        return await decodeMaskPng(Buffer.from(await store.get(key)));
+        return decodeDensePng(await store.get(key));
       } catch (error) {
         if (error instanceof ObjectNotFoundError) return null;
         throw error;

@@ -8,14 +8,15 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
-import { decodeMaskPng, SharpImageDecoder } from '../adapters/image-codec.js';
+import { readTruthImage, SharpImageDecoder } from '../adapters/image-codec.js';
 import { FolderMaskStore, listFolderPairs } from '../adapters/local-files.js';
 import { loadModelBundle } from '../adapters/model-bundle.js';
-import type { BinaryMask } from '../core/decoders/index.js';
 import type { ErrorCode } from '../core/errors.js';
 import { Evaluation, type TaskMetrics } from '../core/evaluation.js';
+import type { DenseImage } from '../core/kinds/index.js';
 import { type MaskStore, runPipeline } from '../core/pipeline.js';
 import type { OutputRecord } from '../core/records.js';
+import { parseTruth } from '../core/report/truth.js';
 import type { EngineName } from '../core/tensor.js';
 
 export interface InferOptions {
@@ -42,17 +43,6 @@ export interface InferSummary {
   readonly metrics?: TaskMetrics[];
 }
 
-async function readTruth(file: string): Promise<Map<string, Record<string, unknown>>> {
-  const lines = (await readFile(file, 'utf8')).split('\n').filter((l) => l.trim());
-  return new Map(
-    lines.map((line, i) => {
-      const truth = JSON.parse(line) as Record<string, unknown>;
-      if (typeof truth.id !== 'string') throw new Error(`${file}:${i + 1}: a truth line needs a string "id"`);
-      return [truth.id, truth];
-    }),
-  );
-}
-
 export async function infer(options: InferOptions): Promise<InferSummary> {
   // The engine runs in a worker thread: inference overlaps decoding and writing on this one.
   const model = await loadModelBundle(options.model, {
@@ -63,28 +53,30 @@ export async function infer(options: InferOptions): Promise<InferSummary> {
   try {
     const pairs = await listFolderPairs(options.input);
     const folderMasks = options.masks ? new FolderMaskStore(options.masks) : undefined;
-    const truths = options.truth ? await readTruth(options.truth) : undefined;
+    const truths = options.truth
+      ? parseTruth(model.manifest, await readFile(options.truth, 'utf8'), options.truth)
+      : undefined;
     const truthDir = options.truth ? path.dirname(options.truth) : '';
     const evaluation = truths
       ? new Evaluation(
           model.manifest,
-          (ref) => decodeMaskPng(path.join(truthDir, ref)),
+          (ref, form) => readTruthImage(path.join(truthDir, ref), form),
           async (id, task) => takeKept(id, task),
         )
       : undefined;
-    // Predicted masks are kept in memory until scored, whether or not they are written.
-    const kept = new Map<string, BinaryMask>();
+    // Predicted dense outputs are kept in memory until scored, whether or not they are written.
+    const kept = new Map<string, DenseImage>();
     const takeKept = (id: string, task: string) => {
-      const mask = kept.get(`${id}\0${task}`) ?? null;
+      const image = kept.get(`${id}\0${task}`) ?? null;
       kept.delete(`${id}\0${task}`);
-      return mask;
+      return image;
     };
     const masks: MaskStore | undefined =
       folderMasks || evaluation
         ? {
-            save: async (id, task, mask) => {
-              if (evaluation) kept.set(`${id}\0${task}`, mask);
-              return folderMasks ? folderMasks.save(id, task, mask) : null;
+            save: async (id, task, image) => {
+              if (evaluation && truths?.has(id)) kept.set(`${id}\0${task}`, image);
+              return folderMasks ? folderMasks.save(id, task, image) : null;
             },
           }
         : undefined;

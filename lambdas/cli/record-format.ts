@@ -1,4 +1,5 @@
 /** Records as JSON Lines, CSV (flattened columns) or an aligned table. */
+import { kindOfResult } from '../core/kinds/index.js';
 import type { OutputRecord } from '../core/records.js';
 
 export const RECORD_FORMATS = ['jsonl', 'csv', 'table'] as const;
@@ -11,12 +12,10 @@ export function flatten(record: OutputRecord): Record<string, string> {
     row.error = record.error.code;
     return row;
   }
+  // Records are read here without their manifest: each result's kind is the one its shape matches.
   for (const [name, result] of Object.entries(record.tasks)) {
-    if ('label' in result) row[name] = `${result.label} (${result.score.toFixed(3)})`;
-    else if ('labels' in result) row[name] = result.labels.join('|');
-    else if ('value' in result) row[name] = result.value.toFixed(3);
-    else if ('coverage' in result) row[name] = `coverage ${result.coverage.toFixed(3)}`;
-    else if ('score' in result) row[name] = result.score.toFixed(3);
+    const kind = kindOfResult(result);
+    if (kind) row[name] = kind.cell(result);
   }
   return row;
 }

@@ -6,18 +6,18 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { decodeMaskPng } from '../adapters/image-codec.js';
-import { dataUri, maskOverlay, thumbnail } from '../adapters/report-images.js';
-import type { BinaryMask } from '../core/decoders/index.js';
+import { decodeDensePng, readTruthImage } from '../adapters/image-codec.js';
+import { dataUri, overlayWebp, thumbnail } from '../adapters/report-images.js';
 import { FusebatchError } from '../core/errors.js';
-import { Evaluation, maskIou } from '../core/evaluation.js';
+import { Evaluation } from '../core/evaluation.js';
+import { type DenseImage, kindOf, resultOf } from '../core/kinds/index.js';
 import type { ModelManifest } from '../core/manifest.js';
 import { ObjectNotFoundError, type ObjectStore } from '../core/ports.js';
-import { type OutputRecord, OutputRecordSchema, type SegmentationResult } from '../core/records.js';
+import { type OutputRecord, OutputRecordSchema } from '../core/records.js';
 import { maskColor, type ReportAssets, renderReport } from '../core/report/html.js';
 import {
   describeModels,
-  type PairJudgement,
+  type ReportOverlay,
   type ReportPair,
   reportPair,
   summarize,
@@ -31,7 +31,7 @@ export interface ReportOptions {
   readonly out: string;
   /** The manifest of the model that made the records (tasks, labels, thresholds). */
   readonly manifest: ModelManifest;
-  /** Ground truth, JSON Lines (mask paths relative to the file). */
+  /** Ground truth, JSON Lines (picture paths relative to the file). */
   readonly truth?: string;
   readonly pageSize?: number;
   /** Pairs prepared at once (downloads and thumbnails). */
@@ -105,19 +105,19 @@ export async function writeReport(store: ObjectStore, options: ReportOptions): P
   const [records, assets] = await Promise.all([readJob(store, options.job), readAssets()]);
   const truths = options.truth ? parseTruth(manifest, await readFile(options.truth, 'utf8'), options.truth) : undefined;
   const truthDir = options.truth ? path.dirname(options.truth) : '';
-  const segmentation = manifest.tasks.filter((t) => t.kind === 'segmentation');
+  const drawn = manifest.tasks.filter((t) => kindOf(t).overlay);
+  const rgb = (c: readonly number[]) => `rgb(${c.join(' ')})`;
 
-  // Masks decoded for a pair's IoU are handed to the evaluation as well, not decoded twice.
-  const predictedMasks = new Map<string, BinaryMask | null>();
-  const truthMasks = new Map<string, BinaryMask>();
+  // Dense outputs decoded for a pair's overlay are handed to the evaluation as well, not decoded twice.
+  const decoded = new Map<string, DenseImage | null>();
   const evaluation = new Evaluation(
     manifest,
-    async (ref) => truthMasks.get(ref) ?? decodeMaskPng(path.join(truthDir, ref)),
+    (ref, form) => readTruthImage(path.join(truthDir, ref), form),
     async (id, task, key) => {
-      const cached = predictedMasks.get(`${id}\0${task}`);
+      const cached = decoded.get(`${id}\0${task}`);
       if (cached !== undefined) return cached;
       const bytes = await getOrNull(store, key);
-      return bytes ? decodeMaskPng(bytes) : null;
+      return bytes ? decodeDensePng(bytes) : null;
     },
   );
 
@@ -126,40 +126,36 @@ export async function writeReport(store: ObjectStore, options: ReportOptions): P
     // An image the pipeline could not read is shown as missing; its record says why.
     const image = imageBytes ? await thumbnail(imageBytes).catch(() => null) : null;
     const truth: Truth | undefined = truths?.get(record.id);
-    const masks: { task: string; src: string }[] = [];
-    const ious: Record<string, number | null> = {};
+    const overlays: ReportOverlay[] = [];
     if (record.status === 'ok') {
-      for (const [index, task] of segmentation.entries()) {
-        const result = record.tasks[task.name] as SegmentationResult | undefined;
-        const png = await getOrNull(store, result?.mask ?? null);
-        // Decoded once: for the overlay and, with ground truth, for the IoU and the evaluation.
-        const predicted = png ? await decodeMaskPng(png) : null;
-        if (predicted && image) {
-          const overlay = await maskOverlay(predicted, image.width, image.height, maskColor(index));
-          masks.push({ task: task.name, src: dataUri(overlay) });
-        }
-        const ref = truth?.[task.name];
-        if (typeof ref === 'string') {
-          const target = await decodeMaskPng(path.join(truthDir, ref));
-          truthMasks.set(ref, target);
-          predictedMasks.set(`${record.id}\0${task.name}`, predicted);
-          ious[task.name] = target.data.some((v) => v > 127) ? maskIou(predicted, target) : null;
+      for (const [index, task] of drawn.entries()) {
+        const kind = kindOf(task);
+        const result = resultOf(record.tasks, task);
+        if (!result) continue;
+        const key = kind.denseKey?.(result) ?? null;
+        const bytes = await getOrNull(store, key);
+        const dense = bytes ? decodeDensePng(bytes) : null;
+        decoded.set(`${record.id}\0${task.name}`, dense);
+        if (!image) continue;
+        const color = maskColor(index);
+        const overlay = kind.overlay!(task, { result, dense, size: image, color });
+        if (overlay?.kind === 'raster') {
+          overlays.push({
+            task: task.name,
+            src: dataUri(await overlayWebp(overlay.rgba, overlay.width, overlay.height)),
+          });
+        } else if (overlay?.kind === 'boxes') {
+          overlays.push({ task: task.name, color: rgb(color), boxes: overlay.boxes, ...image.original });
         }
       }
     }
-    if (truth) {
-      await evaluation.add(record, truth);
-      for (const task of segmentation) {
-        predictedMasks.delete(`${record.id}\0${task.name}`);
-        const ref = truth[task.name];
-        if (typeof ref === 'string') truthMasks.delete(ref);
-      }
-    }
-    const pair = reportPair(manifest, record, truth ? ({ truth, ious } satisfies PairJudgement) : undefined);
+    const scores = truth ? await evaluation.add(record, truth) : undefined;
+    for (const task of drawn) decoded.delete(`${record.id}\0${task.name}`);
+    const pair = reportPair(manifest, record, truth && scores ? { truth, scores } : undefined);
     return {
       ...pair,
       ...(image ? { image: { src: dataUri(image), width: image.width, height: image.height } } : {}),
-      ...(masks.length ? { masks } : {}),
+      ...(overlays.length ? { overlays } : {}),
     };
   };
 
@@ -176,10 +172,10 @@ export async function writeReport(store: ObjectStore, options: ReportOptions): P
       truthFile: options.truth,
       summary,
       pairs,
-      maskTasks: segmentation.map((t, i) => ({
+      overlayTasks: drawn.map((t, i) => ({
         task: t.name,
-        color: `rgb(${maskColor(i).join(' ')})`,
-        label: t.kind === 'segmentation' ? t.label : undefined,
+        color: rgb(maskColor(i)),
+        label: 'label' in t ? t.label : undefined,
       })),
       pageSize: options.pageSize,
     },

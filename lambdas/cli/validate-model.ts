@@ -1,6 +1,7 @@
 /** `fusebatch validate-model`: checks a bundle against its graph and describes it. */
 
 import { loadModelBundle } from '../adapters/model-bundle.js';
+import { kindOf } from '../core/kinds/index.js';
 import type { EngineName } from '../core/tensor.js';
 
 export async function describeModel(dir: string, engine: EngineName): Promise<string> {
@@ -15,19 +16,9 @@ export async function describeModel(dir: string, engine: EngineName): Promise<st
     `  image  '${image.tensor}' ${image.layout} ${image.width}x${image.height} ${image.channelOrder}, resize ${image.resize} (${image.resizeKernel}), mean [${image.mean.join(', ')}], std [${image.std.join(', ')}]`,
     `  text   '${text.idsTensor}'${text.attentionMaskTensor ? ` + '${text.attentionMaskTensor}'` : ''}, ${text.tokenizer}, max length ${text.maxLength}`,
     'tasks:',
-    ...manifest.tasks.map((t) => {
-      const detail =
-        t.kind === 'classification'
-          ? `${t.labels.length} labels, ${t.activation}, top ${t.topK}`
-          : t.kind === 'multilabel'
-            ? `${t.labels.length} labels, ${t.activation} >= ${t.threshold}`
-            : t.kind === 'score'
-              ? `${t.activation}${t.threshold === undefined ? '' : ` >= ${t.threshold}`}`
-              : t.kind === 'segmentation'
-                ? `${t.activation} >= ${t.threshold}, mask at the original image size`
-                : t.activation;
-      return `  ${t.name.padEnd(12)} ${t.kind.padEnd(14)} '${t.output}'  ${detail}`;
-    }),
+    ...manifest.tasks.map(
+      (t) => `  ${t.name.padEnd(12)} ${t.kind.padEnd(14)} '${t.output}'  ${kindOf(t).describeTask(t)}`,
+    ),
   ];
   return lines.join('\n');
 }

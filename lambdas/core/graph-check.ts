@@ -2,28 +2,12 @@
  * Checks a manifest against the ONNX graph it describes: names, element types and the
  * dimensions that are fixed. Returns every problem, each naming the manifest field.
  */
-import type { ModelManifest, Task } from './manifest.js';
+import { kindOf } from './kinds/index.js';
+import type { ModelManifest } from './manifest.js';
 import type { TensorInfo } from './tensor.js';
 
 const isFixed = (d: number | string | undefined): d is number => typeof d === 'number' && d > 0;
 const fmtShape = (shape: ReadonlyArray<number | string>) => `[${shape.join(', ')}]`;
-
-/** Output shapes a task kind accepts, after the batch axis. `null` marks any size. */
-function expectedOutputShapes(task: Task): (number | null)[][] {
-  switch (task.kind) {
-    case 'classification':
-    case 'multilabel':
-      return [[task.labels.length]];
-    case 'score':
-    case 'regression':
-      return [[], [1]];
-    case 'segmentation':
-      return [
-        [1, null, null],
-        [null, null],
-      ];
-  }
-}
 
 export function checkManifestAgainstGraph(
   manifest: ModelManifest,
@@ -81,31 +65,38 @@ export function checkManifestAgainstGraph(
   }
 
   manifest.tasks.forEach((task, i) => {
-    const field = `tasks.${i}.output`;
-    const info = outputs.get(task.output);
-    if (!info) {
-      problems.push(
-        `${field}: '${task.output}' (task '${task.name}') is not an output of the model; its outputs are ${outputNames}`,
+    const kind = kindOf(task);
+    const shapes = new Map<string, readonly (number | string)[]>();
+    for (const spec of kind.outputs(task)) {
+      const field = `tasks.${i}.${spec.field}`;
+      const info = outputs.get(spec.tensor);
+      if (!info) {
+        problems.push(
+          `${field}: '${spec.tensor}' (task '${task.name}') is not an output of the model; its outputs are ${outputNames}`,
+        );
+        continue;
+      }
+      const types = spec.types ?? ['float32'];
+      if (!types.includes(info.type)) {
+        problems.push(`${field}: output '${spec.tensor}' has type ${info.type}; expected ${types.join(' or ')}`);
+      }
+      if (!info.shape.length) continue; // shape unknown to the graph: checked at run time
+      shapes.set(spec.field, info.shape);
+      const rest = info.shape.slice(1);
+      const fits = spec.shapes.some(
+        (want) => want.length === rest.length && want.every((d, k) => d === null || !isFixed(rest[k]) || rest[k] === d),
       );
-      return;
+      if (!fits) {
+        const wants = spec.shapes.map((w) => `[batch${w.map((d) => `, ${d ?? '?'}`).join('')}]`).join(' or ');
+        problems.push(
+          `${field}: output '${spec.tensor}' has shape ${fmtShape(info.shape)}; a ${task.kind} task${
+            'labels' in task ? ` with ${task.labels.length} labels` : ''
+          } needs ${wants}`,
+        );
+      }
     }
-    if (info.type !== 'float32') {
-      problems.push(`${field}: output '${task.output}' has type ${info.type}; expected float32`);
-    }
-    if (!info.shape.length) return; // shape unknown to the graph: checked at run time
-    const rest = info.shape.slice(1);
-    const fits = expectedOutputShapes(task).some(
-      (want) => want.length === rest.length && want.every((d, k) => d === null || !isFixed(rest[k]) || rest[k] === d),
-    );
-    if (!fits) {
-      const wants = expectedOutputShapes(task)
-        .map((w) => `[batch${w.map((d) => `, ${d ?? '?'}`).join('')}]`)
-        .join(' or ');
-      problems.push(
-        `${field}: output '${task.output}' has shape ${fmtShape(info.shape)}; a ${task.kind} task${
-          'labels' in task ? ` with ${task.labels.length} labels` : ''
-        } needs ${wants}`,
-      );
+    for (const issue of kind.checkGraph?.(task, shapes) ?? []) {
+      problems.push(`tasks.${i}.${issue.path.join('.')}: ${issue.message}`);
     }
   });
   return problems;

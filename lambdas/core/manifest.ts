@@ -1,68 +1,17 @@
 /**
  * The model bundle manifest (model.json): everything the runtime knows about a model.
  * Nothing about a particular model lives in code; a new model with other tasks is a new
- * manifest, and a new task kind is one new decoder (decoders/).
+ * manifest, and a new task kind is one new module (kinds/).
  */
 import { z } from 'zod';
+import { kindOf, type Task, TaskSchema } from './kinds/index.js';
+import { tensorName } from './kinds/kind.js';
+
+export { type Task, type TaskKindName as TaskKind, TaskSchema } from './kinds/index.js';
+export { TASK_NAME } from './kinds/kind.js';
 
 const channelTriple = (name: string) =>
   z.tuple([z.number(), z.number(), z.number()], { error: `${name} needs one number per channel (3)` });
-
-export const TASK_NAME = /^[a-z][a-z0-9_]*$/;
-const taskName = z
-  .string()
-  .regex(TASK_NAME, 'a task name is lower-case letters, digits and _ (it becomes a SQL column)');
-const tensorName = z.string().min(1);
-const labels = z.array(z.string().min(1)).min(1);
-
-const TaskBase = { name: taskName, output: tensorName, description: z.string().optional() };
-
-export const ClassificationTaskSchema = z.object({
-  ...TaskBase,
-  kind: z.literal('classification'),
-  labels: labels.min(2),
-  activation: z.enum(['softmax', 'sigmoid', 'identity']).default('softmax'),
-  topK: z.number().int().positive().default(3),
-});
-
-export const MultilabelTaskSchema = z.object({
-  ...TaskBase,
-  kind: z.literal('multilabel'),
-  labels,
-  activation: z.enum(['sigmoid', 'identity']).default('sigmoid'),
-  threshold: z.number().default(0.5),
-});
-
-export const ScoreTaskSchema = z.object({
-  ...TaskBase,
-  kind: z.literal('score'),
-  activation: z.enum(['sigmoid', 'identity']).default('sigmoid'),
-  /** When given, the record also says whether the score reaches it. */
-  threshold: z.number().optional(),
-});
-
-export const RegressionTaskSchema = z.object({
-  ...TaskBase,
-  kind: z.literal('regression'),
-  activation: z.enum(['identity']).default('identity'),
-});
-
-export const SegmentationTaskSchema = z.object({
-  ...TaskBase,
-  kind: z.literal('segmentation'),
-  /** Binary masks: one channel [N,1,H,W] (or [N,H,W]); a pixel is in the mask when activation(x) >= threshold. */
-  activation: z.enum(['sigmoid', 'identity']).default('sigmoid'),
-  threshold: z.number().default(0.5),
-  label: z.string().optional(),
-});
-
-export const TaskSchema = z.discriminatedUnion('kind', [
-  ClassificationTaskSchema,
-  MultilabelTaskSchema,
-  ScoreTaskSchema,
-  RegressionTaskSchema,
-  SegmentationTaskSchema,
-]);
 
 export const ImageInputSchema = z.object({
   tensor: tensorName,
@@ -103,28 +52,19 @@ export const ModelManifestSchema = z
     tasks: z.array(TaskSchema).min(1),
   })
   .superRefine((m, ctx) => {
-    const seen = new Map<string, number>();
-    m.tasks.forEach((t, i) => {
+    const seen = new Set<string>();
+    m.tasks.forEach((t: Task, i) => {
       if (seen.has(t.name)) {
         ctx.addIssue({ code: 'custom', path: ['tasks', i, 'name'], message: `duplicate task name '${t.name}'` });
       }
-      seen.set(t.name, i);
-      if ('labels' in t && new Set(t.labels).size !== t.labels.length) {
-        ctx.addIssue({ code: 'custom', path: ['tasks', i, 'labels'], message: 'labels must be unique' });
-      }
-      if (t.kind === 'classification' && t.topK > t.labels.length) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['tasks', i, 'topK'],
-          message: `topK (${t.topK}) exceeds the number of labels (${t.labels.length})`,
-        });
+      seen.add(t.name);
+      for (const issue of kindOf(t).refine?.(t) ?? []) {
+        ctx.addIssue({ code: 'custom', path: ['tasks', i, ...issue.path], message: issue.message });
       }
     });
   });
 
 export type ModelManifest = z.infer<typeof ModelManifestSchema>;
-export type Task = z.infer<typeof TaskSchema>;
-export type TaskKind = Task['kind'];
 export type ImageInput = z.infer<typeof ImageInputSchema>;
 export type TextInput = z.infer<typeof TextInputSchema>;
 

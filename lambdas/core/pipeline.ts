@@ -6,8 +6,9 @@
  * fails anywhere becomes its own error record; a batch whose inference fails is retried
  * pair by pair so that only the pair that breaks the engine fails.
  */
-import { type BinaryMask, type DecodeContext, decoderFor } from './decoders/index.js';
+
 import { PairError, toPairError } from './errors.js';
+import { type DecodeContext, type DenseImage, kindOf, type OutputSlice } from './kinds/index.js';
 import type { ModelManifest } from './manifest.js';
 import { type Placement, placementFor, type Size } from './placement.js';
 import { cleanText, padTokenIds, writeImageTensor } from './preprocess.js';
@@ -35,9 +36,12 @@ export interface TextTokenizer {
   readonly padId: number;
 }
 
-/** Keeps masks; returns the key or path a record points to, or null when masks are not kept. */
+/**
+ * Keeps masks and the other dense outputs (class maps, value maps); returns the key or path a
+ * record points to, or null when they are not kept.
+ */
 export interface MaskStore {
-  save(pairId: string, taskName: string, mask: BinaryMask): Promise<string | null>;
+  save(pairId: string, taskName: string, image: DenseImage): Promise<string | null>;
 }
 
 export interface RuntimeModel {
@@ -141,12 +145,15 @@ function feedsFor(pairs: readonly Prepared[], manifest: ModelManifest): Record<s
   return feeds;
 }
 
-/** Row `index` of a batched output, with its dimensions after the batch axis. */
-function sliceOf(output: TensorData, index: number, name: string) {
-  if (output.type !== 'float32') throw new PairError('INTERNAL', `output '${name}' is ${output.type}, not float32`);
+/** Row `index` of a batched output, with its dimensions after the batch axis (integers as float32). */
+function sliceOf(output: TensorData, index: number): OutputSlice {
   const [n, ...rest] = output.dims;
   const size = output.data.length / n;
-  return { values: output.data.subarray(index * size, (index + 1) * size), dims: rest };
+  const values =
+    output.type === 'float32'
+      ? output.data.subarray(index * size, (index + 1) * size)
+      : Float32Array.from(output.data.subarray(index * size, (index + 1) * size), Number);
+  return { values, dims: rest };
 }
 
 async function decodePair(
@@ -162,14 +169,18 @@ async function decodePair(
     original: pair.original,
     input: model.manifest.inputs.image,
     placement: pair.placement,
-    saveMask: (taskName, mask) => masks.save(pair.source.id, taskName, mask),
+    saveDense: (taskName, image) => masks.save(pair.source.id, taskName, image),
   };
   try {
     const tasks: Record<string, TaskResult> = {};
     for (const task of model.manifest.tasks) {
-      const output = outputs[task.output];
-      if (!output) throw new PairError('INTERNAL', `the engine returned no output '${task.output}'`);
-      tasks[task.name] = await decoderFor(task).decode(task, sliceOf(output, index, task.output), ctx);
+      const kind = kindOf(task);
+      const slices = kind.outputs(task).map(({ tensor }) => {
+        const output = outputs[tensor];
+        if (!output) throw new PairError('INTERNAL', `the engine returned no output '${tensor}'`);
+        return sliceOf(output, index);
+      });
+      tasks[task.name] = await kind.decode(task, slices, ctx);
     }
     const record: ResultRecord = {
       id: pair.source.id,

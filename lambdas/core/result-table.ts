@@ -2,10 +2,10 @@
  * The results table: one row per record (result or error) under results/, with the same name
  * and columns in Athena (the Glue table the CDK app defines) and locally (`fusebatch query`).
  * Columns follow records.ts; `tasks` has one field per task of the model's manifest, typed by
- * the task kind's decoder.
+ * the task's kind.
  */
 import { type Column, type ColumnType, col, duckdbType, hiveType } from './columns.js';
-import { decoderFor } from './decoders/index.js';
+import { kindOf } from './kinds/index.js';
 import type { ModelManifest } from './manifest.js';
 
 export const RESULTS_TABLE = 'results';
@@ -15,7 +15,7 @@ export const RECORD_FILE_EXTENSIONS = ['json', 'jsonl'] as const;
 
 export function resultColumns(manifest: ModelManifest): Column[] {
   const tasks: Record<string, ColumnType> = Object.fromEntries(
-    manifest.tasks.map((task) => [task.name, decoderFor(task).column(task)]),
+    manifest.tasks.map((task) => [task.name, kindOf(task).column(task)]),
   );
   const fields: Record<string, ColumnType> = {
     id: col.string,

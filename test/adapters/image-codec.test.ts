@@ -7,8 +7,8 @@
 import sharp, { type Sharp } from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_IMAGE_LIMITS, encodeMaskPng, SharpImageDecoder } from '../../lambdas/adapters/image-codec.js';
-import type { BinaryMask } from '../../lambdas/core/decoders/index.js';
 import { type ErrorCode, PairError } from '../../lambdas/core/errors.js';
+import type { BinaryMask } from '../../lambdas/core/kinds/index.js';
 import { type ImageInput, ImageInputSchema } from '../../lambdas/core/manifest.js';
 import type { ImageDecoder } from '../../lambdas/core/pipeline.js';
 import { placementFor } from '../../lambdas/core/placement.js';

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
-import type { BinaryMask } from '../../lambdas/core/decoders/index.js';
 import { PairError } from '../../lambdas/core/errors.js';
+import type { BinaryMask, DenseImage } from '../../lambdas/core/kinds/index.js';
 import type { MaskStore, PairSource } from '../../lambdas/core/pipeline.js';
 import type { InferenceEngine, TensorData } from '../../lambdas/core/tensor.js';
 
@@ -12,12 +12,12 @@ export const parityPairs = path.join(parityDir, 'pairs');
 export const evalDir = path.join(referenceBundle, 'fixtures', 'eval');
 export const evalPairs = path.join(evalDir, 'pairs');
 
-/** Keeps masks in memory, keyed as a store would name them. */
+/** Keeps masks and other dense outputs in memory, keyed as a store would name them. */
 export class MemoryMaskStore implements MaskStore {
-  readonly masks = new Map<string, BinaryMask>();
-  async save(pairId: string, taskName: string, mask: BinaryMask): Promise<string> {
+  readonly masks = new Map<string, DenseImage>();
+  async save(pairId: string, taskName: string, image: DenseImage): Promise<string> {
     const key = `${pairId}.${taskName}.png`;
-    this.masks.set(key, mask);
+    this.masks.set(key, image);
     return key;
   }
 }

@@ -12,16 +12,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendPair } from '../../lambdas/cli/bucket-commands.js';
 import { queryBucket } from '../../lambdas/cli/query.js';
 import { pairKeys } from '../../lambdas/core/keys.js';
+import type { ClassificationResult } from '../../lambdas/core/kinds/classification.js';
+import type { MultilabelResult } from '../../lambdas/core/kinds/multilabel.js';
+import type { ScoreResult } from '../../lambdas/core/kinds/score.js';
+import type { SegmentationResult } from '../../lambdas/core/kinds/segmentation.js';
 import type { ModelManifest } from '../../lambdas/core/manifest.js';
-import {
-  type ClassificationResult,
-  type MultilabelResult,
-  type OutputRecord,
-  OutputRecordSchema,
-  type ResultRecord,
-  type ScoreResult,
-  type SegmentationResult,
-} from '../../lambdas/core/records.js';
+import { type OutputRecord, OutputRecordSchema, type ResultRecord } from '../../lambdas/core/records.js';
 import { type LocalPipeline, startLocalPipeline } from '../../lambdas/local/local-pipeline.js';
 import { type EvalJob, pipelineOptions, runEvalJob } from '../helpers/eval-job.js';
 import { evalDir, readTruthLines } from '../helpers/runtime.js';

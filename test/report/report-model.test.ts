@@ -1,14 +1,15 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { maskIou } from '../../lambdas/core/evaluation.js';
+import { type DenseImage, kindOf, type TruthIO } from '../../lambdas/core/kinds/index.js';
+import { maskIou } from '../../lambdas/core/kinds/segmentation.js';
 import { ModelManifestSchema, type Task, TaskSchema } from '../../lambdas/core/manifest.js';
 import type { OutputRecord, ResultRecord } from '../../lambdas/core/records.js';
 import { renderChart } from '../../lambdas/core/report/charts.js';
 import { histogram } from '../../lambdas/core/report/histogram.js';
 import { renderReport } from '../../lambdas/core/report/html.js';
 import { escapeHtml, scriptJson } from '../../lambdas/core/report/html-escape.js';
-import { describeResult, judge, reportPair, summarize, taskCharts } from '../../lambdas/core/report/report-model.js';
+import { reportPair, summarize } from '../../lambdas/core/report/report-model.js';
 import { parseTruth, TruthFileError } from '../../lambdas/core/report/truth.js';
 
 const manifest = ModelManifestSchema.parse(
@@ -67,29 +68,44 @@ describe('Report: predictions in words, and whether they are right', () => {
     ['mask', 'coverage 25.0 %', 'box 2×2 at (0, 0)'],
   ])('describes %s as %s', (name, text, detail) => {
     const r = result('p', 'circle', 0.97);
-    expect(describeResult(task(name), r.tasks[name])).toEqual(detail ? { text, detail } : { text });
+    const t = task(name);
+    expect(kindOf(t).describe(t, r.tasks[name] as never)).toEqual(detail ? { text, detail } : { text });
+  });
+
+  // 2×2 masks: the target's first `t` pixels, the prediction's first `p` (IoU = min/max).
+  const mask = (on: number): DenseImage => ({
+    kind: 'mask',
+    width: 2,
+    height: 2,
+    data: Uint8Array.from([0, 1, 2, 3], (i) => (i < on ? 255 : 0)),
+  });
+  const io = (target: number, predicted: number): TruthIO => ({
+    loadTruthImage: async () => mask(target),
+    loadPredicted: async () => mask(predicted),
   });
 
   it.each([
-    ['shape', 'circle', undefined, true],
-    ['shape', 'star', undefined, false],
-    ['colors', ['red'], undefined, true],
-    ['colors', ['red', 'green'], undefined, false],
-    ['count', 1, undefined, true],
-    ['count', 2, undefined, false],
-    ['match', 1, undefined, true],
-    ['match', 0, undefined, false],
-    ['mask', 'm.png', 0.5, true],
-    ['mask', 'm.png', 0.49, false],
-    ['mask', 'm.png', null, false], // an empty target and a non-empty prediction
-  ])('judges %s against %j (IoU %s): %s', (name, expected, iou, right) => {
+    ['shape', 'circle', 0, 0, true],
+    ['shape', 'star', 0, 0, false],
+    ['colors', ['red'], 0, 0, true],
+    ['colors', ['red', 'green'], 0, 0, false],
+    ['count', 1, 0, 0, true],
+    ['count', 2, 0, 0, false],
+    ['match', 1, 0, 0, true],
+    ['match', 0, 0, 0, false],
+    ['mask', 'm.png', 2, 1, true], // IoU 0.5
+    ['mask', 'm.png', 3, 1, false], // IoU 0.33
+    ['mask', 'm.png', 0, 1, false], // an empty target and a non-empty prediction
+  ])('scores %s against %j (target %i px, prediction %i px): %s', async (name, expected, target, predicted, right) => {
     const r = result('p', 'circle', 0.97);
-    expect(judge(task(name), r.tasks[name], expected, iou)).toBe(right);
+    const t = task(name);
+    expect((await kindOf(t).score(t, r.tasks[name] as never, expected, io(target, predicted))).right).toBe(right);
   });
 
-  it('judges an empty predicted mask right on an empty target', () => {
-    const empty = { mask: null, width: 4, height: 4, coverage: 0, box: null };
-    expect(judge(task('mask'), empty, 'm.png', null)).toBe(true);
+  it('scores an empty predicted mask right on an empty target', async () => {
+    const empty = { mask: null, width: 2, height: 2, coverage: 0, box: null };
+    const t = task('mask');
+    expect((await kindOf(t).score(t, empty as never, 'm.png', io(0, 0))).right).toBe(true);
   });
 
   it('measures mask IoU over the target’s pixels', () => {
@@ -103,7 +119,12 @@ describe('Report: predictions in words, and whether they are right', () => {
     // Act
     const pair = reportPair(manifest, result('p', 'circle', 0.97), {
       truth: { id: 'p', shape: 'star', colors: ['red'], count: null, match: 1, mask: 'm.png' },
-      ious: { mask: 0.8 },
+      scores: new Map([
+        ['shape', { right: false }],
+        ['colors', { right: true }],
+        ['match', { right: true }],
+        ['mask', { right: true, note: 'IoU 0.80' }],
+      ]),
     });
     // Assess
     expect(pair.wrong).toBe(true);
@@ -175,7 +196,11 @@ describe('Report: summary and charts', () => {
 
   it('draws no chart for a score task without threshold but its histogram', () => {
     const score = TaskSchema.parse({ name: 'q', kind: 'score', output: 'o' });
-    expect(taskCharts(score, [{ score: 0.2 }]).map((c) => c.kind)).toEqual(['histogram']);
+    expect(
+      kindOf(score)
+        .charts(score, [{ score: 0.2 }] as never)
+        .map((c) => c.kind),
+    ).toEqual(['histogram']);
   });
 
   it('renders bars and histograms as SVG with exact counts in titles, text escaped', () => {
@@ -234,7 +259,7 @@ describe('Report: the HTML document', () => {
         generatedAt: 'now',
         summary: summarize(manifest, records),
         pairs,
-        maskTasks: [{ task: 'mask', color: 'rgb(1 2 3)' }],
+        overlayTasks: [{ task: 'mask', color: 'rgb(1 2 3)' }],
       },
       { css: 'body{}', js: 'void 0;' },
     );

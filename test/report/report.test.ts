@@ -11,18 +11,16 @@ import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeMaskPng } from '../../lambdas/adapters/image-codec.js';
+import { decodeDensePng, decodeMaskPng, readTruthImage } from '../../lambdas/adapters/image-codec.js';
 import { ReportError, writeReport } from '../../lambdas/cli/report.js';
-import type { BinaryMask } from '../../lambdas/core/decoders/index.js';
 import { Evaluation } from '../../lambdas/core/evaluation.js';
-import type {
-  ClassificationResult,
-  MultilabelResult,
-  RegressionResult,
-  ResultRecord,
-  ScoreResult,
-  SegmentationResult,
-} from '../../lambdas/core/records.js';
+import type { ClassificationResult } from '../../lambdas/core/kinds/classification.js';
+import type { BinaryMask } from '../../lambdas/core/kinds/index.js';
+import type { MultilabelResult } from '../../lambdas/core/kinds/multilabel.js';
+import type { RegressionResult } from '../../lambdas/core/kinds/regression.js';
+import type { ScoreResult } from '../../lambdas/core/kinds/score.js';
+import type { SegmentationResult } from '../../lambdas/core/kinds/segmentation.js';
+import type { ResultRecord } from '../../lambdas/core/records.js';
 import { type LocalPipeline, startLocalPipeline } from '../../lambdas/local/local-pipeline.js';
 import { launchChromium } from '../helpers/chromium.js';
 import { type EvalJob, pipelineOptions, runEvalJob } from '../helpers/eval-job.js';
@@ -126,8 +124,8 @@ describe('Report: a job as one HTML file, in headless Chromium', () => {
     // Prepare
     const evaluation = new Evaluation(
       pipeline.model.manifest,
-      (ref) => decodeMaskPng(path.join(evalDir, ref)),
-      async (_id, _task, key) => (key ? decodeMaskPng(await pipeline.store.get(key)) : null),
+      (ref, form) => readTruthImage(path.join(evalDir, ref), form),
+      async (_id, _task, key) => (key ? decodeDensePng(await pipeline.store.get(key)) : null),
     );
     for (const r of job.records) if (job.truth.has(r.id)) await evaluation.add(r, job.truth.get(r.id)!);
     // Act

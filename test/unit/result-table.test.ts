@@ -3,16 +3,13 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ColumnType } from '../../lambdas/core/columns.js';
 import { duckdbType, hiveType } from '../../lambdas/core/columns.js';
+import { ClassificationResultSchema } from '../../lambdas/core/kinds/classification.js';
+import { MultilabelResultSchema } from '../../lambdas/core/kinds/multilabel.js';
+import { RegressionResultSchema } from '../../lambdas/core/kinds/regression.js';
+import { ScoreResultSchema } from '../../lambdas/core/kinds/score.js';
+import { SegmentationResultSchema } from '../../lambdas/core/kinds/segmentation.js';
 import { ModelManifestSchema } from '../../lambdas/core/manifest.js';
-import {
-  ClassificationResultSchema,
-  ErrorRecordSchema,
-  MultilabelResultSchema,
-  RegressionResultSchema,
-  ResultRecordSchema,
-  ScoreResultSchema,
-  SegmentationResultSchema,
-} from '../../lambdas/core/records.js';
+import { ErrorRecordSchema, ResultRecordSchema } from '../../lambdas/core/records.js';
 import { duckdbColumns, glueColumns, resultColumns } from '../../lambdas/core/result-table.js';
 
 const manifest = ModelManifestSchema.parse(

@@ -3,6 +3,7 @@
 (() => {
   const data = JSON.parse(document.getElementById('report-data').textContent);
   const THUMB = 160; // display box of a thumbnail, in CSS pixels
+  const SVG = 'http://www.w3.org/2000/svg';
   const $ = (id) => document.getElementById(id);
   const cards = $('cards');
   const state = { filter: 'all', search: '', page: 0 };
@@ -30,15 +31,47 @@
     img.src = pair.image.src;
     img.alt = pair.id;
     frame.append(img);
-    for (const mask of pair.masks ?? []) {
-      const overlay = el('img', 'mask');
-      overlay.src = mask.src;
-      overlay.alt = '';
-      overlay.dataset.task = mask.task;
-      frame.append(overlay);
-    }
+    for (const overlay of pair.overlays ?? []) frame.append(overlay.src ? picture(overlay) : boxes(overlay));
     box.append(frame);
     return box;
+  }
+
+  // A mask, class map or heat map: a transparent picture of the thumbnail's size.
+  function picture(overlay) {
+    const img = el('img', 'mask');
+    img.src = overlay.src;
+    img.alt = '';
+    img.dataset.task = overlay.task;
+    return img;
+  }
+
+  // Detections: boxes in the original image's pixels, scaled by the SVG's viewBox.
+  function boxes(overlay) {
+    const svg = document.createElementNS(SVG, 'svg');
+    svg.setAttribute('class', 'mask boxes');
+    svg.setAttribute('viewBox', `0 0 ${overlay.width} ${overlay.height}`);
+    svg.setAttribute('preserveAspectRatio', 'none');
+    svg.dataset.task = overlay.task;
+    const stroke = Math.max(overlay.width, overlay.height) / 80;
+    for (const b of overlay.boxes) {
+      const rect = document.createElementNS(SVG, 'rect');
+      for (const [k, v] of Object.entries({ x: b.x, y: b.y, width: b.width, height: b.height }))
+        rect.setAttribute(k, v);
+      rect.setAttribute('fill', 'none');
+      rect.setAttribute('stroke', overlay.color);
+      rect.setAttribute('stroke-width', stroke);
+      const title = document.createElementNS(SVG, 'title');
+      title.textContent = b.label;
+      rect.append(title);
+      const text = document.createElementNS(SVG, 'text');
+      text.setAttribute('x', b.x + stroke);
+      text.setAttribute('y', b.y + 5 * stroke);
+      text.setAttribute('fill', overlay.color);
+      text.setAttribute('font-size', 5 * stroke);
+      text.textContent = b.label;
+      svg.append(rect, text);
+    }
+    return svg;
   }
 
   function card(pair) {

@@ -33,3 +33,6 @@ export function histogram(values: readonly number[], bins: number, range?: reado
   }
   return { min, max, counts };
 }
+
+/** Bins of every histogram in the report. */
+export const REPORT_HISTOGRAM_BINS = 20;

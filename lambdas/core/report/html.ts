@@ -10,7 +10,7 @@ import { renderChart } from './charts.js';
 import { escapeHtml, scriptJson } from './html-escape.js';
 import type { ReportPair, ReportSummary } from './report-model.js';
 
-/** Overlay colours of segmentation tasks, in manifest order (RGB). */
+/** Overlay colours of the tasks that draw over the thumbnails, in manifest order (RGB). */
 export const MASK_COLORS: readonly (readonly [number, number, number])[] = [
   [182, 255, 0],
   [0, 229, 255],
@@ -29,8 +29,8 @@ export interface ReportDocument {
   readonly truthFile?: string;
   readonly summary: ReportSummary;
   readonly pairs: readonly ReportPair[];
-  /** Segmentation tasks with their overlay colour and what their masks show. */
-  readonly maskTasks: readonly { readonly task: string; readonly color: string; readonly label?: string }[];
+  /** Tasks that draw over the thumbnails, with their colour and what they show. */
+  readonly overlayTasks: readonly { readonly task: string; readonly color: string; readonly label?: string }[];
   readonly pageSize?: number;
 }
 
@@ -39,12 +39,6 @@ export interface ReportAssets {
   readonly css: string;
   readonly js: string;
 }
-
-const METRIC_NAMES: Record<TaskMetrics['metric'], string> = {
-  accuracy: 'accuracy',
-  micro_f1: 'micro-F1',
-  mean_iou: 'mean IoU',
-};
 
 const tile = (value: number, label: string, cls = '') =>
   `<div class="tile${cls ? ` ${cls}` : ''}" data-tile="${label}"><b>${value.toLocaleString('en-US')}</b> ${label}</div>`;
@@ -62,13 +56,10 @@ function errorsTable(summary: ReportSummary): string {
 function metricsTable(metrics: readonly TaskMetrics[] | undefined, truthFile: string | undefined): string {
   if (!metrics) return '';
   const rows = metrics.map((m) => {
-    const empty =
-      m.emptyTargets !== undefined
-        ? `; empty targets predicted empty: ${(100 * (m.emptyPredictedEmpty ?? 0)).toFixed(1)} % of ${m.emptyTargets}`
-        : '';
+    const value = m.fraction ? `${(100 * m.value).toFixed(2)} %` : m.value.toFixed(4);
     return (
-      `<tr data-task="${escapeHtml(m.task)}"><td>${escapeHtml(m.task)}</td><td>${m.kind}</td><td>${METRIC_NAMES[m.metric]}</td>` +
-      `<td class="num">${(100 * m.value).toFixed(2)} %</td><td class="num">${m.pairs}</td><td>${escapeHtml(empty.slice(2))}</td></tr>`
+      `<tr data-task="${escapeHtml(m.task)}"><td>${escapeHtml(m.task)}</td><td>${m.kind}</td><td>${escapeHtml(m.label)}</td>` +
+      `<td class="num">${value}</td><td class="num">${m.pairs}</td><td>${escapeHtml(m.note ?? '')}</td></tr>`
     );
   });
   return (
@@ -87,7 +78,7 @@ export function renderReport(doc: ReportDocument, assets: ReportAssets): string 
     tile(summary.errors, 'errors', summary.errors ? 'bad' : ''),
     ...(summary.wrong !== undefined ? [tile(summary.wrong, 'wrong', summary.wrong ? 'bad' : '')] : []),
   ];
-  const legend = doc.maskTasks
+  const legend = doc.overlayTasks
     .map(
       (m) =>
         `<span class="legend"><i style="background:${m.color}"></i>${escapeHtml(m.task)}${m.label ? `: ${escapeHtml(m.label)}` : ''}</span>`,

@@ -4,22 +4,10 @@
  * is right. Images and masks are added by the caller (they need an image codec).
  */
 import type { TaskMetrics } from '../evaluation.js';
-import type { ModelManifest, Task } from '../manifest.js';
-import type {
-  ClassificationResult,
-  ModelIdentity,
-  MultilabelResult,
-  OutputRecord,
-  RegressionResult,
-  ScoreResult,
-  SegmentationResult,
-  TaskResult,
-} from '../records.js';
+import { kindOf, type PairScore, resultOf } from '../kinds/index.js';
+import type { ModelManifest } from '../manifest.js';
+import type { ModelIdentity, OutputRecord } from '../records.js';
 import type { ChartSpec } from './charts.js';
-import { histogram } from './histogram.js';
-
-/** Bins of every histogram in the report. */
-export const HISTOGRAM_BINS = 20;
 
 export interface TaskLine {
   readonly task: string;
@@ -40,14 +28,25 @@ export interface ReportImage {
   readonly height: number;
 }
 
+export type ReportOverlay =
+  | { readonly task: string; readonly src: string }
+  | {
+      readonly task: string;
+      readonly color: string;
+      /** Boxes in the original image's pixels, with the original size to scale them by. */
+      readonly boxes: readonly { x: number; y: number; width: number; height: number; label: string }[];
+      readonly width: number;
+      readonly height: number;
+    };
+
 export interface ReportPair {
   readonly id: string;
   readonly text: string | null;
   readonly status: 'ok' | 'error';
   readonly error?: { readonly code: string; readonly message: string };
   readonly image?: ReportImage;
-  /** One overlay per segmentation task, the size of `image`. */
-  readonly masks?: { readonly task: string; readonly src: string }[];
+  /** One overlay per task whose kind draws one: a picture the size of `image`, or boxes. */
+  readonly overlays?: ReportOverlay[];
   readonly tasks?: TaskLine[];
   /** With ground truth: some task is wrong. */
   readonly wrong?: boolean;
@@ -64,79 +63,11 @@ export interface ReportSummary {
   readonly wrong?: number;
 }
 
-const f2 = (x: number) => x.toFixed(2);
-const percent = (x: number) => `${(100 * x).toFixed(1)} %`;
-
-/** A task's prediction in words, and its detail. */
-export function describeResult(task: Task, result: TaskResult): { text: string; detail?: string } {
-  switch (task.kind) {
-    case 'classification': {
-      const r = result as ClassificationResult;
-      return { text: `${r.label} ${f2(r.score)}`, detail: r.top.map((t) => `${t.label} ${f2(t.score)}`).join(' · ') };
-    }
-    case 'multilabel': {
-      const r = result as MultilabelResult;
-      return {
-        text: r.labels.length ? r.labels.join(', ') : '(none)',
-        detail: Object.entries(r.scores)
-          .map(([label, score]) => `${label} ${f2(score)}`)
-          .join(' · '),
-      };
-    }
-    case 'score': {
-      const r = result as ScoreResult;
-      return { text: r.positive === undefined ? f2(r.score) : `${f2(r.score)} ${r.positive ? 'yes' : 'no'}` };
-    }
-    case 'regression':
-      return { text: f2((result as RegressionResult).value) };
-    case 'segmentation': {
-      const r = result as SegmentationResult;
-      const box = r.box ? `box ${r.box.width}×${r.box.height} at (${r.box.x}, ${r.box.y})` : 'no box';
-      return { text: r.coverage ? `coverage ${percent(r.coverage)}` : 'empty', detail: box };
-    }
-  }
-}
-
-/** The expected value in words. */
-export function describeExpected(task: Task, expected: unknown): string {
-  if (task.kind === 'multilabel') return (expected as string[]).length ? (expected as string[]).join(', ') : '(none)';
-  if (task.kind === 'score') return Number(expected) ? 'yes' : 'no';
-  if (task.kind === 'segmentation') return 'the true mask';
-  return String(expected);
-}
-
-/** IoU from which a predicted mask counts as right. */
-export const MASK_IOU_RIGHT = 0.5;
-
-/**
- * Whether one prediction is right, by the rules of core/evaluation.ts pair by pair: the top
- * label; the exact label set; the rounded value; the score against the task's threshold (or
- * 0.5); a mask with IoU of at least 0.5, or, for an empty target, an empty prediction.
- * `iou` is the mask's IoU (segmentation only; null when the target is empty).
- */
-export function judge(task: Task, result: TaskResult, expected: unknown, iou?: number | null): boolean {
-  switch (task.kind) {
-    case 'classification':
-      return (result as ClassificationResult).label === expected;
-    case 'multilabel': {
-      const predicted = new Set((result as MultilabelResult).labels);
-      const actual = new Set(expected as string[]);
-      return predicted.size === actual.size && [...actual].every((l) => predicted.has(l));
-    }
-    case 'regression':
-      return Math.round((result as RegressionResult).value) === expected;
-    case 'score':
-      return Number((result as ScoreResult).score >= (task.threshold ?? 0.5)) === Number(expected);
-    case 'segmentation':
-      return iou === null || iou === undefined ? (result as SegmentationResult).coverage === 0 : iou >= MASK_IOU_RIGHT;
-  }
-}
-
 export interface PairJudgement {
   /** Expected values by task name (a truth line). */
   readonly truth: Record<string, unknown>;
-  /** IoU of each segmentation task's mask; null where the target is empty. */
-  readonly ious: Record<string, number | null>;
+  /** Each scored task's verdict, from the evaluation (one rule for the marks and the metrics). */
+  readonly scores: ReadonlyMap<string, PairScore>;
 }
 
 /** One pair's card, without its image. */
@@ -146,126 +77,24 @@ export function reportPair(manifest: ModelManifest, record: OutputRecord, judgem
   let wrong = false;
   const tasks: TaskLine[] = [];
   for (const task of manifest.tasks) {
-    const result = record.tasks[task.name];
+    const result = resultOf(record.tasks, task);
     if (!result) continue;
-    const line: TaskLine = { task: task.name, ...describeResult(task, result) };
-    const expected = judgement?.truth[task.name];
-    if (judgement && expected !== undefined && expected !== null) {
-      const iou = task.kind === 'segmentation' ? judgement.ious[task.name] : undefined;
-      const ok = judge(task, result, expected, iou);
-      wrong ||= !ok;
-      const iouText = typeof iou === 'number' ? `IoU ${f2(iou)}` : undefined;
-      tasks.push({
-        ...line,
-        ok,
-        ...(ok ? {} : { expected: describeExpected(task, expected) }),
-        ...(iouText ? { detail: [line.detail, iouText].filter(Boolean).join(' · ') } : {}),
-      });
-    } else {
+    const kind = kindOf(task);
+    const line: TaskLine = { task: task.name, ...kind.describe(task, result) };
+    const score = judgement?.scores.get(task.name);
+    if (!score) {
       tasks.push(line);
+      continue;
     }
+    wrong ||= !score.right;
+    tasks.push({
+      ...line,
+      ok: score.right,
+      ...(score.right ? {} : { expected: kind.describeExpected(task, judgement!.truth[task.name]) }),
+      ...(score.note ? { detail: [line.detail, score.note].filter(Boolean).join(' · ') } : {}),
+    });
   }
   return { ...base, status: 'ok', tasks, ...(judgement ? { wrong } : {}) };
-}
-
-/** The charts of one task, by kind. */
-export function taskCharts(task: Task, results: readonly TaskResult[]): ChartSpec[] {
-  const t = task.name;
-  const counts = (labels: readonly string[], has: (r: TaskResult, label: string) => boolean) =>
-    labels.map((label) => ({ label, count: results.filter((r) => has(r, label)).length }));
-  switch (task.kind) {
-    case 'classification':
-      return [
-        {
-          kind: 'bars',
-          task: t,
-          title: `${t}: label distribution`,
-          bars: counts(task.labels, (r, l) => (r as ClassificationResult).label === l),
-        },
-        {
-          kind: 'histogram',
-          task: t,
-          title: `${t}: top score`,
-          axis: 'score of the top label',
-          histogram: histogram(
-            results.map((r) => (r as ClassificationResult).score),
-            HISTOGRAM_BINS,
-            [0, 1],
-          ),
-        },
-      ];
-    case 'multilabel':
-      return [
-        {
-          kind: 'bars',
-          task: t,
-          title: `${t}: labels predicted`,
-          bars: counts(task.labels, (r, l) => (r as MultilabelResult).labels.includes(l)),
-        },
-        {
-          kind: 'histogram',
-          task: t,
-          title: `${t}: scores`,
-          axis: 'score of every label',
-          histogram: histogram(
-            results.flatMap((r) => Object.values((r as MultilabelResult).scores)),
-            HISTOGRAM_BINS,
-            [0, 1],
-          ),
-        },
-      ];
-    case 'score': {
-      const scores = results.map((r) => (r as ScoreResult).score);
-      const charts: ChartSpec[] = [];
-      if (task.threshold !== undefined) {
-        const cut = task.threshold;
-        charts.push({
-          kind: 'bars',
-          task: t,
-          title: `${t}: at or above ${cut}`,
-          bars: [
-            { label: 'yes', count: scores.filter((s) => s >= cut).length },
-            { label: 'no', count: scores.filter((s) => s < cut).length },
-          ],
-        });
-      }
-      const bounded = task.activation === 'sigmoid';
-      charts.push({
-        kind: 'histogram',
-        task: t,
-        title: `${t}: score`,
-        axis: 'score',
-        histogram: histogram(scores, HISTOGRAM_BINS, bounded ? [0, 1] : undefined),
-      });
-      return charts;
-    }
-    case 'regression':
-      return [
-        {
-          kind: 'histogram',
-          task: t,
-          title: `${t}: value`,
-          axis: 'value',
-          histogram: histogram(
-            results.map((r) => (r as RegressionResult).value),
-            HISTOGRAM_BINS,
-          ),
-        },
-      ];
-    case 'segmentation': {
-      const coverage = results.map((r) => (r as SegmentationResult).coverage);
-      const top = Math.max(0, ...coverage);
-      return [
-        {
-          kind: 'histogram',
-          task: t,
-          title: `${t}: coverage`,
-          axis: 'fraction of the image in the mask',
-          histogram: histogram(coverage, HISTOGRAM_BINS, [0, top > 0 ? top : 1]),
-        },
-      ];
-    }
-  }
 }
 
 /** Pairs, errors by code (most frequent first) and every task's charts; an errors chart when there are errors. */
@@ -285,8 +114,8 @@ export function summarize(manifest: ModelManifest, records: readonly OutputRecor
       bars: errorsByCode.map((e) => ({ label: e.code, count: e.count })),
     });
   for (const task of manifest.tasks) {
-    const results = records.flatMap((r) => (r.status === 'ok' && r.tasks[task.name] ? [r.tasks[task.name]] : []));
-    charts.push(...taskCharts(task, results));
+    const results = records.flatMap((r) => (r.status === 'ok' ? (resultOf(r.tasks, task) ?? []) : []));
+    charts.push(...kindOf(task).charts(task, results));
   }
   return { pairs: records.length, ok: records.length - errors, errors, errorsByCode, charts };
 }

@@ -1,29 +1,21 @@
 /**
  * Ground truth for the report, one JSON line per pair (the format of
- * models/reference/fixtures/eval/truth.jsonl): `id` and, per task, the expected value by the
- * task's kind: a label (classification), a list of labels (multilabel), a number (regression),
- * 0/1 or a boolean (score), a mask PNG path relative to the truth file (segmentation). Other
- * fields are ignored; a task left out (or null) is not scored.
+ * models/reference/fixtures/eval/truth.jsonl): `id` and, per task, the expected value in the
+ * form its kind defines (kinds/: a label, a list of labels, a number, 0/1, a PNG path relative
+ * to the truth file, ...). Other fields are ignored; a task left out (or null) is not scored.
  */
 import { z } from 'zod';
 import { FusebatchError } from '../errors.js';
-import { formatIssues, type ModelManifest, type Task } from '../manifest.js';
+import { kindOf } from '../kinds/index.js';
+import { formatIssues, type ModelManifest } from '../manifest.js';
 
 export type Truth = { readonly id: string } & Record<string, unknown>;
-
-const EXPECTED: { [K in Task['kind']]: z.ZodType } = {
-  classification: z.string(),
-  multilabel: z.array(z.string()),
-  regression: z.number(),
-  score: z.union([z.literal(0), z.literal(1), z.boolean()]),
-  segmentation: z.string().min(1),
-};
 
 export const truthLineSchema = (manifest: ModelManifest) =>
   z
     .object({
       id: z.string().min(1),
-      ...Object.fromEntries(manifest.tasks.map((t) => [t.name, EXPECTED[t.kind].nullable().optional()])),
+      ...Object.fromEntries(manifest.tasks.map((t) => [t.name, kindOf(t).truthSchema(t).nullable().optional()])),
     })
     .loose();
 

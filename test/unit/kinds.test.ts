@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type DecodeContext, decoderFor } from '../../lambdas/core/decoders/index.js';
-import { maskAtOriginalSize, maskStats } from '../../lambdas/core/decoders/segmentation.js';
+import { maskAtOriginalSize, maskStats } from '../../lambdas/core/kinds/dense.js';
+import { type DecodeContext, kindOf } from '../../lambdas/core/kinds/index.js';
 import { type Task, TaskSchema } from '../../lambdas/core/manifest.js';
 import { placementFor } from '../../lambdas/core/placement.js';
 
@@ -8,13 +8,13 @@ const ctx = (over: Partial<DecodeContext> = {}): DecodeContext => ({
   original: { width: 8, height: 8 },
   input: { width: 8, height: 8 },
   placement: { scaleX: 1, scaleY: 1, offsetX: 0, offsetY: 0 },
-  saveMask: async () => 'masks/p.mask.png',
+  saveDense: async () => 'masks/p.mask.png',
   ...over,
 });
 const slice = (values: number[], dims = [values.length]) => ({ values: Float32Array.from(values), dims });
 const task = (t: object) => TaskSchema.parse(t) as Task;
 
-describe('Decoders: task kinds', () => {
+describe('Kinds: decoding', () => {
   it.each([
     {
       kind: 'classification (softmax, top-k, ties by label order)',
@@ -55,7 +55,7 @@ describe('Decoders: task kinds', () => {
     },
   ])('decodes $kind', async ({ task: t, values, expected }) => {
     const parsed = task(t);
-    expect(await decoderFor(parsed).decode(parsed, slice(values), ctx())).toEqual(expected);
+    expect(await kindOf(parsed).decode(parsed, [slice(values)], ctx())).toEqual(expected);
   });
 
   it('decodes a segmentation output at the original size with coverage, box and the stored key', async () => {
@@ -65,21 +65,21 @@ describe('Decoders: task kinds', () => {
     const saved: string[] = [];
     const t = task({ name: 'mask', kind: 'segmentation', output: 'o', threshold: 0.5 });
     // Act: the original is 16x16, stretched to the 8x8 input.
-    const result = await decoderFor(t).decode(
+    const result = await kindOf(t).decode(
       t,
-      slice(plane, [1, 4, 4]),
+      [slice(plane, [1, 4, 4])],
       ctx({
         original: { width: 16, height: 16 },
         placement: placementFor('stretch', { width: 16, height: 16 }, { width: 8, height: 8 }),
-        saveMask: async (name, mask) => {
-          saved.push(`${name}:${mask.width}x${mask.height}`);
+        saveDense: async (name, image) => {
+          saved.push(`${name}:${image.kind}:${image.width}x${image.height}`);
           return 'k.png';
         },
       }),
     );
     // Assess: the positive quarter of the plane is the top-left 8x8 of the original, less its
     // inner corner pixel (7, 7), where the bilinear weights of the negative neighbours win.
-    expect(saved).toEqual(['mask:16x16']);
+    expect(saved).toEqual(['mask:mask:16x16']);
     expect(result).toEqual({
       mask: 'k.png',
       width: 16,

@@ -1,0 +1,176 @@
+/**
+ * Dense outputs back onto the original image: the sampling grid that maps each original pixel
+ * through the placement into a [h, w] output plane (half-pixel centres, as PyTorch's
+ * `interpolate(align_corners=False)`), the binary-mask fast path, and nearest-neighbour
+ * sampling of a dense picture at a thumbnail's size. Used by every dense kind.
+ */
+import type { Placement, Size } from '../placement.js';
+import { type BinaryMask, type Box, round6 } from './kind.js';
+
+/**
+ * Bilinear resampling of a [h, w] plane of raw outputs onto the original image's pixel
+ * grid, through the placement of the original in the model input (half-pixel centres, as
+ * PyTorch's `interpolate(align_corners=False)`), then a threshold. Pixels that fall outside
+ * what the model saw (the crop of `cover`) are outside the mask.
+ */
+export function maskAtOriginalSize(
+  plane: Float32Array,
+  planeSize: Size,
+  input: Size,
+  placement: Placement,
+  original: Size,
+  cutoff: number,
+): BinaryMask {
+  const { width: mw, height: mh } = planeSize;
+  const data = new Uint8Array(original.width * original.height);
+  // Per-column and per-row sample positions, computed once.
+  const xs = axisSamples(original.width, placement.scaleX, placement.offsetX, input.width, mw);
+  const ys = axisSamples(original.height, placement.scaleY, placement.offsetY, input.height, mh);
+  const { lo: x0s, hi: x1s, inside: xInside } = xs;
+  // Column weights in float32, as this path has always rounded them (the masks stay the same bytes).
+  const wxs = Float32Array.from(xs.weight);
+  // A bilinear value lies between its four samples: where all four are clearly on one side of
+  // the cutoff, so is every pixel between them, and only cells that straddle it (the object's
+  // edge) need the arithmetic. The margin keeps rounding from ever deciding a pixel.
+  const margin = 1e-5 * (1 + Math.abs(cutoff));
+  const cells = new Int8Array(mh * mw); // 1: all in, -1: all out, 0: straddles
+  const rowOut = new Uint8Array(mh); // every cell of the row is out
+  for (let y0 = 0; y0 < mh; y0++) {
+    const y1 = Math.min(y0 + 1, mh - 1);
+    let allOut = 1;
+    for (let x0 = 0; x0 < mw; x0++) {
+      const x1 = Math.min(x0 + 1, mw - 1);
+      const a = plane[y0 * mw + x0];
+      const b = plane[y0 * mw + x1];
+      const c = plane[y1 * mw + x0];
+      const d = plane[y1 * mw + x1];
+      const lo = Math.min(a, b, c, d);
+      const hi = Math.max(a, b, c, d);
+      const state = lo >= cutoff + margin ? 1 : hi < cutoff - margin ? -1 : 0;
+      cells[y0 * mw + x0] = state;
+      if (state !== -1) allOut = 0;
+    }
+    rowOut[y0] = allOut;
+  }
+  for (let v = 0; v < original.height; v++) {
+    if (!ys.inside[v]) continue;
+    const y0 = ys.lo[v];
+    if (rowOut[y0]) continue;
+    const y1 = ys.hi[v];
+    const wy = ys.weight[v];
+    const row0 = y0 * mw;
+    const row1 = y1 * mw;
+    const out = v * original.width;
+    for (let u = 0; u < original.width; u++) {
+      if (!xInside[u]) continue;
+      const state = cells[row0 + x0s[u]];
+      if (state === -1) continue;
+      if (state === 1) {
+        data[out + u] = 255;
+        continue;
+      }
+      const wx = wxs[u];
+      const top = plane[row0 + x0s[u]] * (1 - wx) + plane[row0 + x1s[u]] * wx;
+      const bottom = plane[row1 + x0s[u]] * (1 - wx) + plane[row1 + x1s[u]] * wx;
+      if (top * (1 - wy) + bottom * wy >= cutoff) data[out + u] = 255;
+    }
+  }
+  return { width: original.width, height: original.height, data };
+}
+
+/** Fraction of pixels in the mask, and their bounding box. */
+export function maskStats(mask: BinaryMask): { coverage: number; box: Box | null } {
+  let count = 0;
+  let minX = Infinity;
+  let minY = Infinity;
+  let maxX = -1;
+  let maxY = -1;
+  for (let y = 0; y < mask.height; y++) {
+    const row = y * mask.width;
+    for (let x = 0; x < mask.width; x++) {
+      if (mask.data[row + x]) {
+        count++;
+        if (x < minX) minX = x;
+        if (x > maxX) maxX = x;
+        if (y < minY) minY = y;
+        if (y > maxY) maxY = y;
+      }
+    }
+  }
+  return {
+    coverage: round6(count / (mask.width * mask.height)),
+    box: count ? { x: minX, y: minY, width: maxX - minX + 1, height: maxY - minY + 1 } : null,
+  };
+}
+
+/**
+ * Per-axis bilinear sample positions of the original pixels in a plane of `planeLength` cells
+ * over `inputLength` model-input pixels: the two cells and the weight of the second, and
+ * whether the pixel lies in what the model saw (the crop of `cover` leaves some out).
+ */
+export function axisSamples(
+  originalLength: number,
+  scale: number,
+  offset: number,
+  inputLength: number,
+  planeLength: number,
+): { lo: Int32Array; hi: Int32Array; weight: Float64Array; inside: Uint8Array } {
+  const f = planeLength / inputLength;
+  const lo = new Int32Array(originalLength);
+  const hi = new Int32Array(originalLength);
+  const weight = new Float64Array(originalLength);
+  const inside = new Uint8Array(originalLength);
+  for (let u = 0; u < originalLength; u++) {
+    const x = (u + 0.5) * scale + offset; // model-input coordinates
+    inside[u] = Number(x >= 0 && x <= inputLength);
+    const s = Math.min(Math.max(x * f - 0.5, 0), planeLength - 1);
+    lo[u] = Math.floor(s);
+    hi[u] = Math.min(lo[u] + 1, planeLength - 1);
+    weight[u] = s - lo[u];
+  }
+  return { lo, hi, weight, inside };
+}
+
+/**
+ * Calls `pixel(index, i00, i01, i10, i11, wx, wy)` for every original pixel the model saw, with
+ * the plane offsets of its four bilinear neighbours and their weights; pixels outside are skipped.
+ */
+export function forEachBilinearPixel(
+  planeSize: Size,
+  input: Size,
+  placement: Placement,
+  original: Size,
+  pixel: (index: number, i00: number, i01: number, i10: number, i11: number, wx: number, wy: number) => void,
+): void {
+  const xs = axisSamples(original.width, placement.scaleX, placement.offsetX, input.width, planeSize.width);
+  const ys = axisSamples(original.height, placement.scaleY, placement.offsetY, input.height, planeSize.height);
+  const w = planeSize.width;
+  for (let v = 0; v < original.height; v++) {
+    if (!ys.inside[v]) continue;
+    const row0 = ys.lo[v] * w;
+    const row1 = ys.hi[v] * w;
+    const wy = ys.weight[v];
+    const out = v * original.width;
+    for (let u = 0; u < original.width; u++) {
+      if (!xs.inside[u]) continue;
+      pixel(out + u, row0 + xs.lo[u], row0 + xs.hi[u], row1 + xs.lo[u], row1 + xs.hi[u], xs.weight[u], wy);
+    }
+  }
+}
+
+/** The source pixel of each target pixel, nearest neighbour (for overlays at a thumbnail's size). */
+export function nearestIndex(source: Size, target: Size): (x: number, y: number) => number {
+  const xs = Int32Array.from({ length: target.width }, (_, x) =>
+    Math.min(source.width - 1, Math.floor(((x + 0.5) * source.width) / target.width)),
+  );
+  const ys = Int32Array.from({ length: target.height }, (_, y) =>
+    Math.min(source.height - 1, Math.floor(((y + 0.5) * source.height) / target.height)),
+  );
+  return (x, y) => ys[y] * source.width + xs[x];
+}
+
+/** The plane's size from an output slice's dimensions after the batch axis: [1, h, w] or [h, w]. */
+export const planeSizeOf = (dims: readonly number[]): Size => {
+  const hw = dims.length === 3 ? dims.slice(1) : dims;
+  return { height: hw[0], width: hw[1] };
+};
