@@ -1,13 +1,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import type { ColumnType } from '../../lambdas/core/columns.js';
 import { duckdbType, hiveType } from '../../lambdas/core/columns.js';
-import { ClassificationResultSchema } from '../../lambdas/core/kinds/classification.js';
-import { MultilabelResultSchema } from '../../lambdas/core/kinds/multilabel.js';
-import { RegressionResultSchema } from '../../lambdas/core/kinds/regression.js';
-import { ScoreResultSchema } from '../../lambdas/core/kinds/score.js';
-import { SegmentationResultSchema } from '../../lambdas/core/kinds/segmentation.js';
+import { kindOf } from '../../lambdas/core/kinds/index.js';
 import { ModelManifestSchema } from '../../lambdas/core/manifest.js';
 import { ErrorRecordSchema, ResultRecordSchema } from '../../lambdas/core/records.js';
 import { duckdbColumns, glueColumns, resultColumns } from '../../lambdas/core/result-table.js';
@@ -16,7 +13,12 @@ const manifest = ModelManifestSchema.parse(
   JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../../models/reference/model.json'), 'utf8')),
 );
 
-const fieldNames = (type: ColumnType | undefined) => (type?.kind === 'struct' ? type.fields.map((f) => f.name) : []);
+/** A struct's field names; a list's element's, for kinds whose result is a list. */
+const fieldNames = (type: ColumnType | undefined): string[] =>
+  type?.kind === 'struct' ? type.fields.map((f) => f.name) : type?.kind === 'array' ? fieldNames(type.of) : [];
+/** An object schema's keys; a list's element's. */
+const schemaKeys = (schema: z.ZodType): string[] =>
+  schema instanceof z.ZodArray ? schemaKeys(schema.element as z.ZodType) : Object.keys((schema as z.ZodObject).shape);
 
 describe('Results table: columns from the manifest and the record schemas', () => {
   it('has a column for every top-level field of both record kinds', () => {
@@ -28,21 +30,13 @@ describe('Results table: columns from the manifest and the record schemas', () =
   });
 
   it('gives tasks one field per manifest task, shaped as each kind’s result schema', () => {
-    // Prepare
-    const shapes = {
-      classification: ClassificationResultSchema,
-      multilabel: MultilabelResultSchema,
-      score: ScoreResultSchema,
-      regression: RegressionResultSchema,
-      segmentation: SegmentationResultSchema,
-    };
     // Act
     const tasks = resultColumns(manifest).find((c) => c.name === 'tasks')?.type;
     // Assess
     expect(fieldNames(tasks)).toEqual(manifest.tasks.map((t) => t.name));
     for (const task of manifest.tasks) {
       const field = tasks?.kind === 'struct' ? tasks.fields.find((f) => f.name === task.name) : undefined;
-      expect(fieldNames(field?.type), task.kind).toEqual(Object.keys(shapes[task.kind].shape));
+      expect(fieldNames(field?.type), task.kind).toEqual(schemaKeys(kindOf(task).resultSchema));
     }
   });
 

@@ -114,7 +114,10 @@ export function summarize(manifest: ModelManifest, records: readonly OutputRecor
       bars: errorsByCode.map((e) => ({ label: e.code, count: e.count })),
     });
   for (const task of manifest.tasks) {
-    const results = records.flatMap((r) => (r.status === 'ok' ? (resultOf(r.tasks, task) ?? []) : []));
+    const results = records.flatMap((r) => {
+      const result = r.status === 'ok' ? resultOf(r.tasks, task) : undefined;
+      return result === undefined ? [] : [result]; // a result may itself be a list
+    });
     charts.push(...kindOf(task).charts(task, results));
   }
   return { pairs: records.length, ok: records.length - errors, errors, errorsByCode, charts };
