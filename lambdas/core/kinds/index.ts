@@ -5,13 +5,14 @@
  */
 import { z } from 'zod';
 import { classification } from './classification.js';
+import { detection } from './detection.js';
 import type { TaskKind } from './kind.js';
 import { multilabel } from './multilabel.js';
 import { regression } from './regression.js';
 import { score } from './score.js';
 import { segmentation } from './segmentation.js';
 
-export const KINDS = [classification, multilabel, score, regression, segmentation] as const;
+export const KINDS = [classification, multilabel, score, regression, segmentation, detection] as const;
 
 type Kinds = typeof KINDS;
 type AnyKind = Kinds[number];
