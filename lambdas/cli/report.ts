@@ -174,8 +174,11 @@ export async function writeReport(store: ObjectStore, options: ReportOptions): P
       pairs,
       overlayTasks: drawn.map((t, i) => ({
         task: t.name,
-        color: rgb(maskColor(i)),
-        label: 'label' in t ? t.label : undefined,
+        swatches: kindOf(t)
+          .legend?.(t)
+          .map((w) => ({ color: rgb(w.color), label: w.label })) ?? [
+          { color: rgb(maskColor(i)), label: 'label' in t ? t.label : undefined },
+        ],
       })),
       pageSize: options.pageSize,
     },

@@ -259,7 +259,7 @@ describe('Report: the HTML document', () => {
         generatedAt: 'now',
         summary: summarize(manifest, records),
         pairs,
-        overlayTasks: [{ task: 'mask', color: 'rgb(1 2 3)' }],
+        overlayTasks: [{ task: 'mask', swatches: [{ color: 'rgb(1 2 3)' }] }],
       },
       { css: 'body{}', js: 'void 0;' },
     );

@@ -11,8 +11,17 @@ import { multilabel } from './multilabel.js';
 import { regression } from './regression.js';
 import { score } from './score.js';
 import { segmentation } from './segmentation.js';
+import { semanticSegmentation } from './semantic-segmentation.js';
 
-export const KINDS = [classification, multilabel, score, regression, segmentation, detection] as const;
+export const KINDS = [
+  classification,
+  multilabel,
+  score,
+  regression,
+  segmentation,
+  detection,
+  semanticSegmentation,
+] as const;
 
 type Kinds = typeof KINDS;
 type AnyKind = Kinds[number];

@@ -195,6 +195,8 @@ export interface TaskKind<
   describe(task: T, result: R): { text: string; detail?: string };
   charts(task: T, results: readonly R[]): ChartSpec[];
   overlay?(task: T, input: OverlayInput<R>): Overlay | null;
+  /** The overlay's colours in words, when it has its own (one per class); else the task's colour is shown. */
+  legend?(task: T): { label: string; color: Rgb }[];
 }
 
 /** Scores are rounded to 6 decimals so records are short and stable across runs. */

@@ -29,8 +29,11 @@ export interface ReportDocument {
   readonly truthFile?: string;
   readonly summary: ReportSummary;
   readonly pairs: readonly ReportPair[];
-  /** Tasks that draw over the thumbnails, with their colour and what they show. */
-  readonly overlayTasks: readonly { readonly task: string; readonly color: string; readonly label?: string }[];
+  /** Tasks that draw over the thumbnails, with their colours and what each shows. */
+  readonly overlayTasks: readonly {
+    readonly task: string;
+    readonly swatches: readonly { readonly color: string; readonly label?: string }[];
+  }[];
   readonly pageSize?: number;
 }
 
@@ -81,7 +84,9 @@ export function renderReport(doc: ReportDocument, assets: ReportAssets): string 
   const legend = doc.overlayTasks
     .map(
       (m) =>
-        `<span class="legend"><i style="background:${m.color}"></i>${escapeHtml(m.task)}${m.label ? `: ${escapeHtml(m.label)}` : ''}</span>`,
+        `<span class="legend" data-task="${escapeHtml(m.task)}">${escapeHtml(m.task)}${m.swatches
+          .map((w) => ` <i style="background:${w.color}"></i>${w.label ? escapeHtml(w.label) : ''}`)
+          .join('')}</span>`,
     )
     .join(' ');
   const data = {
