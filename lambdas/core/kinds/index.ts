@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { classification } from './classification.js';
 import { detection } from './detection.js';
 import type { TaskKind } from './kind.js';
+import { valueMap } from './map.js';
 import { multilabel } from './multilabel.js';
 import { regression } from './regression.js';
 import { score } from './score.js';
@@ -21,6 +22,7 @@ export const KINDS = [
   segmentation,
   detection,
   semanticSegmentation,
+  valueMap,
 ] as const;
 
 type Kinds = typeof KINDS;
