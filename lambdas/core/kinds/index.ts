@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { classification } from './classification.js';
 import { detection } from './detection.js';
+import { embedding } from './embedding.js';
 import type { TaskKind } from './kind.js';
 import { valueMap } from './map.js';
 import { multilabel } from './multilabel.js';
@@ -23,6 +24,7 @@ export const KINDS = [
   detection,
   semanticSegmentation,
   valueMap,
+  embedding,
 ] as const;
 
 type Kinds = typeof KINDS;
