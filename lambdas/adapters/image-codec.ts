@@ -141,13 +141,14 @@ export function encodeDensePng(image: DenseImage): Uint8Array {
     case 'mask':
       return encodeMaskPng(image);
     case 'classes':
+      // With no palette (a truth file), plain 8-bit grey: the values are the indices either way.
       return encodePng({
         width: image.width,
         height: image.height,
         data: image.data,
         depth: 8,
         channels: 1,
-        palette: image.palette.map((c) => [c[0], c[1], c[2]]),
+        ...(image.palette.length ? { palette: image.palette.map((c) => [c[0], c[1], c[2]]) } : {}),
       });
     case 'values':
       return encodePng({ width: image.width, height: image.height, data: image.data, depth: 16, channels: 1 });

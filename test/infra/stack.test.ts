@@ -4,16 +4,19 @@
  * from the synthesized CloudFormation template (real bundling with the local esbuild; the
  * container image is only staged and hashed).
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { queryRecordFiles } from '../../lambdas/adapters/duckdb-query.js';
+import { SharpImageDecoder } from '../../lambdas/adapters/image-codec.js';
 import { readManifest } from '../../lambdas/adapters/model-bundle.js';
+import { runPipeline } from '../../lambdas/core/pipeline.js';
 import { glueColumns } from '../../lambdas/core/result-table.js';
 import { buildApp } from '../../lib/app.js';
 import { sharpPackages } from '../../lib/fused-inference-pipeline.js';
+import { allKindsManifest, allKindsModel } from '../helpers/all-kinds.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const context = JSON.parse(readFileSync(path.join(ROOT, 'cdk.json'), 'utf8')).context;
@@ -324,5 +327,44 @@ describe('CDK app: options', () => {
       /needs @img\/sharp-linux-arm64 and @img\/sharp-libvips-linux-arm64 in node_modules; install them with npm install --no-save --os=linux --cpu=arm64/,
     );
     expect(sharpPackages(ROOT, 'x86_64')).toEqual(['@img/sharp-linux-x64', '@img/sharp-libvips-linux-x64']);
+  });
+});
+
+describe('Results table: every task kind', () => {
+  it('has the same columns in DuckDB as in Glue for a model of every kind, and DuckDB reads each kind’s records', async () => {
+    // Prepare: records of every kind, as the pipeline writes them (the model is scripted).
+    const dir = mkdtempSync(path.join(tmpdir(), 'fusebatch-kinds-sql-'));
+    const image = readFileSync(path.join(ROOT, 'models/reference/fixtures/parity/pairs/parity-00000.png'));
+    const lines: string[] = [];
+    const pairs = [0, 1].map((i) => ({
+      id: `p${i}`,
+      image: `p${i}.png`,
+      readImage: async () => image,
+      readText: async () => 'a cat',
+    }));
+    for await (const r of runPipeline(pairs, { model: allKindsModel(), images: new SharpImageDecoder() })) {
+      lines.push(JSON.stringify(r));
+    }
+    const file = path.join(dir, 'records.jsonl');
+    writeFileSync(file, lines.join('\n'));
+    // Act
+    const described = await queryRecordFiles(allKindsManifest, [], 'DESCRIBE results');
+    const { rows } = await queryRecordFiles(
+      allKindsManifest,
+      [file],
+      `SELECT id, tasks.objects[1].label AS box_label, tasks.objects[1].box.width AS box_width,
+              tasks.scene.coverage['cat'] AS cat, tasks.heat.peak.x AS peak_x, tasks.heat.range[2] AS range_high,
+              list_cosine_similarity(tasks.vec, [0.6, 0.8, 0, 0]) AS cosine
+         FROM results ORDER BY id`,
+    );
+    // Assess: DuckDB's own description, read back into Hive types, is exactly Glue's table.
+    const tasks = described.rows.find((r) => r.column_name === 'tasks')!;
+    expect(hiveFromDuckdb(String(tasks.column_type))).toBe(
+      glueColumns(allKindsManifest).find((c) => c.name === 'tasks')!.type,
+    );
+    expect(rows).toEqual([
+      { id: 'p0', box_label: 'cat', box_width: 64, cat: expect.any(Number), peak_x: 39, range_high: 1, cosine: 1 },
+      { id: 'p1', box_label: 'cat', box_width: 64, cat: expect.any(Number), peak_x: 39, range_high: 1, cosine: 1 },
+    ]);
   });
 });

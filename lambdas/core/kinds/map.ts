@@ -233,7 +233,7 @@ export const valueMap = {
     for (let y = 0; y < size.height; y++) {
       for (let x = 0; x < size.width; x++) {
         const t = values.data[at(x, y)] / FULL;
-        rgba.set([...heat(t), Math.round(200 * t)], 4 * (y * size.width + x));
+        rgba.set([...heat(t), Math.round(150 * t)], 4 * (y * size.width + x));
       }
     }
     return { kind: 'raster', width: size.width, height: size.height, rgba };
