@@ -50,7 +50,7 @@ export const allKindsManifest = ModelManifestSchema.parse({
       tolerance: 0.3,
       label: 'object centres',
     },
-    { name: 'vec', kind: 'embedding', output: 'vec', normalize: true },
+    { name: 'embedding', kind: 'embedding', output: 'vec', normalize: true },
   ],
 });
 

@@ -354,7 +354,7 @@ describe('Results table: every task kind', () => {
       [file],
       `SELECT id, tasks.objects[1].label AS box_label, tasks.objects[1].box.width AS box_width,
               tasks.scene.coverage['cat'] AS cat, tasks.heat.peak.x AS peak_x, tasks.heat.range[2] AS range_high,
-              list_cosine_similarity(tasks.vec, [0.6, 0.8, 0, 0]) AS cosine
+              list_cosine_similarity(tasks.embedding, [0.6, 0.8, 0, 0]) AS cosine
          FROM results ORDER BY id`,
     );
     // Assess: DuckDB's own description, read back into Hive types, is exactly Glue's table.
@@ -366,5 +366,10 @@ describe('Results table: every task kind', () => {
       { id: 'p0', box_label: 'cat', box_width: 64, cat: expect.any(Number), peak_x: 39, range_high: 1, cosine: 1 },
       { id: 'p1', box_label: 'cat', box_width: 64, cat: expect.any(Number), peak_x: 39, range_high: 1, cosine: 1 },
     ]);
+    // The README's nearest-neighbour query, on these records (every pair's vector is the same).
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const nearest = /```sql\n(WITH q AS[\s\S]*?list_cosine_similarity[\s\S]*?)```/.exec(readme)![1];
+    const neighbours = await queryRecordFiles(allKindsManifest, [file], nearest.replaceAll("'q1'", "'p0'"));
+    expect(neighbours.rows).toEqual([{ id: 'p1', similarity: 1 }]);
   });
 });

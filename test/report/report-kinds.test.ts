@@ -79,7 +79,7 @@ describe('Report: every task kind, drawn in headless Chromium', () => {
       objects: [{ label: i === 1 ? 'dog' : 'cat', box: { x: 0, y: 0, width: 64, height: 64 } }],
       scene: 'truth/scene.png',
       heat: 'truth/heat.png',
-      vec: [0.6, 0.8, 0, 0],
+      embedding: [0.6, 0.8, 0, 0],
     }));
     await writeFile(path.join(dir, 'truth.jsonl'), truth.map((t) => JSON.stringify(t)).join('\n'));
     // Act
@@ -102,7 +102,7 @@ describe('Report: every task kind, drawn in headless Chromium', () => {
       if (r.status !== 'ok') continue;
       expect(Object.keys(r.tasks)).toEqual(allKindsManifest.tasks.map((t) => t.name));
       expect(r.tasks.objects).toEqual([{ label: 'cat', score: 0.982014, box: { x: 0, y: 0, width: 64, height: 64 } }]);
-      expect(r.tasks.vec).toEqual([0.6, 0.8, 0, 0]);
+      expect(r.tasks.embedding).toEqual([0.6, 0.8, 0, 0]);
     }
     const stored = (await s3.store.list(jobKeys.masksPrefix(JOB))).map((o) => o.key.split('/').pop());
     expect(stored.sort()).toEqual(
@@ -151,7 +151,7 @@ describe('Report: every task kind, drawn in headless Chromium', () => {
       ['objects', 'mAP@0.5'],
       ['scene', 'mean IoU over classes'],
       ['heat', 'mean absolute error'],
-      ['vec', 'mean cosine similarity'],
+      ['embedding', 'mean cosine similarity'],
     ]);
     expect(await page.locator('[data-tile="wrong"] b').textContent()).toBe('1');
     expect(await page.locator('article.card[data-id="p1"] li[data-task="objects"] .expected').textContent()).toBe(
