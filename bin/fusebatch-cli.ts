@@ -62,7 +62,7 @@ program
   .addOption(engineOption())
   .option('--batch <n>', "batch size (default: the model's maxBatchSize)", positiveInt)
   .option('--threads <n>', 'threads per inference', positiveInt, Math.min(2, os.availableParallelism()))
-  .option('--masks <dir>', 'write segmentation masks as PNG files here')
+  .option('--masks <dir>', 'write dense outputs (masks, class maps, value maps) as PNG files here')
   .option('--truth <file>', 'ground truth (JSON Lines by id) to score the results against, task by task')
   .action(async (opts) => {
     const { infer } = await import('../lambdas/cli/infer.js');
