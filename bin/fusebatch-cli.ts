@@ -173,14 +173,16 @@ withBucket(program.command('results'))
   });
 
 withBucket(program.command('pair'))
-  .description('upload one image and caption to inbox/ and print its record when it is ready')
-  .argument('<image>')
-  .argument('<caption>')
+  .description(
+    'upload one image and/or caption to inbox/ and print its record when it is ready (an image-only model needs no caption; `-` for no image)',
+  )
+  .argument('<image>', "the image file, or - for a text-only model's pair")
+  .argument('[caption]', 'the caption (left out for an image-only model)')
   .option('--id <id>', 'pair id (default: image name and a timestamp)')
   .option('--timeout <seconds>', 'how long to wait', (v) => Number(v), 120)
-  .action(async (image: string, caption: string, opts: BucketFlags & { id?: string; timeout: number }) => {
+  .action(async (image: string, caption: string | undefined, opts: BucketFlags & { id?: string; timeout: number }) => {
     const { sendPair } = await import('../lambdas/cli/bucket-commands.js');
-    const record = await sendPair(await storeFrom(opts), image, caption, {
+    const record = await sendPair(await storeFrom(opts), image === '-' ? null : image, caption ?? null, {
       id: opts.id,
       timeoutMs: opts.timeout * 1000,
     });

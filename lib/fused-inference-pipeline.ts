@@ -33,7 +33,7 @@ import {
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
 import { PREFIXES } from '../lambdas/core/keys.js';
-import { type ModelManifest, ModelManifestSchema } from '../lambdas/core/manifest.js';
+import { bundleFiles, type ModelManifest, ModelManifestSchema } from '../lambdas/core/manifest.js';
 import { glueColumns, RESULTS_TABLE } from '../lambdas/core/result-table.js';
 import { type PipelineConfig, type PipelineConfigInput, resolvePipelineConfig } from './config.js';
 
@@ -95,7 +95,7 @@ export class FusedInferencePipeline extends Construct {
     const root = projectRoot;
     const modelDir = path.resolve(root, config.modelDir);
     const manifest = readModelManifest(modelDir);
-    const modelFiles = ['model.json', manifest.model, manifest.inputs.text.tokenizer];
+    const modelFiles = bundleFiles(manifest);
     const logRetention = config.logRetentionDays as logs.RetentionDays;
 
     // Storage: the access-log bucket, then the pipeline's bucket.

@@ -1,12 +1,14 @@
 /**
  * Pairs and masks in a local folder: `<id>.<image ext>` + `<id>.txt`, in subfolders too,
- * where `<id>` is the path without its extension. Used by `fusebatch infer`.
+ * where `<id>` is the path without its extension (an image alone for a model that reads no
+ * text, a `.txt` alone for one that reads no image). Used by `fusebatch infer` and `submit`.
  */
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PairError } from '../core/errors.js';
 import { IMAGE_EXTENSIONS } from '../core/keys.js';
 import type { DenseImage } from '../core/kinds/index.js';
+import type { PairNeeds } from '../core/manifest.js';
 import type { MaskStore, PairSource } from '../core/pipeline.js';
 import { encodeDensePng } from './image-codec.js';
 
@@ -21,8 +23,14 @@ async function readHalf(file: string, missing: 'IMAGE_MISSING' | 'TEXT_MISSING')
   }
 }
 
-/** Every id in the folder, sorted, as a pair; a missing or doubled half is that pair's error. */
-export async function listFolderPairs(dir: string): Promise<PairSource[]> {
+/**
+ * Every id in the folder, sorted, as a pair; a missing or doubled half is that pair's error.
+ * Files of a half the model does not read are left out: they neither make ids nor are read.
+ */
+export async function listFolderPairs(
+  dir: string,
+  needs: PairNeeds = { image: true, text: true },
+): Promise<PairSource[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
   const byId = new Map<string, { images: string[]; text?: string }>();
   for (const entry of entries) {
@@ -31,7 +39,7 @@ export async function listFolderPairs(dir: string): Promise<PairSource[]> {
     const rel = path.relative(dir, full).split(path.sep).join('/');
     const ext = path.extname(rel).slice(1).toLowerCase();
     const isImage = (IMAGE_EXTENSIONS as readonly string[]).includes(ext);
-    if (!isImage && ext !== 'txt') continue;
+    if (isImage ? !needs.image : ext !== 'txt' || !needs.text) continue;
     const id = rel.slice(0, rel.length - ext.length - 1);
     const slot = byId.get(id) ?? { images: [] };
     if (isImage) slot.images.push(rel);

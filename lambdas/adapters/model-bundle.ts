@@ -1,17 +1,20 @@
 /**
- * Model bundles on disk: a folder with model.json, the ONNX file and the tokenizer. Every
+ * Model bundles on disk: a folder with model.json, the ONNX file and what the text input needs
+ * (a tokenizer or a word-vector file), if the model reads text. Every
  * problem is collected and reported at once, each with the manifest field it concerns.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ModelBundleError } from '../core/errors.js';
-import { checkManifestAgainstGraph } from '../core/graph-check.js';
+import { batchLimit, checkManifestAgainstGraph } from '../core/graph-check.js';
 import { formatIssues, type ModelManifest, ModelManifestSchema } from '../core/manifest.js';
 import type { RuntimeModel } from '../core/pipeline.js';
 import type { EngineName } from '../core/tensor.js';
+import type { TextEncoder } from '../core/text.js';
 import { createEngine, type EngineOptions } from './engines/index.js';
 import { HuggingFaceTokenizer } from './tokenizer.js';
+import { loadWordVectors } from './word-vectors.js';
 
 export interface BundleOptions extends EngineOptions {
   readonly engine: EngineName;
@@ -47,32 +50,44 @@ export async function readManifest(dir: string): Promise<ModelManifest> {
   return parsed.data;
 }
 
+/** The text input's tokenizer or word vectors, or a problem naming the field. */
+async function loadText(dir: string, manifest: ModelManifest, problems: string[]): Promise<TextEncoder | undefined> {
+  const text = manifest.inputs.text;
+  if (!text) return undefined;
+  if ('vectors' in text) {
+    try {
+      const vectors = await loadWordVectors(path.join(dir, text.vectors));
+      if (text.oov !== 'zero' && vectors.indexOf(text.oov.word) < 0) {
+        problems.push(`inputs.text.oov: '${text.oov.word}' is not a word of ${text.vectors}`);
+      }
+      return vectors;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? 'no such file' : (error as Error).message;
+      problems.push(`inputs.text.vectors: cannot read ${path.join(dir, text.vectors)} (${why})`);
+      return undefined;
+    }
+  }
+  const bytes = await readOrProblem(path.join(dir, text.tokenizer), 'inputs.text.tokenizer', problems);
+  if (!bytes) return undefined;
+  try {
+    return new HuggingFaceTokenizer(JSON.parse(bytes.toString('utf8')), text.padTokenId);
+  } catch (error) {
+    problems.push(`inputs.text.tokenizer: ${text.tokenizer} is not a usable tokenizer (${(error as Error).message})`);
+    return undefined;
+  }
+}
+
 export async function loadModelBundle(dir: string, options: BundleOptions): Promise<RuntimeModel> {
   const manifest = await readManifest(dir);
   const problems: string[] = [];
   const modelBytes = await readOrProblem(path.join(dir, manifest.model), 'model', problems);
-  const tokenizerBytes = await readOrProblem(
-    path.join(dir, manifest.inputs.text.tokenizer),
-    'inputs.text.tokenizer',
-    problems,
-  );
-  let tokenizer: HuggingFaceTokenizer | null = null;
-  if (tokenizerBytes) {
-    try {
-      tokenizer = new HuggingFaceTokenizer(
-        JSON.parse(tokenizerBytes.toString('utf8')),
-        manifest.inputs.text.padTokenId,
-      );
-    } catch (error) {
-      problems.push(
-        `inputs.text.tokenizer: ${manifest.inputs.text.tokenizer} is not a usable tokenizer (${(error as Error).message})`,
-      );
-    }
-  }
-  if (!modelBytes || !tokenizer || problems.length) throw new ModelBundleError(dir, problems);
+  const text = await loadText(dir, manifest, problems);
+  if (!modelBytes || problems.length) throw new ModelBundleError(dir, problems);
 
   const engine = await createEngine(options.engine, modelBytes, options);
-  const graphProblems = checkManifestAgainstGraph(manifest, engine.inputs, engine.outputs);
+  const vectorDim = text?.kind === 'vectors' ? text.dim : undefined;
+  const graphProblems = checkManifestAgainstGraph(manifest, engine.inputs, engine.outputs, vectorDim);
   if (graphProblems.length) {
     await engine.close();
     throw new ModelBundleError(
@@ -88,6 +103,7 @@ export async function loadModelBundle(dir: string, options: BundleOptions): Prom
       sha256: createHash('sha256').update(modelBytes).digest('hex'),
     },
     engine,
-    tokenizer,
+    text,
+    batchLimit: batchLimit(manifest, engine.inputs),
   };
 }

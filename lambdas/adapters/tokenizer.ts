@@ -4,11 +4,12 @@
  * post-processor says; padding and truncation are the core's (manifest's maxLength).
  */
 import { Tokenizer } from '@huggingface/tokenizers';
-import type { TextTokenizer } from '../core/pipeline.js';
+import type { TokenIdsEncoder } from '../core/text.js';
 
 const PAD_TOKENS = ['[PAD]', '<pad>', '<|pad|>', '<PAD>'];
 
-export class HuggingFaceTokenizer implements TextTokenizer {
+export class HuggingFaceTokenizer implements TokenIdsEncoder {
+  readonly kind = 'ids';
   readonly padId: number;
   private readonly tokenizer: Tokenizer;
 

@@ -42,14 +42,15 @@ export async function submitFolder(
   await Promise.all(
     Array.from({ length: 8 }, async () => {
       for (let pair = queue.shift(); pair; pair = queue.shift()) {
-        // A missing half stays missing: the pipeline reports it (IMAGE_MISSING, INPUT_INVALID).
+        // A line holds the halves the folder has; the model decides what a missing one means
+        // (a half it does not read is dropped, one it reads is the line's INPUT_INVALID).
         const text = await pair.readText().then(
           (t) => (typeof t === 'string' ? t : decoder.decode(t)),
           () => undefined,
         );
-        const imageKey = pair.image ? `uploads/${job}/${pair.image}` : `uploads/${job}/${pair.id}.missing`;
-        if (pair.image) await store.put(imageKey, await pair.readImage());
-        lines.push(JSON.stringify({ id: pair.id, image: imageKey, text }));
+        const image = pair.image ? `uploads/${job}/${pair.image}` : undefined;
+        if (image) await store.put(image, await pair.readImage());
+        lines.push(JSON.stringify({ id: pair.id, image, text }));
         bar?.update(++done);
       }
     }),
@@ -149,14 +150,16 @@ export async function* jobRecords(store: ObjectStore, job: string): AsyncGenerat
 /** Uploads one pair to inbox/ and waits for its record. */
 export async function sendPair(
   store: ObjectStore,
-  image: string,
-  caption: string,
+  image: string | null,
+  caption: string | null,
   options: { id?: string; timeoutMs: number },
 ): Promise<OutputRecord> {
-  const ext = path.extname(image).slice(1).toLowerCase();
-  const id = options.id ?? `${path.basename(image, path.extname(image))}-${Date.now()}`;
-  await store.put(pairKeys.image(id, ext), await readFile(image));
-  await store.put(pairKeys.text(id), caption, 'text/plain; charset=utf-8');
+  if (!image && caption === null) throw new Error('a pair needs an image, a caption or both');
+  const name = image ? path.basename(image, path.extname(image)) : 'text';
+  const id = options.id ?? `${name}-${Date.now()}`;
+  // Uploaded in this order, each half is what the model reads or is ignored by it.
+  if (image) await store.put(pairKeys.image(id, path.extname(image).slice(1).toLowerCase()), await readFile(image));
+  if (caption !== null) await store.put(pairKeys.text(id), caption, 'text/plain; charset=utf-8');
   const deadline = Date.now() + options.timeoutMs;
   for (;;) {
     try {

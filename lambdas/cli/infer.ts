@@ -14,6 +14,7 @@ import { loadModelBundle } from '../adapters/model-bundle.js';
 import type { ErrorCode } from '../core/errors.js';
 import { Evaluation, type TaskMetrics } from '../core/evaluation.js';
 import type { DenseImage } from '../core/kinds/index.js';
+import { pairNeeds } from '../core/manifest.js';
 import { type MaskStore, runPipeline } from '../core/pipeline.js';
 import type { OutputRecord } from '../core/records.js';
 import { parseTruth } from '../core/report/truth.js';
@@ -51,7 +52,7 @@ export async function infer(options: InferOptions): Promise<InferSummary> {
     inWorkerThread: true,
   });
   try {
-    const pairs = await listFolderPairs(options.input);
+    const pairs = await listFolderPairs(options.input, pairNeeds(model.manifest));
     const folderMasks = options.masks ? new FolderMaskStore(options.masks) : undefined;
     const truths = options.truth
       ? parseTruth(model.manifest, await readFile(options.truth, 'utf8'), options.truth)

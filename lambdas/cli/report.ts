@@ -122,7 +122,7 @@ export async function writeReport(store: ObjectStore, options: ReportOptions): P
   );
 
   const prepare = async (record: OutputRecord): Promise<ReportPair> => {
-    const imageBytes = await getOrNull(store, record.inputs.image);
+    const imageBytes = await getOrNull(store, record.inputs.image ?? null);
     // An image the pipeline could not read is shown as missing; its record says why.
     const image = imageBytes ? await thumbnail(imageBytes).catch(() => null) : null;
     const truth: Truth | undefined = truths?.get(record.id);

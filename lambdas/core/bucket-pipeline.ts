@@ -7,6 +7,7 @@ import { PairError } from './errors.js';
 import { chunkPairs, type JobPair, parseJobManifest } from './job-manifest.js';
 import { deriveJobStatus, type JobStatus, type JobStatusDocument, JobStatusDocumentSchema } from './job-status.js';
 import { classifyKey, jobKeys, type KeyKind, PREFIXES, pairKeys } from './keys.js';
+import { pairNeeds } from './manifest.js';
 import {
   errorRecord,
   type ImageDecoder,
@@ -53,12 +54,12 @@ export type IngestOutcome =
 
 const jsonl = (records: readonly unknown[]) => records.map((r) => JSON.stringify(r) + '\n').join('');
 
-/** A pair whose halves are read from the store; a missing half is that pair's error. */
+/** A pair whose halves are read from the store; a missing half is that pair's error (if the model reads it). */
 export function storePair(
   store: ObjectStore,
   id: string,
   imageKey: string | null,
-  text: { key: string } | { inline: string },
+  text: { key: string } | { inline: string } | null,
   extra?: Record<string, unknown>,
 ): PairSource {
   const read = async (key: string, missing: 'IMAGE_MISSING' | 'TEXT_MISSING') => {
@@ -75,7 +76,12 @@ export function storePair(
     extra,
     readImage: () =>
       imageKey ? read(imageKey, 'IMAGE_MISSING') : Promise.reject(new PairError('IMAGE_MISSING', `no image for ${id}`)),
-    readText: () => ('inline' in text ? Promise.resolve(text.inline) : read(text.key, 'TEXT_MISSING')),
+    readText: () =>
+      !text
+        ? Promise.reject(new PairError('TEXT_MISSING', `no text for ${id}`))
+        : 'inline' in text
+          ? Promise.resolve(text.inline)
+          : read(text.key, 'TEXT_MISSING'),
   };
 }
 
@@ -84,34 +90,41 @@ async function runOne(pair: PairSource, deps: BucketPipelineDeps, masks: MaskSto
   throw new Error('the pipeline returned no record');
 }
 
-/** inbox/: when both halves of the pair exist, runs it and writes results/pairs/<id>.json. */
+/**
+ * inbox/: when every half the model reads exists, runs the pair and writes
+ * results/pairs/<id>.json. A half the model does not read is ignored, never awaited.
+ */
 export async function handlePairObject(
   kind: Extract<KeyKind, { kind: 'pair-image' | 'pair-text' }>,
   deps: BucketPipelineDeps,
 ): Promise<IngestOutcome> {
   const { id } = kind;
+  const needs = pairNeeds(deps.model.manifest);
+  if (kind.kind === 'pair-image' && !needs.image) {
+    return { outcome: 'ignored', key: kind.key, reason: 'the model reads no image: inbox/ takes <id>.txt alone' };
+  }
+  if (kind.kind === 'pair-text' && !needs.text) {
+    return { outcome: 'ignored', key: kind.key, reason: 'the model reads no text: inbox/ takes <id>.<image> alone' };
+  }
   const textKey = pairKeys.text(id);
   const [hasText, siblings] = await Promise.all([
-    deps.store.exists(textKey),
-    deps.store.list(`${PREFIXES.inbox}${id}.`),
+    needs.text ? deps.store.exists(textKey) : false,
+    needs.image ? deps.store.list(`${PREFIXES.inbox}${id}.`) : [],
   ]);
   const images = siblings
     .map((o) => classifyKey(o.key))
     .filter((k) => k.kind === 'pair-image' && k.id === id)
     .map((k) => k.key);
-  if (!images.length) return { outcome: 'waiting', id, missing: 'image' };
-  if (!hasText) return { outcome: 'waiting', id, missing: 'text' };
+  if (needs.image && !images.length) return { outcome: 'waiting', id, missing: 'image' };
+  if (needs.text && !hasText) return { outcome: 'waiting', id, missing: 'text' };
   let record: OutputRecord;
   if (images.length > 1) {
     const message = `more than one image for id '${id}': ${images.join(', ')}`;
-    record = errorRecord(
-      deps.model,
-      id,
-      { image: images.join(','), text: null },
-      new PairError('INPUT_INVALID', message),
-    );
+    const inputs = { image: images.join(','), ...(needs.text ? { text: null } : {}) };
+    record = errorRecord(deps.model, id, inputs, new PairError('INPUT_INVALID', message));
   } else {
-    record = await runOne(storePair(deps.store, id, images[0], { key: textKey }), deps, deps.masks(pairKeys.mask));
+    const pair = storePair(deps.store, id, images[0] ?? null, needs.text ? { key: textKey } : null);
+    record = await runOne(pair, deps, deps.masks(pairKeys.mask));
   }
   await deps.store.put(pairKeys.result(id), jsonl([record]), 'application/x-ndjson');
   return { outcome: 'processed', id, status: record.status };
@@ -126,7 +139,8 @@ export async function ingestJob(
   const statusKey = jobKeys.status(job);
   if (await deps.store.exists(statusKey)) return { outcome: 'job-already-ingested', job };
   const body = new TextDecoder().decode(await deps.store.get(kind.key));
-  const { pairs, invalid } = parseJobManifest(body, kind.format);
+  const needs = pairNeeds(deps.model.manifest);
+  const { pairs, invalid } = parseJobManifest(body, kind.format, needs);
   const chunks = chunkPairs(pairs, deps.chunkSize);
   const route: ChunkMessage['route'] = pairs.length > deps.batchThreshold ? 'batch' : 'queue';
   // Invalid lines are records too: written once, before any chunk can complete the job.
@@ -134,7 +148,7 @@ export async function ingestJob(
     errorRecord(
       deps.model,
       line.id,
-      { image: line.image, text: line.text },
+      { ...(needs.image ? { image: line.image } : {}), ...(needs.text ? { text: line.text } : {}) },
       new PairError('INPUT_INVALID', line.message),
     ),
   );
@@ -196,7 +210,9 @@ export async function runChunk(
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as JobPair);
-  const pairs = lines.map((p) => storePair(deps.store, p.id, p.image, { inline: p.text }, p.extra));
+  const pairs = lines.map((p) =>
+    storePair(deps.store, p.id, p.image ?? null, p.text === undefined ? null : { inline: p.text }, p.extra),
+  );
   const results: OutputRecord[] = [];
   const errors: OutputRecord[] = [];
   const masks = deps.masks((id, task) => jobKeys.mask(job, id, task));

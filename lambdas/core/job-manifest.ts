@@ -1,36 +1,49 @@
 /**
  * Manifest jobs: `jobs/<job>.jsonl` (one JSON object a line) or `jobs/<job>.csv` (with a
  * header), each line `{ id, image, text }` plus any extra fields, which are carried through
- * to the line's record. Every line is accounted for: a valid line becomes a pair of some
- * chunk, an invalid one an INPUT_INVALID error naming its line number. Blank lines are not
- * lines.
+ * to the line's record. A line needs only the halves the model reads: `image` for a model with
+ * an image input, `text` for one with a text input; a half it does not read is dropped. Every
+ * line is accounted for: a valid line becomes a pair of some chunk, an invalid one an
+ * INPUT_INVALID error naming its line number. Blank lines are not lines.
  */
 import { parse as parseCsv } from 'csv-parse/sync';
 import { z } from 'zod';
-import { formatIssues } from './manifest.js';
+import { formatIssues, type PairNeeds } from './manifest.js';
 
 const SAFE_ID = /^(?!\/)(?!.*(?:^|\/)\.\.?(?:\/|$))[^\0]+$/;
 
-export const ManifestLineSchema = z
-  .object({
-    id: z
-      .string()
-      .min(1, 'id must not be empty')
-      .max(512)
-      .regex(SAFE_ID, 'id must be a relative path without . or .. segments'),
-    image: z.string().min(1, 'image must name an object key'),
-    text: z.string(),
-  })
-  .catchall(z.unknown());
+const idField = z
+  .string()
+  .min(1, 'id must not be empty')
+  .max(512)
+  .regex(SAFE_ID, 'id must be a relative path without . or .. segments');
 
-export type ManifestLine = z.infer<typeof ManifestLineSchema>;
+/** A manifest line for a model that reads these halves. */
+export function manifestLineSchema(needs: PairNeeds) {
+  const required = (name: 'image' | 'text') =>
+    z.string({
+      error: (issue) =>
+        issue.input === undefined
+          ? `${name} is required: the model reads ${name === 'image' ? 'an image' : 'a text'}`
+          : `${name} must be a string`,
+    });
+  return z
+    .object({
+      id: idField,
+      image: needs.image ? required('image').min(1, 'image must name an object key') : z.unknown().optional(),
+      text: needs.text ? required('text') : z.unknown().optional(),
+    })
+    .catchall(z.unknown());
+}
 
 /** A valid line, ready to run. */
 export interface JobPair {
   readonly line: number;
   readonly id: string;
-  readonly image: string;
-  readonly text: string;
+  /** Absent when the model reads no image. */
+  readonly image?: string;
+  /** Absent when the model reads no text. */
+  readonly text?: string;
   readonly extra?: Record<string, unknown>;
 }
 
@@ -77,7 +90,8 @@ function rawLines(body: string, format: 'jsonl' | 'csv'): { line: number; value:
 const str = (v: unknown) => (typeof v === 'string' ? v : null);
 
 /** Validates every line; throws only when the manifest as a whole cannot be read (a broken CSV). */
-export function parseJobManifest(body: string, format: 'jsonl' | 'csv'): ParsedManifest {
+export function parseJobManifest(body: string, format: 'jsonl' | 'csv', needs: PairNeeds): ParsedManifest {
+  const schema = manifestLineSchema(needs);
   const pairs: JobPair[] = [];
   const invalid: InvalidLine[] = [];
   const seen = new Set<string>();
@@ -93,7 +107,7 @@ export function parseJobManifest(body: string, format: 'jsonl' | 'csv'): ParsedM
       invalid.push({ ...fallback, message: `line ${line}: ${error ?? 'a line must be a JSON object'}` });
       continue;
     }
-    const parsed = ManifestLineSchema.safeParse(value);
+    const parsed = schema.safeParse(value);
     if (!parsed.success) {
       invalid.push({ ...fallback, message: `line ${line}: ${formatIssues(parsed.error).join('; ')}` });
       continue;
@@ -108,7 +122,13 @@ export function parseJobManifest(body: string, format: 'jsonl' | 'csv'): ParsedM
       continue;
     }
     seen.add(id);
-    pairs.push({ line, id, image, text, ...(Object.keys(extra).length ? { extra } : {}) });
+    pairs.push({
+      line,
+      id,
+      ...(needs.image ? { image: image as string } : {}),
+      ...(needs.text ? { text: text as string } : {}),
+      ...(Object.keys(extra).length ? { extra } : {}),
+    });
   }
   return { pairs, invalid };
 }

@@ -31,13 +31,46 @@ export const ImageInputSchema = z.object({
     .default([255, 255, 255]),
 });
 
-export const TextInputSchema = z.object({
+/** Text tensors are batch-first [N, L, …] (the default) or sequence-first [L, N, …] (nn.LSTM's default). */
+const textLayout = z.enum(['batch-first', 'seq-first']).default('batch-first');
+
+/** Text as token ids from a Hugging Face tokenizer.json. */
+export const TokenTextInputSchema = z.object({
   tokenizer: z.string().min(1).default('tokenizer.json'),
   maxLength: z.number().int().positive(),
   idsTensor: tensorName,
   attentionMaskTensor: tensorName.optional(),
   /** Id used for padding; by default the tokenizer's [PAD] (or <pad>) token. */
   padTokenId: z.number().int().min(0).optional(),
+  layout: textLayout,
+  /** An int64 [N] tensor of each text's length in tokens, for models exported with packed sequences. */
+  lengthsTensor: tensorName.optional(),
+});
+
+/**
+ * Text as word vectors from a file in GloVe's text format (`word v1 … vD` a line; fastText's
+ * `.vec` too, whose first line `count D` is skipped). Words are the text lower-cased (unless
+ * `lowercase` is false) and split on whitespace and punctuation; padding is zero vectors.
+ */
+export const VectorTextInputSchema = z.object({
+  vectors: z.string().min(1),
+  tensor: tensorName,
+  maxLength: z.number().int().positive(),
+  layout: textLayout,
+  lowercase: z.boolean().default(true),
+  /** A word not in the file: a zero vector, or the vector of a word that is (e.g. `<unk>`). */
+  oov: z.union([z.literal('zero'), z.object({ word: z.string().min(1) })]).default('zero'),
+  lengthsTensor: tensorName.optional(),
+});
+
+/** Which form a text input takes is told by its fields: `vectors` names a word-vector file. */
+export const TextInputSchema = z.unknown().transform((value, ctx) => {
+  const schema =
+    value && typeof value === 'object' && 'vectors' in value ? VectorTextInputSchema : TokenTextInputSchema;
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data as TokenTextInput | VectorTextInput;
+  for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, code: 'custom', path: issue.path });
+  return z.NEVER;
 });
 
 export const ModelManifestSchema = z
@@ -48,7 +81,13 @@ export const ModelManifestSchema = z
     description: z.string().optional(),
     model: z.string().min(1).default('model.onnx'),
     maxBatchSize: z.number().int().positive().default(32),
-    inputs: z.object({ image: ImageInputSchema, text: TextInputSchema }),
+    /** The inputs the model has: an image, a text or both. */
+    inputs: z
+      .object({ image: ImageInputSchema.optional(), text: TextInputSchema.optional() })
+      .refine(
+        (i) => i.image || i.text,
+        'a model reads an image, a text or both: give inputs.image, inputs.text or both',
+      ),
     tasks: z.array(TaskSchema).min(1),
   })
   .superRefine((m, ctx) => {
@@ -61,12 +100,38 @@ export const ModelManifestSchema = z
       for (const issue of kindOf(t).refine?.(t) ?? []) {
         ctx.addIssue({ code: 'custom', path: ['tasks', i, ...issue.path], message: issue.message });
       }
+      if (kindOf(t).needsImage && !m.inputs.image) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tasks', i, 'kind'],
+          message: `a ${t.kind} task gives results in the image's pixels: the model needs an image input`,
+        });
+      }
     });
   });
 
 export type ModelManifest = z.infer<typeof ModelManifestSchema>;
 export type ImageInput = z.infer<typeof ImageInputSchema>;
-export type TextInput = z.infer<typeof TextInputSchema>;
+export type TokenTextInput = z.infer<typeof TokenTextInputSchema>;
+export type VectorTextInput = z.infer<typeof VectorTextInputSchema>;
+export type TextInput = TokenTextInput | VectorTextInput;
+
+/** Which halves of a pair the model reads. */
+export interface PairNeeds {
+  readonly image: boolean;
+  readonly text: boolean;
+}
+
+export const pairNeeds = (manifest: ModelManifest): PairNeeds => ({
+  image: manifest.inputs.image !== undefined,
+  text: manifest.inputs.text !== undefined,
+});
+
+/** The files of a bundle that the runtime reads: the manifest, the ONNX file, the tokenizer or word vectors. */
+export function bundleFiles(manifest: ModelManifest): string[] {
+  const text = manifest.inputs.text;
+  return ['model.json', manifest.model, ...(text ? ['vectors' in text ? text.vectors : text.tokenizer] : [])];
+}
 
 /** Every problem of a zod error, one line each, path first. */
 export function formatIssues(error: z.ZodError): string[] {

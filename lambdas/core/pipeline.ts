@@ -9,13 +9,14 @@
 
 import { PairError, toPairError } from './errors.js';
 import { type DecodeContext, type DenseImage, kindOf, type OutputSlice } from './kinds/index.js';
-import type { ModelManifest } from './manifest.js';
+import type { ImageInput, ModelManifest } from './manifest.js';
 import { type Placement, placementFor, type Size } from './placement.js';
-import { cleanText, padTokenIds, writeImageTensor } from './preprocess.js';
+import { cleanText, writeImageTensor } from './preprocess.js';
 import type { ErrorRecord, ModelIdentity, OutputRecord, PairInputs, ResultRecord, TaskResult } from './records.js';
-import { float32, type InferenceEngine, int64, type TensorData } from './tensor.js';
+import { float32, type InferenceEngine, type TensorData } from './tensor.js';
+import { type EncodedText, encodeText, type TextEncoder, textFeeds } from './text.js';
 
-/** One input pair, with lazy access to its two halves. */
+/** One input pair, with lazy access to its two halves (only those the model reads are read). */
 export interface PairSource {
   readonly id: string;
   /** How the image is named in the record (a key or a path); null when there is none. */
@@ -27,13 +28,7 @@ export interface PairSource {
 
 /** Decodes image bytes into 8-bit RGB at the model's input size (the image codec adapter). */
 export interface ImageDecoder {
-  decode(bytes: Uint8Array, spec: ModelManifest['inputs']['image']): Promise<{ rgb: Uint8Array; original: Size }>;
-}
-
-/** Text to token ids, without padding or truncation (the tokenizer adapter). */
-export interface TextTokenizer {
-  encode(text: string): number[];
-  readonly padId: number;
+  decode(bytes: Uint8Array, spec: ImageInput): Promise<{ rgb: Uint8Array; original: Size }>;
 }
 
 /**
@@ -48,7 +43,10 @@ export interface RuntimeModel {
   readonly manifest: ModelManifest;
   readonly identity: ModelIdentity;
   readonly engine: InferenceEngine;
-  readonly tokenizer: TextTokenizer;
+  /** The tokenizer or word vectors of the text input; absent when the model reads no text. */
+  readonly text?: TextEncoder;
+  /** Pairs a call at most: the manifest's maxBatchSize, or 1 when the graph fixes its batch at 1. */
+  readonly batchLimit: number;
 }
 
 export interface PipelineOptions {
@@ -61,14 +59,12 @@ export interface PipelineOptions {
   readonly timing?: boolean;
 }
 
+/** A pair read and preprocessed: its image (when the model reads one) and its encoded text (likewise). */
 interface Prepared {
   readonly source: PairSource;
   readonly inputs: PairInputs;
-  readonly rgb: Uint8Array;
-  readonly original: Size;
-  readonly placement: Placement;
-  readonly ids: BigInt64Array;
-  readonly mask: BigInt64Array;
+  readonly image?: { readonly rgb: Uint8Array; readonly original: Size; readonly placement: Placement };
+  readonly text?: EncodedText;
   readonly started: number;
 }
 
@@ -95,53 +91,63 @@ export function errorRecord(
   };
 }
 
+/** The inputs a record names: only the halves the model reads. */
+function recordInputs(manifest: ModelManifest, image: string | null, text: string | null): PairInputs {
+  return {
+    ...(manifest.inputs.image ? { image } : {}),
+    ...(manifest.inputs.text ? { text } : {}),
+  };
+}
+
 async function prepare(pair: PairSource, options: PipelineOptions): Promise<Slot> {
-  const { manifest, tokenizer } = options.model;
+  const { manifest } = options.model;
+  const { image: imageSpec, text: textSpec } = manifest.inputs;
   const started = performance.now();
-  const inputs: { image: string | null; text: string | null } = { image: pair.image, text: null };
+  let text: string | null = null;
   try {
     // Text first: it is cheap, and a pair with no usable text needs no image decode.
-    const text = cleanText(await pair.readText());
-    inputs.text = text;
-    const { rgb, original } = await options.images.decode(await pair.readImage(), manifest.inputs.image);
-    const spec = manifest.inputs.image;
-    const tokens = padTokenIds(tokenizer.encode(text), manifest.inputs.text.maxLength, tokenizer.padId);
+    let encoded: EncodedText | undefined;
+    if (textSpec) {
+      text = cleanText(await pair.readText());
+      encoded = encodeText(textSpec, options.model.text!, text);
+    }
+    let image: Prepared['image'];
+    if (imageSpec) {
+      const { rgb, original } = await options.images.decode(await pair.readImage(), imageSpec);
+      image = { rgb, original, placement: placementFor(imageSpec.resize, original, imageSpec) };
+    }
     return {
       kind: 'ready',
-      pair: {
-        source: pair,
-        inputs: { ...inputs },
-        rgb,
-        original,
-        placement: placementFor(spec.resize, original, spec),
-        ids: tokens.ids,
-        mask: tokens.mask,
-        started,
-      },
+      pair: { source: pair, inputs: recordInputs(manifest, pair.image, text), image, text: encoded, started },
     };
   } catch (error) {
-    return { kind: 'failed', record: errorRecord(options.model, pair.id, { ...inputs }, error, pair.extra) };
+    const inputs = recordInputs(manifest, pair.image, text);
+    return { kind: 'failed', record: errorRecord(options.model, pair.id, inputs, error, pair.extra) };
   }
 }
 
-function feedsFor(pairs: readonly Prepared[], manifest: ModelManifest): Record<string, TensorData> {
-  const { image, text } = manifest.inputs;
+function feedsFor(pairs: readonly Prepared[], model: RuntimeModel): Record<string, TensorData> {
+  const { image, text } = model.manifest.inputs;
   const n = pairs.length;
-  const size = 3 * image.width * image.height;
-  const pixels = new Float32Array(n * size);
-  const ids = new BigInt64Array(n * text.maxLength);
-  const mask = new BigInt64Array(n * text.maxLength);
-  pairs.forEach((p, i) => {
-    writeImageTensor(p.rgb, image, pixels, i * size);
-    ids.set(p.ids, i * text.maxLength);
-    mask.set(p.mask, i * text.maxLength);
-  });
-  const dims = image.layout === 'nchw' ? [n, 3, image.height, image.width] : [n, image.height, image.width, 3];
-  const feeds: Record<string, TensorData> = {
-    [image.tensor]: float32(pixels, dims),
-    [text.idsTensor]: int64(ids, [n, text.maxLength]),
-  };
-  if (text.attentionMaskTensor) feeds[text.attentionMaskTensor] = int64(mask, [n, text.maxLength]);
+  const feeds: Record<string, TensorData> = {};
+  if (image) {
+    const size = 3 * image.width * image.height;
+    const pixels = new Float32Array(n * size);
+    pairs.forEach((p, i) => writeImageTensor(p.image!.rgb, image, pixels, i * size));
+    const dims = image.layout === 'nchw' ? [n, 3, image.height, image.width] : [n, image.height, image.width, 3];
+    feeds[image.tensor] = float32(pixels, dims);
+  }
+  if (text) {
+    const dim = model.text?.kind === 'vectors' ? model.text.dim : 0;
+    Object.assign(
+      feeds,
+      textFeeds(
+        text,
+        pairs.map((p) => p.text!),
+        dim,
+      ),
+    );
+  }
   return feeds;
 }
 
@@ -165,10 +171,12 @@ async function decodePair(
 ): Promise<OutputRecord> {
   const { model } = options;
   const masks = options.masks ?? noMasks;
+  // A model without an image has no task that needs one (the manifest sees to it).
+  const none = { width: 0, height: 0 };
   const ctx: DecodeContext = {
-    original: pair.original,
-    input: model.manifest.inputs.image,
-    placement: pair.placement,
+    original: pair.image?.original ?? none,
+    input: model.manifest.inputs.image ?? none,
+    placement: pair.image?.placement ?? { scaleX: 1, scaleY: 1, offsetX: 0, offsetY: 0 },
     saveDense: (taskName, image) => masks.save(pair.source.id, taskName, image),
   };
   try {
@@ -211,7 +219,7 @@ export async function prepareFeeds(
     if (s.kind === 'failed') throw new Error(`pair ${s.record.id} cannot be prepared: ${s.record.error.message}`);
     return s.pair;
   });
-  return feedsFor(ready, options.model.manifest);
+  return feedsFor(ready, options.model);
 }
 
 /** Runs one batch; if the engine fails on it, each pair runs alone so only the culprit fails. */
@@ -223,7 +231,7 @@ async function inferBatch(slots: Slot[], options: PipelineOptions): Promise<Outp
     const started = performance.now();
     let outputs: Record<string, TensorData> | null = null;
     try {
-      outputs = await model.engine.run(feedsFor(ready, model.manifest));
+      outputs = await model.engine.run(feedsFor(ready, model));
     } catch {
       outputs = null;
     }
@@ -235,7 +243,7 @@ async function inferBatch(slots: Slot[], options: PipelineOptions): Promise<Outp
     } else {
       for (const p of ready) {
         try {
-          const alone = await model.engine.run(feedsFor([p], model.manifest));
+          const alone = await model.engine.run(feedsFor([p], model));
           decoded.set(p, await decodePair(p, alone, 0, options, perPair));
         } catch (error) {
           const message = error instanceof Error ? error.message : String(error);
@@ -267,7 +275,7 @@ export async function* runPipeline(
   pairs: AsyncIterable<PairSource> | Iterable<PairSource>,
   options: PipelineOptions,
 ): AsyncGenerator<OutputRecord> {
-  const max = options.model.manifest.maxBatchSize;
+  const max = options.model.batchLimit;
   const batchSize = Math.min(options.batchSize ?? max, max);
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new RangeError(`batch size must be a positive integer, got ${options.batchSize}`);

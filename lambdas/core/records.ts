@@ -17,10 +17,12 @@ export const ModelIdentitySchema = z.object({
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
 });
 
-export const PairInputsSchema = z.object({
-  image: z.string().nullable().describe('the image key or path'),
-  text: z.string().nullable().describe('the caption as decoded, or null when it could not be read'),
-});
+export const PairInputsSchema = z
+  .object({
+    image: z.string().nullable().optional().describe('the image key or path'),
+    text: z.string().nullable().optional().describe('the caption as decoded, or null when it could not be read'),
+  })
+  .describe('the inputs the model reads: a half it does not read is left out');
 
 const common = {
   id: z.string(),

@@ -20,7 +20,11 @@ export function resultColumns(manifest: ModelManifest): Column[] {
   const fields: Record<string, ColumnType> = {
     id: col.string,
     status: col.string,
-    inputs: col.struct({ image: col.string, text: col.string }),
+    // The halves the model reads.
+    inputs: col.struct({
+      ...(manifest.inputs.image ? { image: col.string } : {}),
+      ...(manifest.inputs.text ? { text: col.string } : {}),
+    }),
     // Manifest fields carried through; values read as text in both engines.
     extra: col.map(col.string),
     model: col.struct({ name: col.string, version: col.string, sha256: col.string }),

@@ -100,6 +100,7 @@ export function allKindsModel(): RuntimeModel {
     manifest: allKindsManifest,
     identity: { name: 'all-kinds', version: '1', sha256: '0'.repeat(64) },
     engine,
-    tokenizer: { encode: () => [1, 2], padId: 0 },
+    text: { kind: 'ids', encode: () => [1, 2], padId: 0 },
+    batchLimit: allKindsManifest.maxBatchSize,
   };
 }

@@ -9,8 +9,10 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SharpImageDecoder } from '../../lambdas/adapters/image-codec.js';
 import { loadModelBundle } from '../../lambdas/adapters/model-bundle.js';
+import type { TokenTextInput } from '../../lambdas/core/manifest.js';
 import { type ImageDecoder, type PairSource, type RuntimeModel, runPipeline } from '../../lambdas/core/pipeline.js';
 import type { OutputRecord } from '../../lambdas/core/records.js';
+import type { TokenIdsEncoder } from '../../lambdas/core/text.js';
 import { memoryPair, parityPairs, referenceBundle } from '../helpers/runtime.js';
 
 async function collect(records: AsyncIterable<OutputRecord>): Promise<OutputRecord[]> {
@@ -68,11 +70,11 @@ describe('Function: runPipeline', () => {
 
   it('fails only the pair that breaks the engine, not its batch', async () => {
     // Prepare: an engine that refuses any batch holding the poisoned caption's first token.
-    const poisonIds = model.tokenizer.encode('cross')[0];
+    const poisonIds = (model.text as TokenIdsEncoder).encode('cross')[0];
     const engine = {
       ...model.engine,
       run: async (feeds: Parameters<RuntimeModel['engine']['run']>[0]) => {
-        const ids = feeds[model.manifest.inputs.text.idsTensor].data as BigInt64Array;
+        const ids = feeds[(model.manifest.inputs.text as TokenTextInput).idsTensor].data as BigInt64Array;
         if (ids.includes(BigInt(poisonIds))) throw new Error('kernel exploded');
         return model.engine.run(feeds);
       },
@@ -128,7 +130,7 @@ describe('Function: runPipeline', () => {
     const engine = {
       ...model.engine,
       run: async (feeds: Parameters<RuntimeModel['engine']['run']>[0]) => {
-        events.push(`run ${feeds[model.manifest.inputs.text.idsTensor].dims[0]}`);
+        events.push(`run ${feeds[(model.manifest.inputs.text as TokenTextInput).idsTensor].dims[0]}`);
         return model.engine.run(feeds);
       },
     };

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkManifestAgainstGraph } from '../../lambdas/core/graph-check.js';
-import { ModelManifestSchema } from '../../lambdas/core/manifest.js';
+import { ModelManifestSchema, type TokenTextInput } from '../../lambdas/core/manifest.js';
 import type { TensorInfo } from '../../lambdas/core/tensor.js';
 
 const manifest = ModelManifestSchema.parse(
@@ -70,12 +70,12 @@ describe('Function: checkManifestAgainstGraph', () => {
       case: 'a graph input the manifest does not feed',
       edit: (m: typeof manifest) => ({
         ...m,
-        inputs: { ...m.inputs, text: { ...m.inputs.text, attentionMaskTensor: undefined } },
+        inputs: { ...m.inputs, text: { ...(m.inputs.text as TokenTextInput), attentionMaskTensor: undefined } },
       }),
       expected: "inputs: the model's input 'attention_mask' is not named anywhere in inputs of the manifest",
     },
   ])('reports $case with the field and what was expected', ({ edit, expected }) => {
-    expect(checkManifestAgainstGraph(edit(manifest), inputs, outputs)).toContain(expected);
+    expect(checkManifestAgainstGraph(edit(manifest) as typeof manifest, inputs, outputs)).toContain(expected);
   });
 
   it('reports a wrong element type', () => {

@@ -19,7 +19,7 @@ describe('Schema: ModelManifestSchema', () => {
       'score',
       'segmentation',
     ]);
-    expect(manifest.inputs.image.resizeKernel).toBe('lanczos3');
+    expect(manifest.inputs.image?.resizeKernel).toBe('lanczos3');
     expect(manifest.model).toBe('model.onnx');
   });
 
@@ -82,7 +82,7 @@ describe('Schema: ModelManifestSchema', () => {
     // Act
     const manifest = ModelManifestSchema.parse(other);
     // Assess
-    expect(manifest.inputs.text.tokenizer).toBe('tokenizer.json');
+    expect(manifest.inputs.text).toMatchObject({ tokenizer: 'tokenizer.json' });
     expect(manifest.maxBatchSize).toBe(32);
   });
 });

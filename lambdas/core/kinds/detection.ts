@@ -165,6 +165,7 @@ const TruthSchema = (task: DetectionTask) =>
 export const detection = {
   kind: 'detection',
   about: "boxes with labels and scores, best first, in the original image's pixels",
+  needsImage: true,
   taskSchema: DetectionTaskSchema,
   refine: (task) =>
     new Set(task.labels).size !== task.labels.length ? [{ path: ['labels'], message: 'labels must be unique' }] : [],

@@ -166,6 +166,8 @@ export interface TaskKind<
   readonly kind: K;
   /** One line for the docs: what a task of this kind gives. */
   readonly about: string;
+  /** Results in the image's pixels: a model with a task of this kind must read an image. */
+  readonly needsImage?: boolean;
   readonly taskSchema: z.ZodType<T, unknown>;
   /** Checks that need the whole task (labels unique, topK within the labels). */
   refine?(task: T): TaskIssue[];

@@ -94,6 +94,7 @@ export const valueMap = {
   kind: 'map',
   about:
     'a value per pixel at the original image size (16-bit PNG over a recorded range), with min, max, mean and the peak',
+  needsImage: true,
   taskSchema: MapTaskSchema,
   outputs: (task) => [
     {

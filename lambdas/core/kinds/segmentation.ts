@@ -80,6 +80,7 @@ interface SegmentationScore extends PairScore {
 export const segmentation = {
   kind: 'segmentation',
   about: 'a binary mask at the original image size (1-bit PNG), its coverage and bounding box',
+  needsImage: true,
   taskSchema: SegmentationTaskSchema,
   outputs: (task) => [
     {

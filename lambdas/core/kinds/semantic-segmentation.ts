@@ -147,6 +147,7 @@ const asClasses = (image: DenseImage | null) => (image?.kind === 'classes' ? ima
 export const semanticSegmentation = {
   kind: 'semantic-segmentation',
   about: 'a class per pixel at the original image size (8-bit PNG of class indices), and each class’s coverage',
+  needsImage: true,
   taskSchema: SemanticSegmentationTaskSchema,
   refine: (task) => [
     ...(new Set(task.labels).size !== task.labels.length

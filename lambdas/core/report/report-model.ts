@@ -72,7 +72,7 @@ export interface PairJudgement {
 
 /** One pair's card, without its image. */
 export function reportPair(manifest: ModelManifest, record: OutputRecord, judgement?: PairJudgement): ReportPair {
-  const base = { id: record.id, text: record.inputs.text };
+  const base = { id: record.id, text: record.inputs.text ?? null };
   if (record.status === 'error') return { ...base, status: 'error', error: record.error };
   let wrong = false;
   const tasks: TaskLine[] = [];
