@@ -1,10 +1,12 @@
 /**
  * Word vectors from a file in GloVe's text format: `word v1 … vD` a line, space-separated (the
  * format fastText's `.vec` files use too, after a first line `count D`, which is skipped). The
- * file is streamed line by line into one Float32Array (rows of D numbers, grown by doubling and
- * trimmed at the end) and a Map from word to row: no array per word, no copy of the file.
+ * file is streamed line by line into one Float32Array of rows of D numbers and a Map from word
+ * to row: no array per word, no copy of the file. The array is sized up front from the file's
+ * size over its first line's (or from fastText's header), so it is not copied as it grows.
  */
 import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { WordVectors } from '../core/text.js';
 
@@ -33,6 +35,7 @@ export async function loadWordVectors(file: string): Promise<WordVectors> {
   let dim = 0;
   let data = new Float32Array(0);
   let lineNo = 0;
+  const { size: bytes } = await stat(file);
   const lines = createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY });
   for await (const line of lines) {
     lineNo++;
@@ -44,13 +47,17 @@ export async function loadWordVectors(file: string): Promise<WordVectors> {
       data = new Float32Array(Number(parts[0]) * dim);
       continue;
     }
-    if (!dim) dim = parts.length - 1;
+    if (!dim) {
+      dim = parts.length - 1;
+      // Lines of one file are about as long as each other: room for 10 % more than the estimate.
+      data = new Float32Array(Math.ceil((1.1 * bytes) / (line.length + 1)) * Math.max(1, dim));
+    }
     if (parts.length - 1 !== dim || dim < 1) {
       throw new VectorFileError(`${file}:${lineNo}: expected a word and ${dim} numbers, found ${parts.length - 1}`);
     }
     const row = rows.size;
     if ((row + 1) * dim > data.length) {
-      const grown = new Float32Array(Math.max(1024 * dim, data.length * 2));
+      const grown = new Float32Array(Math.max(1024 * dim, Math.ceil(data.length * 1.5)));
       grown.set(data);
       data = grown;
     }
@@ -66,5 +73,7 @@ export async function loadWordVectors(file: string): Promise<WordVectors> {
     if (!rows.has(parts[0])) rows.set(parts[0], row);
   }
   if (!rows.size) throw new VectorFileError(`${file}: no word vectors in the file`);
-  return new LoadedVectors(rows, data.slice(0, rows.size * dim), dim);
+  // Trimmed by a copy only when much is unused; a view otherwise.
+  const used = rows.size * dim;
+  return new LoadedVectors(rows, data.length > used * 1.2 ? data.slice(0, used) : data.subarray(0, used), dim);
 }
