@@ -60,7 +60,7 @@ if (!existsSync(file)) {
   for (let w = 0; w < words; w++) {
     const row = [`w${w.toString(36)}`];
     for (let k = 0; k < dim; k++) row.push(((random() - 0.5) * 2).toFixed(6));
-    if (!out.write(`${row.join(' ')}\n`)) await new Promise((resolve) => out.once('drain', resolve));
+    if (!out.write(`${row.join(' ')}\n`)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
   }
   await new Promise<void>((resolve) => out.end(() => resolve()));
 }
