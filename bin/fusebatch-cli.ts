@@ -89,6 +89,21 @@ program
   });
 
 program
+  .command('init-model')
+  .description('write a draft model.json for an ONNX file, from its inputs and outputs, and list what to fill in')
+  .argument('<model.onnx>', 'the exported model')
+  .option('--out <dir>', "the bundle folder to write model.json into (default: the ONNX file's folder)")
+  .option('--force', 'overwrite an existing model.json')
+  .action(async (onnx: string, opts: { out?: string; force?: boolean }) => {
+    const { initModel } = await import('../lambdas/cli/init-model.js');
+    const { file, notes } = await initModel(onnx, opts);
+    console.log(
+      `wrote ${file}: a draft. Check each guess, fill in every TODO, delete "draft", then run validate-model:`,
+    );
+    for (const note of notes) console.log(`  - ${note}`);
+  });
+
+program
   .command('serve')
   .description('run the pipeline locally: embedded S3 server, the ingest handler on its events, a pool of workers')
   .option('--port <port>', 'port of the S3 endpoint', (v) => Number(v), 4566)

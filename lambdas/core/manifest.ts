@@ -75,6 +75,12 @@ export const TextInputSchema = z.unknown().transform((value, ctx) => {
 
 export const ModelManifestSchema = z
   .object({
+    /** Written by init-model: its notes on what it guessed. A bundle in use has none. */
+    draft: z
+      .undefined({
+        error: 'this is a draft from init-model: check each of its notes, fill in every TODO, then delete "draft"',
+      })
+      .optional(),
     schemaVersion: z.literal(1),
     name: z.string().min(1),
     version: z.string().min(1),
@@ -91,6 +97,9 @@ export const ModelManifestSchema = z
     tasks: z.array(TaskSchema).min(1),
   })
   .superRefine((m, ctx) => {
+    for (const [path, value] of strings(m)) {
+      if (value.startsWith('TODO:')) ctx.addIssue({ code: 'custom', path, message: `still a placeholder: ${value}` });
+    }
     const seen = new Set<string>();
     m.tasks.forEach((t: Task, i) => {
       if (seen.has(t.name)) {
@@ -111,6 +120,14 @@ export const ModelManifestSchema = z
   });
 
 export type ModelManifest = z.infer<typeof ModelManifestSchema>;
+
+/** Every string in a parsed value, with its path (for init-model's TODO placeholders). */
+function* strings(value: unknown, path: (string | number)[] = []): Generator<[(string | number)[], string]> {
+  if (typeof value === 'string') yield [path, value];
+  else if (Array.isArray(value)) for (const [i, v] of value.entries()) yield* strings(v, [...path, i]);
+  else if (value && typeof value === 'object')
+    for (const [k, v] of Object.entries(value)) yield* strings(v, [...path, k]);
+}
 export type ImageInput = z.infer<typeof ImageInputSchema>;
 export type TokenTextInput = z.infer<typeof TokenTextInputSchema>;
 export type VectorTextInput = z.infer<typeof VectorTextInputSchema>;

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { activate } from '../activations.js';
 import { col } from '../columns.js';
 import { histogram, REPORT_HISTOGRAM_BINS } from '../report/histogram.js';
-import { accuracyTally, f2, labelList, round6, TaskBase, type TaskKind } from './kind.js';
+import { accuracyTally, f2, labelList, round6, TaskBase, type TaskKind, todo } from './kind.js';
 
 export const ClassificationTaskSchema = z.object({
   ...TaskBase,
@@ -82,4 +82,21 @@ export const classification = {
       ),
     },
   ],
+  draft: (output) =>
+    output.dims.length === 1 && typeof output.dims[0] === 'number' && output.dims[0] >= 2 && output.dims[0] < 128
+      ? {
+          task: {
+            kind: 'classification',
+            output: output.name,
+            labels: Array.from({ length: output.dims[0] }, (_, i) => todo(`label ${i}`)),
+            activation: 'softmax',
+            topK: Math.min(3, output.dims[0]),
+          },
+          uses: [output.name],
+          notes: [
+            `${output.dims[0]} labels in the output's order`,
+            'read as classification (one label); make it multilabel if the labels are independent',
+          ],
+        }
+      : null,
 } satisfies TaskKind<'classification', ClassificationTask, ClassificationResult>;

@@ -16,7 +16,17 @@ import { col } from '../columns.js';
 import type { Placement, Size } from '../placement.js';
 import type { ChartSpec } from '../report/charts.js';
 import { histogram, REPORT_HISTOGRAM_BINS } from '../report/histogram.js';
-import { f2, labelList, type PairScore, round6, TaskBase, type TaskKind, tensorName } from './kind.js';
+import {
+  type DraftOutput,
+  f2,
+  labelList,
+  type PairScore,
+  round6,
+  TaskBase,
+  type TaskKind,
+  tensorName,
+  todo,
+} from './kind.js';
 
 export const DetectionTaskSchema = z.object({
   ...TaskBase,
@@ -343,4 +353,36 @@ export const detection = {
     kind: 'boxes',
     boxes: result.map((d) => ({ ...d.box, label: `${d.label} ${f2(d.score)}` })),
   }),
+  draft(output, all) {
+    const [k, width] = output.dims;
+    if (output.dims.length !== 2 || width !== 4) return null;
+    const sameK = (o: DraftOutput) => o.name !== output.name && o.dims[0] === k;
+    const scores =
+      all.find((o) => sameK(o) && o.type === 'float32' && o.dims.length === 2) ??
+      all.find((o) => sameK(o) && o.type === 'float32' && o.dims.length === 1);
+    if (!scores) return null;
+    const classes =
+      scores.dims.length === 1 ? all.find((o) => sameK(o) && o.type !== 'float32' && o.dims.length === 1) : undefined;
+    const count = typeof scores.dims[1] === 'number' ? scores.dims[1] : 1;
+    return {
+      task: {
+        kind: 'detection',
+        output: output.name,
+        scores: scores.name,
+        ...(classes ? { classes: classes.name } : {}),
+        labels: Array.from({ length: classes ? 1 : count }, (_, i) => todo(`label ${i}`)),
+        boxFormat: 'xyxy',
+        boxUnits: 'pixels',
+        activation: scores.dims.length === 2 ? 'sigmoid' : 'identity',
+        scoreThreshold: 0.5,
+      },
+      uses: [output.name, scores.name, ...(classes ? [classes.name] : [])],
+      notes: [
+        `boxes '${output.name}' with scores '${scores.name}'${classes ? ` and labels '${classes.name}'` : ''}`,
+        classes ? 'every label, in the order of the label ids' : `${count} labels in the scores' order`,
+        'boxFormat (xyxy, xywh, cxcywh) and boxUnits (pixels, normalized) are guesses: check your export',
+        'add nms (e.g. {"iou": 0.5}) unless the model suppresses overlapping boxes itself',
+      ],
+    };
+  },
 } satisfies TaskKind<'detection', DetectionTask, DetectionResult, DetectionScore>;

@@ -95,4 +95,14 @@ export const embedding = {
       ),
     },
   ],
+  draft: (output) =>
+    output.dims.length === 1 && typeof output.dims[0] === 'number' && output.dims[0] >= 128
+      ? {
+          task: { kind: 'embedding', output: output.name, normalize: true },
+          uses: [output.name],
+          notes: [
+            `read as a ${output.dims[0]}-d embedding, L2-normalised; make it a classification if these are label scores`,
+          ],
+        }
+      : null,
 } satisfies TaskKind<'embedding', EmbeddingTask, EmbeddingResult, EmbeddingScore>;

@@ -155,6 +155,25 @@ export interface OverlayInput<R> {
   readonly color: Rgb;
 }
 
+// ---- drafts (fusebatch init-model) ----
+
+/** A graph output as init-model sees it: name, element type, shape after the batch axis. */
+export interface DraftOutput {
+  readonly name: string;
+  readonly type: string;
+  readonly dims: readonly (number | string)[];
+}
+
+/** A kind's reading of some outputs: the task entry it drafts, the outputs it used, what the user must check. */
+export interface TaskDraft {
+  readonly task: Record<string, unknown>;
+  readonly uses: readonly string[];
+  readonly notes: readonly string[];
+}
+
+/** A placeholder a user must replace; validate-model refuses a manifest that still has one. */
+export const todo = (what: string) => `TODO: ${what}`;
+
 // ---- the module ----
 
 export interface TaskKind<
@@ -199,6 +218,11 @@ export interface TaskKind<
   overlay?(task: T, input: OverlayInput<R>): Overlay | null;
   /** The overlay's colours in words, when it has its own (one per class); else the task's colour is shown. */
   legend?(task: T): { label: string; color: Rgb }[];
+  /**
+   * init-model: a task of this kind for `output`, when its shape is one this kind reads (the
+   * registry asks the kinds in turn; `all` are the graph's outputs not yet used).
+   */
+  draft?(output: DraftOutput, all: readonly DraftOutput[]): TaskDraft | null;
 }
 
 /** Scores are rounded to 6 decimals so records are short and stable across runs. */

@@ -243,4 +243,14 @@ export const valueMap = {
     { label: `${task.label ? `${task.label}: ` : ''}low`, color: heat(0.1) },
     { label: 'high', color: heat(1) },
   ],
+  draft: (output) =>
+    output.dims.length === 3 && output.dims[0] === 1
+      ? {
+          task: { kind: 'map', output: output.name, activation: 'sigmoid' },
+          uses: [output.name],
+          notes: [
+            'read as a map of values through sigmoid; use identity for raw values, or make it a segmentation if it is a mask',
+          ],
+        }
+      : null,
 } satisfies TaskKind<'map', MapTask, MapResult, MapScore>;

@@ -73,4 +73,12 @@ export const score = {
     });
     return charts;
   },
+  draft: (output) =>
+    output.dims.length === 0 || (output.dims.length === 1 && output.dims[0] === 1)
+      ? {
+          task: { kind: 'score', output: output.name, activation: 'sigmoid', threshold: 0.5 },
+          uses: [output.name],
+          notes: ['read as a score (a logit through sigmoid); make it a regression if it is a value'],
+        }
+      : null,
 } satisfies TaskKind<'score', ScoreTask, ScoreResult>;

@@ -20,6 +20,7 @@ import {
   round6,
   TaskBase,
   type TaskKind,
+  todo,
 } from './kind.js';
 
 const rgb = z.tuple([
@@ -303,4 +304,16 @@ export const semanticSegmentation = {
     paletteOf(task).flatMap((color, i) =>
       task.labels[i] === task.background ? [] : [{ label: task.labels[i], color }],
     ),
+  draft: (output) =>
+    output.dims.length === 3 && typeof output.dims[0] === 'number' && output.dims[0] >= 2
+      ? {
+          task: {
+            kind: 'semantic-segmentation',
+            output: output.name,
+            labels: Array.from({ length: output.dims[0] as number }, (_, i) => todo(`class ${i}`)),
+          },
+          uses: [output.name],
+          notes: [`${output.dims[0]} classes in the output's channel order`],
+        }
+      : null,
 } satisfies TaskKind<'semantic-segmentation', SemanticSegmentationTask, SemanticSegmentationResult, SemanticScore>;
