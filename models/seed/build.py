@@ -817,7 +817,8 @@ Chance, in effect, and that is the article's architecture, not the training: `fu
 and `classifier` are two linear layers with no activation between them, so the logit is a
 linear function of `[image_features, text_features]`, that is **a(image) + b(text)**. A sum
 of an image-only term and a text-only term cannot tell whether a caption fits an image: in
-the shapes world neither the image nor the caption alone says anything about `match`. The
+the shapes world neither the image nor the caption alone says anything about `match` (a
+pair's caption is made true or false at random, half each). The
 build measures it on every pairing of {a['pairs']} held-out images with {a['pairs']} held-out captions: the logits
 span {a['logit_spread']:.3f} (the image term alone {a['image_term_spread']:.3f}, the text term alone {a['text_term_spread']:.3f}), while
 what is left after removing each image's and each caption's mean effect, the interaction, is
