@@ -1,6 +1,7 @@
 /** `fusebatch validate-model`: checks a bundle against its graph and describes it. */
 
 import { loadModelBundle } from '../adapters/model-bundle.js';
+import { batchFixedAtOne } from '../core/graph-check.js';
 import { kindOf } from '../core/kinds/index.js';
 import type { EngineName } from '../core/tensor.js';
 
@@ -11,8 +12,8 @@ export async function describeModel(dir: string, engine: EngineName): Promise<st
   const { image, text } = manifest.inputs;
   const lines = [
     `${identity.name} ${identity.version}  sha256 ${identity.sha256}`,
-    batchLimit === 1 && manifest.maxBatchSize > 1
-      ? 'batch fixed at 1 by the graph: one pair per call (maxBatchSize is not used)'
+    batchFixedAtOne(manifest, model.engine.inputs)
+      ? 'batch fixed at 1 by the graph: one pair per call'
       : `max batch size ${batchLimit}`,
     'inputs:',
   ];

@@ -64,15 +64,15 @@ export function inputSpecs(manifest: ModelManifest, vectorDim?: number): InputSp
   return specs;
 }
 
-/**
- * Pairs a call may hold: 1 when an input's batch axis is fixed at 1 in the graph (older
- * exports), else the manifest's maxBatchSize.
- */
-export function batchLimit(manifest: ModelManifest, graphInputs: readonly TensorInfo[]): number {
+/** Whether an input's batch axis is fixed at 1 in the graph (older exports): then one pair per call. */
+export function batchFixedAtOne(manifest: ModelManifest, graphInputs: readonly TensorInfo[]): boolean {
   const shapes = new Map(graphInputs.map((t) => [t.name, t.shape]));
-  const fixedAtOne = inputSpecs(manifest).some((spec) => shapes.get(spec.tensor)?.[spec.dims.indexOf(BATCH)] === 1);
-  return fixedAtOne ? 1 : manifest.maxBatchSize;
+  return inputSpecs(manifest).some((spec) => shapes.get(spec.tensor)?.[spec.dims.indexOf(BATCH)] === 1);
 }
+
+/** Pairs a call may hold: 1 when the graph fixes the batch at 1, else the manifest's maxBatchSize. */
+export const batchLimit = (manifest: ModelManifest, graphInputs: readonly TensorInfo[]) =>
+  batchFixedAtOne(manifest, graphInputs) ? 1 : manifest.maxBatchSize;
 
 export function checkManifestAgainstGraph(
   manifest: ModelManifest,
