@@ -9,9 +9,10 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SharpImageDecoder } from '../../lambdas/adapters/image-codec.js';
+import { decodeDensePng, SharpImageDecoder } from '../../lambdas/adapters/image-codec.js';
 import { listFolderPairs } from '../../lambdas/adapters/local-files.js';
 import { loadModelBundle, readManifest } from '../../lambdas/adapters/model-bundle.js';
+import { infer } from '../../lambdas/cli/infer.js';
 import { describeModel } from '../../lambdas/cli/validate-model.js';
 import { draftManifest } from '../../lambdas/core/init-model.js';
 import { pairNeeds } from '../../lambdas/core/manifest.js';
@@ -154,6 +155,39 @@ describe.each(ENGINES)('Seed bundles on %s', (engine) => {
       expectClose(run.stack(run.outputs, 'embedding'), expected.embedding, 'embedding');
     } finally {
       await model.engine.close();
+    }
+  });
+});
+
+describe('Seed bundles: fusebatch infer', () => {
+  it('runs the image-only bundle on a folder of images, writes its 16-bit maps and scores them against truth maps', async () => {
+    // Prepare
+    const out = await mkdtemp(path.join(os.tmpdir(), 'fusebatch-seed-infer-'));
+    const parity = path.join(seedMultitask, 'fixtures/parity');
+    try {
+      // Act
+      const summary = await infer({
+        model: seedMultitask,
+        input: path.join(parity, 'pairs'),
+        out: path.join(out, 'maps.jsonl'),
+        masks: path.join(out, 'maps'),
+        truth: path.join(parity, 'truth.jsonl'),
+        engine: 'wasm',
+        threads: 1,
+        progress: false,
+      });
+      // Assess
+      expect(summary).toMatchObject({ pairs: 8, errors: 0 });
+      expect(summary.metrics?.map((m) => [m.task, m.metric, m.fraction])).toEqual([
+        ['task1', 'mae', false],
+        ['task2', 'mae', false],
+      ]);
+      for (const m of summary.metrics ?? []) expect(m.value).toBeLessThan(0.1);
+      const record = JSON.parse((await readFile(path.join(out, 'maps.jsonl'), 'utf8')).split('\n')[0]);
+      const png = decodeDensePng(await readFile(record.tasks.task1.map));
+      expect([png.kind, png.width, png.height]).toEqual(['values', 64, 64]);
+    } finally {
+      await rm(out, { recursive: true, force: true });
     }
   });
 });
