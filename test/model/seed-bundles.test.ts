@@ -117,42 +117,33 @@ describe.each(ENGINES)('Seed bundles on %s', (engine) => {
     }
   });
 
-  it('feeds batch-first word vectors with an <unk> word and a lengths tensor', async () => {
-    const dir = path.join(testModels, 'vectors-batch-first-lengths');
+  it.each([
+    // Batch-first word vectors [N, 6, 4], an <unk> word for unknown ones, and int64 lengths.
+    { model: 'vectors-batch-first-lengths', feeds: ['text', 'lengths'], output: 'score' },
+    // Sequence-first token ids [6, N].
+    { model: 'ids-seq-first', feeds: ['input_ids'], output: 'embedding' },
+  ])('feeds the text-only $model exactly the tensors PyTorch was given', async ({ model: name, feeds, output }) => {
+    // Prepare
+    const dir = path.join(testModels, name);
     const model = await loadModelBundle(dir, { engine, threads: 1 });
-    const meta = JSON.parse(await readFile(path.join(dir, 'outputs.json'), 'utf8'));
+    const texts: string[] = JSON.parse(await readFile(path.join(dir, 'outputs.json'), 'utf8')).inputs.texts;
     const expected = await readTensors(path.join(dir, 'outputs'));
     try {
-      const texts: string[] = meta.inputs.texts;
+      // Act
       const run = await runRecorded(
         model,
         texts.map((text, i) => memoryPair(`t${i}`, null, text)),
       );
+      // Assess: one batch; sequence-first tensors are compared as laid out, [L, N].
+      expect(run.calls).toBe(1);
       expect(run.records.map((r) => r.inputs)).toEqual(texts.map((text) => ({ text })));
-      expect(run.stack(run.feeds, 'text')).toEqual(Array.from(expected.text.data as Float32Array));
-      expect(run.stack(run.feeds, 'lengths')).toEqual(Array.from(expected.lengths.data as BigInt64Array));
-      expectClose(run.stack(run.outputs, 'score'), expected.score, 'score');
-    } finally {
-      await model.engine.close();
-    }
-  });
-
-  it('feeds sequence-first token ids', async () => {
-    const dir = path.join(testModels, 'ids-seq-first');
-    const model = await loadModelBundle(dir, { engine, threads: 1 });
-    const meta = JSON.parse(await readFile(path.join(dir, 'outputs.json'), 'utf8'));
-    const expected = await readTensors(path.join(dir, 'outputs'));
-    try {
-      const texts: string[] = meta.inputs.texts;
-      const run = await runRecorded(
-        model,
-        texts.map((text, i) => memoryPair(`t${i}`, null, text)),
-      );
-      expect(run.feeds[0].input_ids.dims).toEqual([6, 3]);
-      expect(Array.from(run.feeds[0].input_ids.data as BigInt64Array)).toEqual(
-        Array.from(expected.input_ids.data as BigInt64Array),
-      );
-      expectClose(run.stack(run.outputs, 'embedding'), expected.embedding, 'embedding');
+      for (const feed of feeds) {
+        expect(run.feeds[0][feed].dims, feed).toEqual(expected[feed].shape);
+        expect(Array.from(run.feeds[0][feed].data as ArrayLike<number | bigint>), feed).toEqual(
+          Array.from(expected[feed].data as ArrayLike<number | bigint>),
+        );
+      }
+      expectClose(run.stack(run.outputs, output), expected[output], output);
     } finally {
       await model.engine.close();
     }
