@@ -31,30 +31,21 @@ export const col = {
 
 /** Hive type syntax, as Glue stores it and Athena reads it. */
 export function hiveType(type: ColumnType): string {
-  switch (type.kind) {
-    case 'array':
-      return `array<${hiveType(type.of)}>`;
-    case 'map':
-      return `map<string,${hiveType(type.value)}>`;
-    case 'struct':
-      return `struct<${type.fields.map((f) => `${f.name}:${hiveType(f.type)}`).join(',')}>`;
-    default:
-      return type.kind;
-  }
+  // (`map` here is SQL's map type, not the task kind of that name.)
+  if (type.kind === 'array') return `array<${hiveType(type.of)}>`;
+  if (type.kind === 'map') return `map<string,${hiveType(type.value)}>`;
+  if (type.kind === 'struct') return `struct<${type.fields.map((f) => `${f.name}:${hiveType(f.type)}`).join(',')}>`;
+  return type.kind;
 }
 
 const DUCKDB_SCALARS = { string: 'VARCHAR', double: 'DOUBLE', int: 'INTEGER', bigint: 'BIGINT', boolean: 'BOOLEAN' };
 
 /** DuckDB type syntax, for read_json's `columns`. */
 export function duckdbType(type: ColumnType): string {
-  switch (type.kind) {
-    case 'array':
-      return `${duckdbType(type.of)}[]`;
-    case 'map':
-      return `MAP(VARCHAR, ${duckdbType(type.value)})`;
-    case 'struct':
-      return `STRUCT(${type.fields.map((f) => `"${f.name}" ${duckdbType(f.type)}`).join(', ')})`;
-    default:
-      return DUCKDB_SCALARS[type.kind];
+  if (type.kind === 'array') return `${duckdbType(type.of)}[]`;
+  if (type.kind === 'map') return `MAP(VARCHAR, ${duckdbType(type.value)})`;
+  if (type.kind === 'struct') {
+    return `STRUCT(${type.fields.map((f) => `"${f.name}" ${duckdbType(f.type)}`).join(', ')})`;
   }
+  return DUCKDB_SCALARS[type.kind];
 }
