@@ -242,7 +242,9 @@ are mapped to the image's pixels (x by width / 128, y by height / 128, as the `s
 class-agnostic NMS at IoU 0.5, at most 20 detections per image, then per class the 101-point
 interpolated precision, averaged over the classes. `train/detection_metrics.py` (PyTorch) and
 `train/detection-metrics.ts` (ONNX Runtime) compute the same numbers. The manifest's runtime
-settings are stricter: score ≥ {manifest_objects['scoreThreshold']}, at most {manifest_objects['maxDetections']} detections.
+settings are stricter: score ≥ {manifest_objects['scoreThreshold']}, at most {manifest_objects['maxDetections']} detections; the threshold is chosen
+on the validation split with `train/analyse_objects.py`, which gives precision and recall at the
+runtime's settings by threshold.
 
 On the 300-pair evaluation fixture (the same scenes rendered at 96–512 px and stored as PNG, JPEG
 and WebP, so the resize path is exercised):
