@@ -75,10 +75,10 @@ describe.each(['eval', 'parity'])('Fixture set: %s', (set) => {
 
   it('has pairs whose scenes follow the geometry of the spec', () => {
     expect(truths.length).toBeGreaterThanOrEqual(32);
-    for (const { scene } of truths) {
-      expect(scene.objects.length).toBeGreaterThanOrEqual(1);
-      expect(scene.objects.length).toBeLessThanOrEqual(3);
-      for (const o of scene.objects) {
+    for (const { world } of truths) {
+      expect(world.objects.length).toBeGreaterThanOrEqual(1);
+      expect(world.objects.length).toBeLessThanOrEqual(3);
+      for (const o of world.objects) {
         expect(SHAPES).toContain(o.shape);
         const [lo, hi] = RADII[o.size];
         expect(o.r).toBeGreaterThanOrEqual(lo);
@@ -91,8 +91,8 @@ describe.each(['eval', 'parity'])('Fixture set: %s', (set) => {
           expect(Math.abs(channel - COLORS[o.color][c])).toBeLessThanOrEqual(20);
         }
       }
-      for (const [i, a] of scene.objects.entries()) {
-        for (const b of scene.objects.slice(i + 1)) {
+      for (const [i, a] of world.objects.entries()) {
+        for (const b of world.objects.slice(i + 1)) {
           const gap = Math.max(Math.abs(a.cx - b.cx) - a.r - b.r, Math.abs(a.cy - b.cy) - a.r - b.r);
           expect(gap).toBeGreaterThanOrEqual(2);
         }
@@ -111,7 +111,7 @@ describe.each(['eval', 'parity'])('Fixture set: %s', (set) => {
 
   it('has ground truth that an independent reading of the spec agrees with', () => {
     for (const t of truths) {
-      const { objects } = t.scene;
+      const { objects } = t.world;
       const largest = objects.reduce((a, b) => (b.r > a.r ? b : a));
       expect(t.shape).toBe(largest.shape);
       expect([...t.colors].sort()).toEqual([...new Set(objects.map((o) => o.color))].sort());
@@ -133,7 +133,7 @@ describe.each(['eval', 'parity'])('Fixture set: %s', (set) => {
       const firstShape = parseCaption(t.text).mentions[0].shape;
       const scale = t.width / 128;
       const on = (x: number, y: number) => mask.data[Math.round(y * scale) * t.width + Math.round(x * scale)] > 127;
-      for (const o of t.scene.objects) {
+      for (const o of t.world.objects) {
         // An object's centre is inside every shape; it is masked iff it has the first-named shape.
         expect(on(o.cx, o.cy), `${t.id} ${o.shape}`).toBe(o.shape === firstShape);
       }

@@ -7,8 +7,8 @@ same spec scores within 3 points": it shares no code with models/reference/train
     /usr/bin/python3 models/reference/check/independent_generator.py --out DIR --pairs N --seed S
 
 Writes DIR/pairs/<id>.png (S x S RGB), DIR/pairs/<id>.txt (the caption),
-DIR/masks/<id>.png (L, 0 or 255) and DIR/truth.jsonl in the layout that
-models/reference/train/evaluate-onnx.ts reads. Choices where the spec is open are
+DIR/masks/<id>.png (L, 0 or 255), DIR/scenes/<id>.png (L, class index 0..6 per pixel)
+and DIR/truth.jsonl in the layout that models/reference/train/evaluate-onnx.ts reads. Choices where the spec is open are
 listed in README.md next to this file.
 """
 from __future__ import annotations
@@ -190,6 +190,36 @@ def render(rng: np.random.Generator, objs: list[Obj]) -> tuple[np.ndarray, list[
     return np.round(img).astype(np.uint8), covers
 
 
+# ---------------------------------------------------------------- objects and scene
+
+
+def spec_box(obj: Obj) -> tuple[float, float, float, float]:
+    """The `objects` box of the spec's Tasks section, straight from its formulas:
+    (left, top, right, bottom) in canvas pixels, y down."""
+    cx, cy, r = obj.cx, obj.cy, obj.r
+    if obj.shape in ("circle", "diamond", "cross"):
+        return cx - r, cy - r, cx + r, cy + r
+    if obj.shape == "square":
+        h = r / math.sqrt(2)
+        return cx - h, cy - h, cx + h, cy + h
+    if obj.shape == "triangle":
+        half = r * math.cos(math.pi / 6)
+        return cx - half, cy - r, cx + half, cy + r / 2
+    if obj.shape == "star":
+        half = r * math.cos(math.pi / 10)
+        return cx - half, cy - r, cx + half, cy + r * math.sin(0.3 * math.pi)
+    raise ValueError(obj.shape)
+
+
+def class_map(objs: list[Obj], covers: list[np.ndarray]) -> np.ndarray:
+    """The `scene` target: 0 for background, 1 + the shape's index for pixels at least half
+    covered by an object (the same rule as the mask; objects never overlap)."""
+    out = np.zeros((SIZE, SIZE), dtype=np.uint8)
+    for o, a in zip(objs, covers):
+        out[a >= 0.5] = SHAPES.index(o.shape) + 1
+    return out
+
+
 # ---------------------------------------------------------------- captions
 
 
@@ -307,6 +337,7 @@ def make_pair(rng: np.random.Generator, pid: str, out: str) -> dict:
             mask |= a >= 0.5
     Image.fromarray(img, "RGB").save(os.path.join(out, "pairs", f"{pid}.png"))
     Image.fromarray(mask.astype(np.uint8) * 255, "L").save(os.path.join(out, "masks", f"{pid}.png"))
+    Image.fromarray(class_map(objs, covers), "L").save(os.path.join(out, "scenes", f"{pid}.png"))
     with open(os.path.join(out, "pairs", f"{pid}.txt"), "w", encoding="utf-8") as f:
         f.write(text)
     largest = max(objs, key=lambda o: o.r)
@@ -320,9 +351,14 @@ def make_pair(rng: np.random.Generator, pid: str, out: str) -> dict:
         "colors": [c for c in COLORS if any(o.color == c for o in objs)],
         "count": len(objs),
         "match": match,
+        "objects": [
+            {"label": o.shape, "box": {"x": x0, "y": y0, "width": x1 - x0, "height": y1 - y0}}
+            for o, (x0, y0, x1, y1) in ((o, spec_box(o)) for o in objs)
+        ],
         "mask": f"masks/{pid}.png",
         "mask_pixels": int(mask.sum()),
-        "scene": {"caption": text, "objects": [asdict(o) for o in objs]},
+        "scene": f"scenes/{pid}.png",
+        "world": {"caption": text, "objects": [asdict(o) for o in objs]},
     }
 
 
@@ -335,6 +371,7 @@ def main() -> None:
     args = ap.parse_args()
     os.makedirs(os.path.join(args.out, "pairs"), exist_ok=True)
     os.makedirs(os.path.join(args.out, "masks"), exist_ok=True)
+    os.makedirs(os.path.join(args.out, "scenes"), exist_ok=True)
     rng = np.random.default_rng(args.seed)
     with open(os.path.join(args.out, "truth.jsonl"), "w", encoding="utf-8") as f:
         for i in range(args.pairs):

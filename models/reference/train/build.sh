@@ -10,6 +10,8 @@ if ! $PY -c 'import torch, onnx, PIL, numpy' 2>/dev/null; then
 fi
 started=$(date +%s)
 $PY train.py "$@"
+# ONNX Runtime against PyTorch's raw outputs on the parity fixture, per output.
+npx tsx parity-onnx.ts
 npx tsx evaluate-onnx.ts
 npx tsx evaluate-onnx.ts --data ../fixtures/eval --out ../fixtures/eval/metrics.json
 # The acceptance's independence check: pairs from a generator written from the spec alone.

@@ -22,7 +22,7 @@ def _augment_image(img: np.ndarray, scene: sw.Scene, rng: np.random.Generator) -
     as the evaluation images and users' photos reach the model."""
     if rng.random() < 0.3:
         size = int(rng.integers(96, 320))
-        big, _ = sw.render(scene, size)
+        big, _, _ = sw.render(scene, size)
         img = np.asarray(Image.fromarray(big).resize((sw.REFERENCE_SIZE,) * 2,
                                                      _RESAMPLERS[int(rng.integers(len(_RESAMPLERS)))]))
     if rng.random() < 0.2:
@@ -86,11 +86,59 @@ def size_targets(scene: sw.Scene) -> tuple[np.ndarray, np.ndarray]:
     return radius, shape
 
 
+MAX_OBJECTS = 3
+BOX_SIZE_UNIT = 32.0  # px of the 128 px input: the detection head predicts log(size / this)
+
+
+def objects_targets(scene: sw.Scene) -> dict[str, np.ndarray]:
+    """Targets of the `objects` head over the 16x16 grid (CenterNet-like), in the 128 px frame.
+
+    The cell holding the centre of an object's box is its positive cell (1 in the heatmap of
+    its shape); around it the heatmap falls off as a Gaussian whose width grows with the box, so
+    that neighbours are penalised less (a box centre near a cell edge could be read from either
+    cell). Box centres of two objects are at least 16 px (two cells) apart, so no cell holds two.
+    Boxes are regressed at the positive cell and its 8 neighbours, weighted by the Gaussian (at
+    least 0.2), each relative to its own cell: a neighbour scored high enough to pass the
+    threshold then predicts the object's box, and the runtime's NMS folds it into the object's.
+    A neighbour shared by two objects regresses the nearer one's box.
+    Returned: `det_heat` [6, 256], `det_box` [4, 256] (centre offset from the cell centre in
+    cells, log(width / 32 px), log(height / 32 px)), `det_weight` [256], and the raw truth
+    `boxes` [3, 4] (x0, y0, x1, y1 in px) with `labels` [3] (-1 where no object)."""
+    heat = np.zeros((len(sw.SHAPES), GRID, GRID), dtype=np.float32)
+    box = np.zeros((4, GRID, GRID), dtype=np.float32)
+    weight = np.zeros((GRID, GRID), dtype=np.float32)
+    boxes = np.zeros((MAX_OBJECTS, 4), dtype=np.float32)
+    labels = np.full(MAX_OBJECTS, -1, dtype=np.int8)
+    cell = sw.REFERENCE_SIZE / GRID
+    gy, gx = np.mgrid[0:GRID, 0:GRID].astype(np.float32)
+    for k, o in enumerate(scene.objects):
+        x0, y0, x1, y1 = sw.object_box(o)
+        boxes[k] = (x0, y0, x1, y1)
+        cls = sw.SHAPES.index(o.shape)
+        labels[k] = cls
+        bx, by, bw, bh = (x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0
+        ci, cj = int(by // cell), int(bx // cell)
+        sigma = max(0.35, 0.15 * (bw + bh) / 2 / cell)
+        g = np.exp(-((gx - cj) ** 2 + (gy - ci) ** 2) / (2 * sigma * sigma))
+        g[ci, cj] = 1.0
+        heat[cls] = np.maximum(heat[cls], g)
+        w = np.where((np.abs(gx - cj) <= 1) & (np.abs(gy - ci) <= 1), np.maximum(g, 0.2), 0.0)
+        near = w > weight
+        weight[near] = w[near]
+        box[0][near] = bx / cell - (gx[near] + 0.5)
+        box[1][near] = by / cell - (gy[near] + 0.5)
+        box[2][near] = np.log(bw / BOX_SIZE_UNIT)
+        box[3][near] = np.log(bh / BOX_SIZE_UNIT)
+    return {"det_heat": heat.reshape(len(sw.SHAPES), -1).astype(np.float16),
+            "det_box": box.reshape(4, -1), "det_weight": weight.reshape(-1).astype(np.float16),
+            "boxes": boxes, "labels": labels}
+
+
 def make_example(args: tuple[str, int]) -> dict:
     split, index = args
     augment = split == "train"
     scene = sw.sample_scene(SPLIT_SEEDS[split], index, augment=augment)
-    img, mask = sw.render(scene)
+    img, mask, classes = sw.render(scene)
     if augment:
         img = _augment_image(img, scene, np.random.default_rng([SPLIT_SEEDS[split], index, 7]))
     ids, attn = tokenizer.encode(scene.caption.text())
@@ -108,6 +156,8 @@ def make_example(args: tuple[str, int]) -> dict:
         "mention_attrs": mention_attrs,
         "image": img,
         "mask": mask,
+        "classes": classes,
+        **objects_targets(scene),
         "ids": np.asarray(ids, dtype=np.int64),
         "attn": np.asarray(attn, dtype=np.int64),
         "shape": sw.SHAPES.index(gt["shape"]),
@@ -129,22 +179,26 @@ def build_arrays(split: str, n: int, workers: int = 2) -> dict[str, np.ndarray]:
 def write_pairs(split: str, indices: list[int], out_dir: str, sizes: list[int] | None = None,
                 formats: dict[int, str] | None = None, with_masks: bool = True) -> list[dict]:
     """Write pairs as `pairs/<id>.<ext>` + `pairs/<id>.txt` (a folder `fusebatch infer` reads
-    as it is), ground truth to `truth.jsonl` and target masks to `masks/<id>.png`.
+    as it is), ground truth to `truth.jsonl`, target masks to `masks/<id>.png` and class maps
+    of the `scene` task to `scenes/<id>.png` (8-bit greyscale, values 0..6).
 
     `sizes[k]` renders the k-th pair at another canvas size (the scene scaled), so
     the runtime's resize path is exercised; `formats` maps a size to png/jpeg/webp.
-    Truth lines name each task's expected value under the task's name.
+    Truth lines name each task's expected value under the task's name (`objects`: boxes in
+    pixels of the delivered image; `mask` and `scene`: PNG paths relative to truth.jsonl);
+    `world` describes the drawn scene (caption, objects in the 128 px reference frame).
     """
     pairs_dir = os.path.join(out_dir, "pairs")
     os.makedirs(pairs_dir, exist_ok=True)
     if with_masks:
         os.makedirs(os.path.join(out_dir, "masks"), exist_ok=True)
+        os.makedirs(os.path.join(out_dir, "scenes"), exist_ok=True)
     records = []
     for k, index in enumerate(indices):
         scene = sw.sample_scene(SPLIT_SEEDS[split], index)
         size = sizes[k] if sizes else sw.REFERENCE_SIZE
         fmt = (formats or {}).get(size, "png")
-        img, mask = sw.render(scene, size)
+        img, mask, classes = sw.render(scene, size)
         pair_id = f"{split}-{index:05d}"
         ext = {"png": "png", "jpeg": "jpg", "webp": "webp"}[fmt]
         image_name = f"pairs/{pair_id}.{ext}"
@@ -154,12 +208,14 @@ def write_pairs(split: str, indices: list[int], out_dir: str, sizes: list[int] |
         with open(os.path.join(pairs_dir, f"{pair_id}.txt"), "w", encoding="utf-8") as f:
             f.write(text)
         record = {"id": pair_id, "image": image_name, "text": text, "width": size, "height": size,
-                  **sw.ground_truth(scene)}
+                  **sw.ground_truth(scene), "objects": sw.objects_truth(scene, size)}
         if with_masks:
             record["mask"] = f"masks/{pair_id}.png"
             record["mask_pixels"] = int(mask.sum())
             Image.fromarray(mask).save(os.path.join(out_dir, record["mask"]), optimize=True)
-        record["scene"] = sw.scene_record(scene)
+            record["scene"] = f"scenes/{pair_id}.png"
+            Image.fromarray(classes, mode="L").save(os.path.join(out_dir, record["scene"]), optimize=True)
+        record["world"] = sw.scene_record(scene)
         records.append(record)
     with open(os.path.join(out_dir, "truth.jsonl"), "w", encoding="utf-8") as f:
         for r in records:

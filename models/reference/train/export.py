@@ -14,6 +14,8 @@ from model import INPUT_NAMES, OUTPUT_NAMES
 
 OPSET = 17
 MEAN, STD = 0.5, 0.25
+# The runtime keeps a detection whose sigmoid score is at least this (then NMS).
+SCORE_THRESHOLD = 0.25  # chosen on the validation split with analyse_objects.py
 
 
 def export_onnx(model: torch.nn.Module, path: str) -> None:
@@ -68,6 +70,11 @@ def manifest() -> dict:
             {"name": "match", "kind": "score", "output": "match_logit", "activation": "sigmoid", "threshold": 0.5},
             {"name": "mask", "kind": "segmentation", "output": "mask_logits", "activation": "sigmoid",
              "threshold": 0.5, "label": "objects with the first shape named in the caption"},
+            {"name": "objects", "kind": "detection", "output": "objects_boxes", "scores": "objects_scores",
+             "labels": sw.SHAPES, "boxFormat": "cxcywh", "boxUnits": "normalized", "activation": "sigmoid",
+             "scoreThreshold": SCORE_THRESHOLD, "maxDetections": 10, "nms": {"iou": 0.5, "perClass": False}},
+            {"name": "scene", "kind": "semantic-segmentation", "output": "scene_logits",
+             "labels": ["background"] + sw.SHAPES},
         ],
     }
 

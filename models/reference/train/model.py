@@ -17,7 +17,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-OUTPUT_NAMES = ["shape_logits", "colors_logits", "count", "match_logit", "mask_logits"]
+OUTPUT_NAMES = ["shape_logits", "colors_logits", "count", "match_logit", "mask_logits",
+                "objects_boxes", "objects_scores", "scene_logits"]
+GRID = 16  # detection candidates: one per cell of the 16x16 feature grid (8 px of the input)
+BOX_SIZE_UNIT = 32.0 / 128.0  # predicted box sizes are exp(raw) times this (normalised)
 INPUT_NAMES = ["image", "input_ids", "attention_mask"]
 
 
@@ -138,6 +141,31 @@ class FusedShapesNet(nn.Module):
         self.dec32 = ConvBNReLU(32 + 32, 24, 3)
         self.dec64 = ConvBNReLU(24 + 16, 16, 1)
         self.mask_out = nn.Conv2d(16, 1, 3, 1, 1)
+        # Objects (detection, image only): the 16x16 key features (they already learn each
+        # cell's shape and radius) with the 8x8 features' wider context; per cell, 6 class
+        # logits (CenterNet-like: high at the cell holding an object's box centre) and a box.
+        # Sums of 1x1 projections instead of convolutions over concatenations (a 1x1 conv
+        # commutes with the upsampling): the same features for a fraction of the time.
+        self.det_local = nn.Conv2d(64, 64, 1, bias=False)
+        self.det_context = nn.Conv2d(128, 64, 1, bias=False)
+        self.det_norm = nn.BatchNorm2d(64)
+        self.det_scores = nn.Conv2d(64, n_shapes, 1)
+        nn.init.constant_(self.det_scores.bias, -2.19)  # sigmoid 0.1: most cells are background
+        self.det_box = nn.Conv2d(64, 4, 1)
+        centres = (torch.arange(GRID, dtype=torch.float32) + 0.5) / GRID
+        cy, cx = torch.meshgrid(centres, centres, indexing="ij")
+        self.register_buffer("cell_centres", torch.stack([cx, cy], dim=-1).reshape(1, GRID * GRID, 2),
+                             persistent=False)
+        # Scene (semantic segmentation, image only): a decoder from the detection features,
+        # 16 -> 32 (skip f2) -> 64 (skip f1), 7 classes; skips are added, not concatenated.
+        self.scene16 = nn.Conv2d(64, 16, 1, bias=False)
+        self.scene_skip32 = nn.Conv2d(32, 16, 1, bias=False)
+        self.scene_norm32 = nn.BatchNorm2d(16)
+        self.scene32 = ConvBNReLU(16, 16, 3)
+        self.scene_up64 = nn.Conv2d(16, 16, 1, bias=False)
+        self.scene_skip64 = nn.Conv2d(16, 16, 1, bias=False)
+        self.scene_norm64 = nn.BatchNorm2d(16)
+        self.scene_out = nn.Conv2d(16, n_shapes + 1, 3, 1, 1)
 
     def forward(self, image, input_ids, attention_mask):
         f1, f2, f3, f4 = self.image_encoder(image)
@@ -176,7 +204,25 @@ class FusedShapesNet(nn.Module):
         d = F.interpolate(d, scale_factor=2.0, mode="bilinear", align_corners=False)
         d = self.dec64(torch.cat([d, f1], dim=1))
         mask_logits = self.mask_out(d)
-        return shape_logits, colors_logits, count, match_logit, mask_logits
+
+        context = F.interpolate(self.det_context(f4), scale_factor=2.0, mode="bilinear", align_corners=False)
+        det = F.relu(self.det_norm(self.det_local(key_features) + context))  # N,64,16,16
+        objects_scores = self.det_scores(det).flatten(2).transpose(1, 2)  # N,HW,6 raw logits
+        raw_box = self.det_box(det).flatten(2).transpose(1, 2)  # N,HW,4
+        self.raw_boxes = raw_box  # read by the training loss
+        # Decoded in the graph: centre = cell centre + offset (in cells), size = exp(raw) x 32 px;
+        # cxcywh normalised to the 128x128 input.
+        centre = self.cell_centres + raw_box[..., :2] / GRID
+        size = torch.exp(raw_box[..., 2:].clamp(-4.0, 4.0)) * BOX_SIZE_UNIT
+        objects_boxes = torch.cat([centre, size], dim=-1)  # N,HW,4
+
+        s = F.interpolate(self.scene16(det), scale_factor=2.0, mode="bilinear", align_corners=False)
+        s = self.scene32(F.relu(self.scene_norm32(s + self.scene_skip32(f2))))  # N,16,32,32
+        s = F.interpolate(self.scene_up64(s), scale_factor=2.0, mode="bilinear", align_corners=False)
+        s = F.relu(self.scene_norm64(s + self.scene_skip64(f1)))  # N,16,64,64
+        scene_logits = self.scene_out(s)  # N,7,64,64
+        return (shape_logits, colors_logits, count, match_logit, mask_logits,
+                objects_boxes, objects_scores, scene_logits)
 
 
 def count_macs(model: nn.Module, size: int = 128, seq_len: int = 16) -> int:

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
+import { type Box, DetectionAP, decode, SceneIoU } from './detection-metrics.js';
 
 export interface Truth {
   id: string;
@@ -22,7 +23,12 @@ export interface Truth {
   count: number;
   match: number;
   mask?: string;
-  scene: { caption: string; objects: SceneObject[] };
+  /** Detection truth: boxes in pixels of the delivered image, top-left origin. */
+  objects?: { label: string; box: { x: number; y: number; width: number; height: number } }[];
+  /** Semantic segmentation truth: an 8-bit greyscale PNG of class indices, relative to truth.jsonl. */
+  scene?: string;
+  /** The drawn scene (not a task): its caption and objects, in pixels of the 128 px canvas. */
+  world: { caption: string; objects: SceneObject[] };
 }
 
 export interface SceneObject {
@@ -41,7 +47,7 @@ interface Manifest {
     image: { tensor: string; width: number; height: number; mean: number[]; std: number[] };
     text: { tokenizer: string; maxLength: number; idsTensor: string; attentionMaskTensor: string; padTokenId: number };
   };
-  tasks: { name: string; output: string; labels?: string[] }[];
+  tasks: { name: string; output: string; scores?: string; labels?: string[] }[];
 }
 
 export interface Pair {
@@ -63,6 +69,13 @@ export interface Metrics {
   mask_nonempty_pairs: number;
   mask_empty_pairs: number;
   mask_empty_predicted_empty: number;
+  /** Present when the model has an `objects` task and the truth has its boxes. */
+  objects_map50?: number;
+  objects_map50_95?: number;
+  objects_per_class?: Record<string, { ap50: number; ap50_95: number }>;
+  /** Present when the model has a `scene` task and the truth has its class maps. */
+  scene_mean_iou?: number;
+  scene_iou_per_class?: Record<string, number>;
   batch_1_3_32_max_abs_diff: number;
 }
 
@@ -166,6 +179,10 @@ export class ReferenceModel {
     const colorLabels = this.task('colors').labels!;
     const c = { n: 0, shape: 0, count: 0, match: 0, tp: 0, fp: 0, fn: 0, emptyTotal: 0, emptyOk: 0 };
     const ious: number[] = [];
+    const objectsTask = this.manifest.tasks.find((t) => t.name === 'objects');
+    const sceneTask = this.manifest.tasks.find((t) => t.name === 'scene');
+    const detections = objectsTask && truths.some((t) => t.objects) ? new DetectionAP() : undefined;
+    const scenes = sceneTask && truths.some((t) => t.scene) ? new SceneIoU(sceneTask.labels!.length) : undefined;
     let consistency = 0;
     const batchSize = this.manifest.maxBatchSize;
     for (let start = 0; start < truths.length; start += batchSize) {
@@ -212,6 +229,49 @@ export class ReferenceModel {
           c.emptyTotal++;
           if (predicted === 0) c.emptyOk++;
         }
+        if (detections && objectsTask && truth.objects) {
+          const labels = objectsTask.labels!;
+          const boxes = out[objectsTask.output];
+          const k = boxes.dims[1];
+          const dets = decode(
+            (boxes.data as Float32Array).subarray(i * k * 4, (i + 1) * k * 4),
+            (out[objectsTask.scores!].data as Float32Array).subarray(
+              i * k * labels.length,
+              (i + 1) * k * labels.length,
+            ),
+            labels.length,
+            width,
+            height,
+          );
+          detections.add(
+            dets,
+            truth.objects.map((o) => ({
+              box: [o.box.x, o.box.y, o.box.x + o.box.width, o.box.y + o.box.height] as Box,
+              label: labels.indexOf(o.label),
+            })),
+          );
+        }
+        if (scenes && sceneTask && truth.scene) {
+          const logits = out[sceneTask.output];
+          const [, classes, sh, sw] = logits.dims;
+          const planes = Array.from({ length: classes }, (_, c) =>
+            upsampleBilinear(
+              (logits.data as Float32Array).subarray((i * classes + c) * sh * sw, (i * classes + c + 1) * sh * sw),
+              sh,
+              sw,
+              height,
+              width,
+            ),
+          );
+          const predicted = new Uint8Array(width * height);
+          for (let p = 0; p < predicted.length; p++) {
+            let best = 0;
+            for (let c = 1; c < classes; c++) if (planes[c][p] > planes[best][p]) best = c;
+            predicted[p] = best;
+          }
+          const target = await sharp(path.join(dir, truth.scene)).greyscale().raw().toBuffer();
+          scenes.add(predicted, target);
+        }
       }
     }
     return {
@@ -224,6 +284,8 @@ export class ReferenceModel {
       mask_nonempty_pairs: ious.length,
       mask_empty_pairs: c.emptyTotal,
       mask_empty_predicted_empty: c.emptyOk / c.emptyTotal,
+      ...(detections ? detections.summary(objectsTask!.labels!) : {}),
+      ...(scenes ? scenes.summary(sceneTask!.labels!) : {}),
       batch_1_3_32_max_abs_diff: consistency,
     };
   }

@@ -298,8 +298,11 @@ def _coverage(o: SceneObject, size: int, scale: float, antialias: bool) -> tuple
     return slice(y0, y1), slice(x0, x1), cov
 
 
-def render(scene: Scene, size: int = REFERENCE_SIZE) -> tuple[np.ndarray, np.ndarray]:
-    """Render to (RGB uint8 [size, size, 3], target mask bool [size, size])."""
+def render(scene: Scene, size: int = REFERENCE_SIZE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Render to (RGB uint8 [size, size, 3], target mask bool [size, size], class map uint8
+    [size, size]). Mask and class map come from the coverage the image was drawn with: a pixel
+    belongs to an object when at least half of it is covered (objects never overlap). The class
+    map holds 0 for background and 1 + the shape's index in SHAPES for an object's pixels."""
     scale = size / REFERENCE_SIZE
     bg = scene.background
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
@@ -315,15 +318,49 @@ def render(scene: Scene, size: int = REFERENCE_SIZE) -> tuple[np.ndarray, np.nda
 
     first_shape = scene.caption.mentions[0].shape
     mask = np.zeros((size, size), dtype=bool)
+    classes = np.zeros((size, size), dtype=np.uint8)
     for o in scene.objects:
         ys, xs, cov = _coverage(o, size, scale, scene.antialias)
         colour = np.asarray(o.rgb, dtype=np.float32)
         img[ys, xs] = img[ys, xs] * (1.0 - cov[..., None]) + colour * cov[..., None]
+        covered = cov >= 0.5
         if o.shape == first_shape:
-            mask[ys, xs] |= cov >= 0.5
+            mask[ys, xs] |= covered
+        classes[ys, xs][covered] = 1 + SHAPES.index(o.shape)
     if scene.noise_on_objects:
         img = img + noise
-    return np.clip(np.rint(img), 0, 255).astype(np.uint8), mask
+    return np.clip(np.rint(img), 0, 255).astype(np.uint8), mask, classes
+
+
+# Half-extents of each shape's tight axis-aligned box, in units of its circumscribed radius r:
+# (left, top, right, bottom) distances from the centre (image y grows downwards), from the
+# geometry of the spec (not from drawn pixels, so anti-aliasing does not move them).
+_BOX_EXTENTS = {
+    "circle": (1.0, 1.0, 1.0, 1.0),
+    "diamond": (1.0, 1.0, 1.0, 1.0),
+    "cross": (1.0, 1.0, 1.0, 1.0),
+    "square": (1 / math.sqrt(2.0),) * 4,
+    "triangle": (math.cos(math.radians(30)), 1.0, math.cos(math.radians(30)), 0.5),
+    "star": (math.cos(math.radians(18)), 1.0, math.cos(math.radians(18)), math.sin(math.radians(54))),
+}
+
+
+def object_box(o: SceneObject, size: int = REFERENCE_SIZE) -> tuple[float, float, float, float]:
+    """The tight box of the object's geometry, (x0, y0, x1, y1) in pixels of an image of
+    `size` px (scene geometry is in the 128 px reference frame and scales with size / 128)."""
+    left, top, right, bottom = _BOX_EXTENTS[o.shape]
+    s = size / REFERENCE_SIZE
+    return ((o.cx - left * o.r) * s, (o.cy - top * o.r) * s, (o.cx + right * o.r) * s, (o.cy + bottom * o.r) * s)
+
+
+def objects_truth(scene: Scene, size: int = REFERENCE_SIZE) -> list[dict]:
+    """Ground truth of the `objects` task: one box per object, labelled by shape, with its
+    top-left corner, width and height in pixels of the delivered image."""
+    out = []
+    for o in scene.objects:
+        x0, y0, x1, y1 = object_box(o, size)
+        out.append({"label": o.shape, "box": {"x": x0, "y": y0, "width": x1 - x0, "height": y1 - y0}})
+    return out
 
 
 def ground_truth(scene: Scene) -> dict:

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 import data
+import detection_metrics
 import export
 import shapes_world as sw
 import tokenizer
@@ -38,6 +39,8 @@ def to_input(images_u8: np.ndarray) -> torch.Tensor:
 
 def batch_tensors(arrays: dict, idx: np.ndarray) -> dict:
     mask = torch.from_numpy(arrays["mask"][idx]).float().unsqueeze(1)
+    classes = torch.from_numpy(arrays["classes"][idx])  # uint8, N,128,128
+    one_hot = torch.stack([classes == c for c in range(len(sw.SHAPES) + 1)], dim=1).float()
     return {
         "image": to_input(arrays["image"][idx]),
         "ids": torch.from_numpy(arrays["ids"][idx]),
@@ -53,6 +56,13 @@ def batch_tensors(arrays: dict, idx: np.ndarray) -> dict:
         "cell_shape": torch.from_numpy(arrays["cell_shape"][idx]).long(),
         "mask128": mask,
         "mask64": F.avg_pool2d(mask, 2),
+        "classes128": classes,
+        "classes64": F.avg_pool2d(one_hot, 2),  # each class's share of the 2x2 input pixels
+        "det_heat": torch.from_numpy(arrays["det_heat"][idx]).float(),
+        "det_box": torch.from_numpy(arrays["det_box"][idx]),
+        "det_weight": torch.from_numpy(arrays["det_weight"][idx]).float(),
+        "boxes": arrays["boxes"][idx],
+        "labels": arrays["labels"][idx],
     }
 
 
@@ -79,8 +89,38 @@ def size_loss(model, b) -> torch.Tensor:
     return 10.0 * radius + shapes
 
 
+def objects_loss(scores: torch.Tensor, raw_boxes: torch.Tensor, b) -> torch.Tensor:
+    """CenterNet's penalty-reduced focal loss on the per-cell class scores (1 at the cell of an
+    object's box centre, in its shape's channel; negatives near it weighted down by
+    (1 - Gaussian)^4), normalised by the number of objects; and L1 on the raw box (centre offset
+    in cells, log sizes) at the positive cells and their neighbours, weighted by the Gaussian."""
+    logits = scores.transpose(1, 2)  # N,6,HW
+    heat = b["det_heat"]
+    pos = (heat >= 0.999).float()
+    log_p, log_not_p = F.logsigmoid(logits), F.logsigmoid(-logits)
+    p = torch.sigmoid(logits)
+    focal = -(pos * (1 - p) ** 2 * log_p + (1 - pos) * (1 - heat) ** 4 * p ** 2 * log_not_p).sum()
+    n_pos = pos.sum().clamp(min=1.0)
+    weight = b["det_weight"].unsqueeze(-1)  # N,HW,1
+    l1 = (F.smooth_l1_loss(raw_boxes, b["det_box"].transpose(1, 2), beta=0.05, reduction="none") * weight).sum()
+    return focal / n_pos + 2.0 * l1 / weight.sum().clamp(min=1.0)
+
+
+def scene_loss(logits: torch.Tensor, b) -> torch.Tensor:
+    """Cross-entropy with each 64x64 pixel's class shares as soft targets, plus a Dice term per
+    class (over the batch, averaged over classes) so that the small shape classes count as much
+    as the background does in the mean IoU."""
+    target = b["classes64"]
+    log_prob = F.log_softmax(logits, dim=1)
+    ce = -(target * log_prob).sum(dim=1).mean()
+    prob = log_prob.exp()
+    inter = (prob * target).sum(dim=(0, 2, 3))
+    dice = 1.0 - (2.0 * inter + 1.0) / (prob.sum(dim=(0, 2, 3)) + target.sum(dim=(0, 2, 3)) + 1.0)
+    return ce + dice.mean()
+
+
 def losses(outputs, b, detection_scores) -> dict:
-    shape_logits, colors_logits, count, match_logit, mask_logits = outputs
+    shape_logits, colors_logits, count, match_logit, mask_logits = outputs[:5]
     prob = torch.sigmoid(mask_logits)
     inter = (prob * b["mask64"]).sum()
     dice = 1.0 - (2.0 * inter + 1.0) / (prob.sum() + b["mask64"].sum() + 1.0)
@@ -116,9 +156,11 @@ class Metrics:
         self.tp = self.fp = self.fn = 0
         self.ious: list[float] = []
         self.empty_total = self.empty_ok = 0
+        self.objects = detection_metrics.DetectionAP(len(sw.SHAPES))
+        self.scene = detection_metrics.SceneIoU(len(sw.SHAPES) + 1)
 
     def add(self, outputs, b):
-        shape_logits, colors_logits, count, match_logit, mask_logits = outputs
+        shape_logits, colors_logits, count, match_logit, mask_logits, boxes, scores, scene_logits = outputs
         self.n += len(b["shape"])
         self.shape_ok += int((shape_logits.argmax(1) == b["shape"]).sum())
         self.count_ok += int((count.round() == b["count"]).sum())
@@ -136,6 +178,12 @@ class Metrics:
             else:
                 self.empty_total += 1
                 self.empty_ok += int(not p.any())
+        # The test split is at 128 px, the model's input size: boxes scale by 128.
+        size = sw.REFERENCE_SIZE
+        for bx, sc, truth, labels in zip(boxes.numpy(), scores.numpy(), b["boxes"], b["labels"]):
+            self.objects.add(*detection_metrics.decode(bx, sc, size, size), truth[labels >= 0], labels[labels >= 0])
+        scene = F.interpolate(scene_logits, size=b["classes128"].shape[-2:], mode="bilinear", align_corners=False)
+        self.scene.add(scene.argmax(1).numpy(), b["classes128"].numpy())
 
     def summary(self) -> dict:
         return {
@@ -146,6 +194,8 @@ class Metrics:
             "match_accuracy": self.match_ok / self.n,
             "mask_mean_iou": float(np.mean(self.ious)) if self.ious else 0.0,
             "mask_empty_predicted_empty": self.empty_ok / max(1, self.empty_total),
+            **self.objects.summary(sw.SHAPES),
+            **self.scene.summary(["background"] + sw.SHAPES),
         }
 
 
@@ -202,9 +252,12 @@ def train(args) -> tuple[FusedShapesNet, dict]:
         t_epoch = time.time()
         for step in range(steps_per_epoch):
             b = batch_tensors(train_arrays, order[step * args.batch:(step + 1) * args.batch])
-            parts = losses(model(b["image"], b["ids"], b["attn"]), b, model.detection_scores)
+            outputs = model(b["image"], b["ids"], b["attn"])
+            parts = losses(outputs, b, model.detection_scores)
             parts["attributes"] = attribute_loss(model, b)
             parts["size"] = size_loss(model, b)
+            parts["objects"] = objects_loss(outputs[6], model.raw_boxes, b)
+            parts["scene"] = scene_loss(outputs[7], b)
             loss = sum(parts.values())
             opt.zero_grad(set_to_none=True)
             loss.backward()
