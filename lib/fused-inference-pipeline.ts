@@ -196,6 +196,8 @@ export class FusedInferencePipeline extends Construct {
           ...sharp.map(
             (p) => `cp -R ${q(path.join(root, 'node_modules', p))} ${q(path.join(out, 'node_modules/@img'))}`,
           ),
+          // Build-time files of the native packages (C headers, READMEs) are not shipped; licences are.
+          `rm -rf ${q(path.join(out, 'node_modules/@img'))}/*/lib/glib-2.0 ${q(path.join(out, 'node_modules/@img'))}/*/README.md`,
         ],
       },
     };

@@ -58,71 +58,77 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     visibilityTimeoutMs: 60_000,
     maxReceiveCount: 3,
   });
-  const { store } = pipeline;
-  const started = performance.now();
-  const { job, pairs } = await submitFolder(store, options.pairs, {
-    job: `demo-${Date.now()}`,
-    progress: options.progress,
-  });
-  await waitForJob(store, job, { progress: options.progress, timeoutMs: 30 * 60_000 });
-  const seconds = (performance.now() - started) / 1000;
-
-  // Single pairs through inbox/, as a user would drop them.
-  const truthLines = (await readFile(options.truth, 'utf8'))
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l));
-  const singlePairs: { id: string; status: string }[] = [];
-  for (const t of truthLines.slice(0, 3)) {
-    const record = await sendPair(store, path.join(options.pairs, path.basename(t.image)), t.text, {
-      id: `demo/${t.id}`,
-      timeoutMs: 60_000,
+  try {
+    const { store } = pipeline;
+    const started = performance.now();
+    const { job, pairs } = await submitFolder(store, options.pairs, {
+      job: `demo-${Date.now()}`,
+      progress: options.progress,
     });
-    singlePairs.push({ id: record.id, status: record.status === 'ok' ? 'ok' : record.error.code });
-  }
+    await waitForJob(store, job, { progress: options.progress, timeoutMs: 30 * 60_000 });
+    const seconds = (performance.now() - started) / 1000;
 
-  const truths = new Map(truthLines.map((t) => [t.id as string, t]));
-  const truthDir = path.dirname(options.truth);
-  const evaluation = new Evaluation(
-    pipeline.model.manifest,
-    (ref, form) => readTruthImage(path.join(truthDir, ref), form),
-    async (_id, _task, key) => {
-      if (!key) return null;
-      try {
-        return decodeDensePng(await store.get(key));
-      } catch (error) {
-        if (error instanceof ObjectNotFoundError) return null;
-        throw error;
-      }
-    },
-  );
-  const records: OutputRecord[] = [];
-  for await (const record of jobRecords(store, job)) {
-    records.push(record);
-    const truth = truths.get(record.id);
-    if (truth) await evaluation.add(record, truth);
+    // Single pairs through inbox/, as a user would drop them.
+    const truthLines = (await readFile(options.truth, 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+    const singlePairs: { id: string; status: string }[] = [];
+    for (const t of truthLines.slice(0, 3)) {
+      const record = await sendPair(store, path.join(options.pairs, path.basename(t.image)), t.text, {
+        id: `demo/${t.id}`,
+        timeoutMs: 60_000,
+      });
+      singlePairs.push({ id: record.id, status: record.status === 'ok' ? 'ok' : record.error.code });
+    }
+
+    const truths = new Map(truthLines.map((t) => [t.id as string, t]));
+    const truthDir = path.dirname(options.truth);
+    const evaluation = new Evaluation(
+      pipeline.model.manifest,
+      (ref, form) => readTruthImage(path.join(truthDir, ref), form),
+      async (_id, _task, key) => {
+        if (!key) return null;
+        try {
+          return decodeDensePng(await store.get(key));
+        } catch (error) {
+          if (error instanceof ObjectNotFoundError) return null;
+          throw error;
+        }
+      },
+    );
+    const records: OutputRecord[] = [];
+    for await (const record of jobRecords(store, job)) {
+      records.push(record);
+      const truth = truths.get(record.id);
+      if (truth) await evaluation.add(record, truth);
+    }
+    await mkdir(options.out, { recursive: true });
+    const resultsFile = path.join(options.out, `${job}.jsonl`);
+    await writeFile(resultsFile, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const report = await writeReport(store, {
+      job,
+      out: path.join(options.out, `${job}.html`),
+      manifest: pipeline.model.manifest,
+      truth: options.truth,
+    });
+    return {
+      job,
+      pairs,
+      errors: records.filter((r) => r.status === 'error').length,
+      seconds,
+      pairsPerSecond: pairs / seconds,
+      metrics: evaluation.summary(),
+      singlePairs,
+      resultsFile,
+      reportFile: report.file,
+      pipeline,
+    };
+  } catch (error) {
+    // A failed demo must not leave the server and workers holding the process open.
+    await pipeline.close();
+    throw error;
   }
-  await mkdir(options.out, { recursive: true });
-  const resultsFile = path.join(options.out, `${job}.jsonl`);
-  await writeFile(resultsFile, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
-  const report = await writeReport(store, {
-    job,
-    out: path.join(options.out, `${job}.html`),
-    manifest: pipeline.model.manifest,
-    truth: options.truth,
-  });
-  return {
-    job,
-    pairs,
-    errors: records.filter((r) => r.status === 'error').length,
-    seconds,
-    pairsPerSecond: pairs / seconds,
-    metrics: evaluation.summary(),
-    singlePairs,
-    resultsFile,
-    reportFile: report.file,
-    pipeline,
-  };
 }
 
 export function describeKeys(job: string): string[] {

@@ -67,10 +67,14 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   const rawStore = new S3ObjectStore(createS3Client({ bucket: LOCAL_BUCKET, endpoint }), LOCAL_BUCKET);
   const store = options.wrapStore ? options.wrapStore(rawStore) : rawStore;
   const logger = new Logger({ serviceName: 'fusebatch-local', logLevel: options.logLevel ?? 'WARN' });
+  // A bundle that cannot load must not leave the server holding the process open.
   const model = await loadModelBundle(options.modelDir, {
     engine: options.engine,
     threads: options.threads,
     inWorkerThread: true,
+  }).catch(async (error) => {
+    await server.close();
+    throw error;
   });
   const queue = new LocalQueue({
     visibilityTimeoutMs: options.visibilityTimeoutMs,

@@ -20,11 +20,13 @@ describe('CLI: fusebatch demo', () => {
     const lines = (await readFile(path.join(evalDir, 'truth.jsonl'), 'utf8')).split('\n').filter(Boolean).slice(0, 8);
     await mkdir(path.join(dir, 'truth', 'pairs'), { recursive: true });
     await mkdir(path.join(dir, 'truth', 'masks'), { recursive: true });
+    await mkdir(path.join(dir, 'truth', 'scenes'), { recursive: true });
     for (const line of lines) {
       const t = JSON.parse(line);
       await cp(path.join(evalDir, t.image), path.join(dir, 'truth', t.image));
       await cp(path.join(evalPairs, `${t.id}.txt`), path.join(dir, 'truth', 'pairs', `${t.id}.txt`));
       await cp(path.join(evalDir, t.mask), path.join(dir, 'truth', t.mask));
+      await cp(path.join(evalDir, t.scene), path.join(dir, 'truth', t.scene));
     }
     await writeFile(path.join(dir, 'truth', 'truth.jsonl'), lines.join('\n') + '\n');
   });
@@ -54,7 +56,7 @@ describe('CLI: fusebatch demo', () => {
     );
     // Assess
     expect(stdout).toMatch(/job demo-\d+: 8 pairs, 0 errors, [\d.]+ s, [\d.]+ pairs\/s/);
-    for (const task of ['shape', 'colors', 'count', 'match', 'mask'])
+    for (const task of ['shape', 'colors', 'count', 'match', 'mask', 'objects', 'scene'])
       expect(stdout).toMatch(new RegExp(`^ {2}${task} +\\w+ +[\\d.]+ %`, 'm'));
     expect(stdout).toMatch(
       /single pairs through inbox\/: demo\/test-00000 ok, demo\/test-00001 ok, demo\/test-00002 ok/,

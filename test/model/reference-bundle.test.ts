@@ -5,6 +5,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { readManifest } from '../../lambdas/adapters/model-bundle.js';
+import { kindOf } from '../../lambdas/core/kinds/index.js';
 import { type Pair, ReferenceModel, readTruth } from '../../models/reference/train/onnx-eval.js';
 import { maxAbsDiff, readTensors } from '../helpers/tensors.js';
 
@@ -24,12 +26,19 @@ describe('Model bundle: models/reference', () => {
     expect((await stat(path.join(bundle, 'model.onnx'))).size).toBeLessThanOrEqual(8 * 1024 * 1024);
   });
 
-  it('names in model.json the inputs and outputs the graph has', () => {
+  it('names in model.json the inputs and outputs the graph has', async () => {
     const { image, text } = model.manifest.inputs;
     expect([...model.session.inputNames].sort()).toEqual(
       [image.tensor, text.idsTensor, text.attentionMaskTensor].sort(),
     );
-    expect([...model.session.outputNames].sort()).toEqual(model.manifest.tasks.map((t) => t.output).sort());
+    // Every output a task reads (a detection's scores as well as its boxes).
+    const manifest = await readManifest(bundle);
+    const read = manifest.tasks.flatMap((t) =>
+      kindOf(t)
+        .outputs(t)
+        .map((o) => o.tensor),
+    );
+    expect([...model.session.outputNames].sort()).toEqual(read.sort());
   });
 
   it('tokenizes the parity captions to the ids PyTorch was given', async () => {

@@ -231,7 +231,15 @@ describe('Seed bundles: validate-model and init-model', () => {
     if (textFile) expect(JSON.stringify(draft)).toContain('TODO');
     const model = await loadModelBundle(dir, { engine: 'cpu', threads: 1 });
     await model.engine.close();
-    expect(model.manifest.tasks.map((t) => t.output).sort()).toEqual(shipped.tasks.map((t) => t.output).sort());
     expect(Object.keys(model.manifest.inputs).sort()).toEqual(Object.keys(shipped.inputs).sort());
+    // Every task of the bundle is drafted, but for outputs whose shapes the graph leaves symbolic
+    // (the reference export's detection outputs): those are named in the notes as left out.
+    const drafted = new Set(model.manifest.tasks.map((t) => t.output));
+    for (const task of shipped.tasks) {
+      if (!drafted.has(task.output)) {
+        expect(draft.draft as string[]).toContainEqual(expect.stringContaining(`output '${task.output}'`));
+      }
+    }
+    expect(drafted.size).toBeGreaterThanOrEqual(shipped.tasks.length - 1);
   });
 });

@@ -170,7 +170,7 @@ describe('Report: summary and charts', () => {
     });
   });
 
-  it('draws an errors chart, then by kind: labels and top score, labels and scores, value, yes/no and score, coverage', () => {
+  it('draws an errors chart, then by kind: labels and top score, labels and scores, value, yes/no and score, coverage, boxes by label and their scores, classes', () => {
     // Act
     const { charts } = summarize(manifest, records);
     // Assess
@@ -184,6 +184,9 @@ describe('Report: summary and charts', () => {
       'match:bars',
       'match:histogram',
       'mask:histogram',
+      'objects:bars',
+      'objects:histogram',
+      'scene:bars',
     ]);
     const labels = charts[1].kind === 'bars' ? charts[1].bars : [];
     expect(Object.fromEntries(labels.map((b) => [b.label, b.count]))).toMatchObject({ circle: 2, star: 1, square: 0 });
@@ -223,7 +226,7 @@ describe('Report: ground truth files', () => {
   it('reads lines by id and ignores fields that are not tasks', () => {
     const truth = parseTruth(
       manifest,
-      '{"id":"a","shape":"star","scene":{"x":1}}\n\n{"id":"b","match":0}\n',
+      '{"id":"a","shape":"star","world":{"x":1}}\n\n{"id":"b","match":0}\n',
       't.jsonl',
     );
     expect([...truth.keys()]).toEqual(['a', 'b']);
@@ -269,7 +272,7 @@ describe('Report: the HTML document', () => {
     expect(JSON.parse(json)).toEqual({ pageSize: 50, truth: false, pairs });
     expect(html).toContain('<title>fusebatch report: j&lt;1&gt;</title>');
     expect(html).not.toMatch(/(src|href)=["']?(https?:)?\/\//);
-    expect(html.match(/<figure class="chart"/g)).toHaveLength(9);
+    expect(html.match(/<figure class="chart"/g)).toHaveLength(12);
     expect(escapeHtml(`<a href="x">'`)).toBe('&lt;a href=&quot;x&quot;&gt;&#39;');
     expect(scriptJson('\u2028<')).toBe('"\\u2028\\u003c"');
   });

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SharpImageDecoder } from '../../lambdas/adapters/image-codec.js';
+import { readTruthImage, SharpImageDecoder } from '../../lambdas/adapters/image-codec.js';
 import { listFolderPairs } from '../../lambdas/adapters/local-files.js';
 import { loadModelBundle } from '../../lambdas/adapters/model-bundle.js';
 import { Evaluation } from '../../lambdas/core/evaluation.js';
@@ -83,7 +83,7 @@ describe.each<EngineName>(['cpu', 'wasm'])('Runtime: reference model on the %s e
     const masks = new MemoryMaskStore();
     const evaluation = new Evaluation(
       model.manifest,
-      async (ref) => ({ kind: 'mask', ...(await readMaskPng(path.join(evalDir, ref))) }),
+      (ref, form) => readTruthImage(path.join(evalDir, ref), form),
       async (_id, _task, key) => masks.masks.get(key!)!,
     );
     // Act

@@ -20,6 +20,9 @@ const outputs: TensorInfo[] = [
   { name: 'count', type: 'float32', shape: ['batch', 1] },
   { name: 'match_logit', type: 'float32', shape: ['batch', 1] },
   { name: 'mask_logits', type: 'float32', shape: ['batch', 1, 64, 64] },
+  { name: 'objects_boxes', type: 'float32', shape: ['batch', 256, 4] },
+  { name: 'objects_scores', type: 'float32', shape: ['batch', 256, 6] },
+  { name: 'scene_logits', type: 'float32', shape: ['batch', 7, 64, 64] },
 ];
 
 describe('Function: checkManifestAgainstGraph', () => {
@@ -35,7 +38,7 @@ describe('Function: checkManifestAgainstGraph', () => {
         tasks: m.tasks.map((t, i) => (i === 0 ? { ...t, output: 'logits' } : t)),
       }),
       expected:
-        "tasks.0.output: 'logits' (task 'shape') is not an output of the model; its outputs are 'shape_logits', 'colors_logits', 'count', 'match_logit', 'mask_logits'",
+        "tasks.0.output: 'logits' (task 'shape') is not an output of the model; its outputs are 'shape_logits', 'colors_logits', 'count', 'match_logit', 'mask_logits', 'objects_boxes', 'objects_scores', 'scene_logits'",
     },
     {
       case: 'a label count that differs from the output width',

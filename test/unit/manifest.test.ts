@@ -18,6 +18,8 @@ describe('Schema: ModelManifestSchema', () => {
       'regression',
       'score',
       'segmentation',
+      'detection',
+      'semantic-segmentation',
     ]);
     expect(manifest.inputs.image?.resizeKernel).toBe('lanczos3');
     expect(manifest.model).toBe('model.onnx');
