@@ -133,7 +133,7 @@ function feedsFor(pairs: readonly Prepared[], model: RuntimeModel): Record<strin
   if (image) {
     const size = 3 * image.width * image.height;
     const pixels = new Float32Array(n * size);
-    pairs.forEach((p, i) => writeImageTensor(p.image!.rgb, image, pixels, i * size));
+    for (const [i, p] of pairs.entries()) writeImageTensor(p.image!.rgb, image, pixels, i * size);
     const dims = image.layout === 'nchw' ? [n, 3, image.height, image.width] : [n, image.height, image.width, 3];
     feeds[image.tensor] = float32(pixels, dims);
   }

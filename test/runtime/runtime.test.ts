@@ -19,7 +19,6 @@ import {
   MemoryMaskStore,
   parityDir,
   parityPairs,
-  readMaskPng,
   readTruthLines,
   recordingEngine,
   referenceBundle,
