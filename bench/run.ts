@@ -6,7 +6,7 @@
  *
  *   npm run bench:runtime [-- --rounds 3]
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -37,11 +37,32 @@ await build({
 });
 
 type Row = Record<string, number | string>;
-async function child(args: string[]): Promise<Row> {
-  const { stdout } = await run(process.execPath, [path.join(buildDir, 'child.mjs'), ...args, '--model', model], {
+async function child(args: string[], bundle = model): Promise<Row> {
+  const { stdout } = await run(process.execPath, [path.join(buildDir, 'child.mjs'), ...args, '--model', bundle], {
     maxBuffer: 1 << 20,
   });
   return JSON.parse(stdout.trim().split('\n').pop()!);
+}
+
+/**
+ * The reference bundle before its objects and scene heads (the commit that last shipped it),
+ * taken from git history, so that both are measured in the same run; null outside a git clone.
+ */
+const BEFORE_HEADS = '7be0e3e';
+async function bundleBeforeHeads(dir: string): Promise<string | null> {
+  try {
+    await mkdir(dir, { recursive: true });
+    for (const file of ['model.onnx', 'model.json', 'tokenizer.json']) {
+      const bytes = execFileSync('git', ['show', `${BEFORE_HEADS}:models/reference/${file}`], {
+        cwd: root,
+        maxBuffer: 64 << 20,
+      });
+      await writeFile(path.join(dir, file), bytes);
+    }
+    return dir;
+  } catch {
+    return null;
+  }
 }
 
 const median = (xs: number[]) => {
@@ -56,6 +77,7 @@ const batches = [1, 8, 32];
 const samples = new Map<string, Row[]>();
 const add = (key: string, row: Row) => samples.set(key, [...(samples.get(key) ?? []), row]);
 const scratch = await mkdtemp(path.join(os.tmpdir(), 'fusebatch-bench-'));
+const before = await bundleBeforeHeads(path.join(scratch, 'before-heads'));
 
 for (let round = 1; round <= rounds; round++) {
   process.stderr.write(`round ${round}/${rounds}\n`);
@@ -102,6 +124,14 @@ for (let round = 1; round <= rounds; round++) {
       );
     }
     add(`first ${engine}`, await child(['first', '--engine', engine, '--threads', '1', '--input', input]));
+    if (before) {
+      // The same pairs and settings on the model without the objects and scene heads.
+      const args = ['--engine', engine, '--threads', '1', '--batch', '32', '--input', input];
+      add(`before-heads inference ${engine} t1 b32`, await child(['inference', ...args, '--iterations', '8'], before));
+      const out = path.join(scratch, `before-${engine}-${round}`);
+      await mkdir(out, { recursive: true });
+      add(`before-heads e2e ${engine} t1 b32`, await child(['e2e', ...args, '--out', out, '--thread'], before));
+    }
   }
 }
 await rm(scratch, { recursive: true, force: true });
@@ -126,6 +156,12 @@ for (const threads of threadCounts) {
   for (const engine of engines)
     ratios[`e2e/inference ${engine} t${threads} b32`] =
       rate(`e2e ${engine} t${threads} b32`) / rate(`inference ${engine} t${threads} b32`);
+}
+if (before) {
+  for (const engine of engines) {
+    ratios[`e2e/inference ${engine} t1 b32, before the objects and scene heads`] =
+      rate(`before-heads e2e ${engine} t1 b32`) / rate(`before-heads inference ${engine} t1 b32`);
+  }
 }
 
 const report = {
