@@ -283,26 +283,33 @@ export const detection = {
       },
       summary() {
         const present = task.labels.filter((l) => truths.get(l)! > 0);
-        const mapAt = (t: number) =>
-          present.length
-            ? present.reduce(
-                (sum, l) =>
-                  sum +
-                  averagePrecision(
-                    detections.get(l)!.map((d) => ({ score: d.score, tp: d.tp[t] })),
-                    truths.get(l)!,
-                  ),
-                0,
-              ) / present.length
-            : 0;
-        const perThreshold = IOU_THRESHOLDS.map((_, t) => mapAt(t));
-        const map5095 = perThreshold.reduce((a, b) => a + b, 0) / perThreshold.length;
+        // Each present label's AP at each IoU threshold; mAP averages them over the labels.
+        const ap = new Map(
+          present.map((l) => [
+            l,
+            IOU_THRESHOLDS.map((_, t) =>
+              averagePrecision(
+                detections.get(l)!.map((d) => ({ score: d.score, tp: d.tp[t] })),
+                truths.get(l)!,
+              ),
+            ),
+          ]),
+        );
+        const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+        const perThreshold = IOU_THRESHOLDS.map((_, t) => mean(present.map((l) => ap.get(l)![t])));
+        const map5095 = mean(perThreshold);
+        const perLabel = Object.fromEntries(
+          present.flatMap((l) => [
+            [`ap_50_${l}`, ap.get(l)![0]],
+            [`ap_50_95_${l}`, mean(ap.get(l)!)],
+          ]),
+        );
         return {
           metric: 'map_50',
           label: 'mAP@0.5',
           value: perThreshold[0],
           fraction: true,
-          more: { map_50_95: map5095 },
+          more: { map_50_95: map5095, ...perLabel },
           note: `mAP@0.5:0.95 ${(100 * map5095).toFixed(2)} %`,
         };
       },

@@ -28,7 +28,7 @@ def metric_rows(m: dict) -> str:
     ]
     if "objects_map50" in m:
         rows += [
-            ("objects", "mAP@0.5 (COCO 101-point, scores ≥ 0.05)", m["objects_map50"], "≥ 95 %"),
+            ("objects", "mAP@0.5 (COCO 101-point, at the manifest's scoreThreshold and maxDetections)", m["objects_map50"], "≥ 95 %"),
             ("objects", "mAP@0.5:0.95", m["objects_map50_95"], "—"),
         ]
     if "scene_mean_iou" in m:
