@@ -106,5 +106,9 @@ describe.each<EngineName>(['cpu', 'wasm'])('Runtime: reference model on the %s e
     expect(Math.abs(metrics.mask.more!.empty_predicted_empty - card.mask_empty_predicted_empty)).toBeLessThanOrEqual(
       0.01,
     );
+    // The card's figures come from infer --truth on the cpu engine; each engine reaches them.
+    expect(Math.abs(metrics.objects.value - card.objects_map50)).toBeLessThanOrEqual(0.01);
+    expect(Math.abs(metrics.objects.more!.map_50_95 - card.objects_map50_95)).toBeLessThanOrEqual(0.01);
+    expect(Math.abs(metrics.scene.value - card.scene_mean_iou)).toBeLessThanOrEqual(0.01);
   });
 });
