@@ -11,7 +11,7 @@ import { batchLimit, checkManifestAgainstGraph } from '../core/graph-check.js';
 import { formatIssues, type ModelManifest, ModelManifestSchema } from '../core/manifest.js';
 import type { RuntimeModel } from '../core/pipeline.js';
 import type { EngineName } from '../core/tensor.js';
-import type { TextEncoder } from '../core/text.js';
+import type { TextInputEncoder } from '../core/text.js';
 import { createEngine, type EngineOptions } from './engines/index.js';
 import { HuggingFaceTokenizer } from './tokenizer.js';
 import { loadWordVectors } from './word-vectors.js';
@@ -51,7 +51,11 @@ export async function readManifest(dir: string): Promise<ModelManifest> {
 }
 
 /** The text input's tokenizer or word vectors, or a problem naming the field. */
-async function loadText(dir: string, manifest: ModelManifest, problems: string[]): Promise<TextEncoder | undefined> {
+async function loadText(
+  dir: string,
+  manifest: ModelManifest,
+  problems: string[],
+): Promise<TextInputEncoder | undefined> {
   const text = manifest.inputs.text;
   if (!text) return undefined;
   if ('vectors' in text) {

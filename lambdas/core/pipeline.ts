@@ -14,7 +14,7 @@ import { type Placement, placementFor, type Size } from './placement.js';
 import { cleanText, writeImageTensor } from './preprocess.js';
 import type { ErrorRecord, ModelIdentity, OutputRecord, PairInputs, ResultRecord, TaskResult } from './records.js';
 import { float32, type InferenceEngine, type TensorData } from './tensor.js';
-import { type EncodedText, encodeText, type TextEncoder, textFeeds } from './text.js';
+import { type EncodedText, encodeText, type TextInputEncoder, textFeeds } from './text.js';
 
 /** One input pair, with lazy access to its two halves (only those the model reads are read). */
 export interface PairSource {
@@ -44,7 +44,7 @@ export interface RuntimeModel {
   readonly identity: ModelIdentity;
   readonly engine: InferenceEngine;
   /** The tokenizer or word vectors of the text input; absent when the model reads no text. */
-  readonly text?: TextEncoder;
+  readonly text?: TextInputEncoder;
   /** Pairs a call at most: the manifest's maxBatchSize, or 1 when the graph fixes its batch at 1. */
   readonly batchLimit: number;
 }

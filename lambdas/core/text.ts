@@ -27,7 +27,8 @@ export interface WordVectors {
   readonly data: Float32Array;
 }
 
-export type TextEncoder = TokenIdsEncoder | WordVectors;
+/** What a text input needs, loaded: a tokenizer or word vectors (not the Web API TextEncoder). */
+export type TextInputEncoder = TokenIdsEncoder | WordVectors;
 
 /** One pair's text, encoded for its input: ids and mask, or vectors; `length` counts what was kept. */
 export type EncodedText =
@@ -53,7 +54,7 @@ export function oovRow(spec: VectorTextInput, vectors: WordVectors): number {
 }
 
 /** Encodes one clean text for its input; a text with no word at all is TEXT_EMPTY for a vector input. */
-export function encodeText(spec: TextInput, encoder: TextEncoder, text: string): EncodedText {
+export function encodeText(spec: TextInput, encoder: TextInputEncoder, text: string): EncodedText {
   if (isVectors(spec)) {
     if (encoder.kind !== 'vectors') throw new TypeError('a word-vector input needs word vectors');
     const words = wordsOf(text, spec.lowercase);
