@@ -18,6 +18,7 @@ export interface ManifestDraft {
 }
 
 const isDynamic = (d: number | string | undefined) => typeof d !== 'number' || d <= 0;
+const lengthGuess = "inputs.text.maxLength: the graph's text length is dynamic; 64 is a guess";
 const fixedOr = (d: number | string | undefined, guess: number) => (isDynamic(d) ? guess : (d as number));
 
 /** Which axis of a [?, ?, …] text tensor is the batch: the dynamic one (batch-first when both or neither are). */
@@ -75,6 +76,7 @@ export function draftManifest(
         maxLength: fixedOr(layout === 'seq-first' ? shape[0] : shape[1], 64),
         layout,
       });
+      if (isDynamic(layout === 'seq-first' ? shape[0] : shape[1])) notes.push(lengthGuess);
       notes.push(
         `inputs.text: '${t.name}' reads word vectors of ${fixedOr(shape[2], 0) || 'a dynamic number of'} dimensions, ${layout}`,
         'inputs.text.vectors: name the word-vector file in the bundle',
@@ -91,6 +93,7 @@ export function draftManifest(
           maxLength: fixedOr(layout === 'seq-first' ? shape[0] : shape[1], 64),
           layout,
         });
+        if (isDynamic(layout === 'seq-first' ? shape[0] : shape[1])) notes.push(lengthGuess);
         notes.push(
           `inputs.text: '${t.name}' reads token ids, ${layout}`,
           'inputs.text.tokenizer: name the tokenizer.json',
@@ -108,7 +111,6 @@ export function draftManifest(
     if (!used.has(t.name))
       notes.push(`input '${t.name}' (${t.type} [${t.shape.join(', ')}]) was not recognised: describe it by hand`);
   }
-  if (text.maxLength === 64 && !text.tensor && !text.idsTensor) notes.push('inputs.text.maxLength: 64 is a guess');
 
   const outputs: DraftOutput[] = graphOutputs.map((o) => ({ name: o.name, type: o.type, dims: o.shape.slice(1) }));
   const taken = new Set<string>();

@@ -63,6 +63,10 @@ describe('Function: draftManifest', () => {
       text: { tensor: 'text', maxLength: 8, layout: 'seq-first', lengthsTensor: 'lengths' },
     });
     expect(notes.some((n) => n.includes('224×224 is a guess'))).toBe(true);
+    expect(notes.some((n) => n.includes('64 is a guess'))).toBe(false); // the length, 8, is fixed
+    const dynamic = draftManifest([t('ids', 'int64', ['n', 'len'])], [t('out', 'float32', ['n', 1])], identity);
+    expect(dynamic.manifest.inputs).toMatchObject({ text: { maxLength: 64 } });
+    expect(dynamic.notes).toContain("inputs.text.maxLength: the graph's text length is dynamic; 64 is a guess");
   });
 
   it('validates once its TODOs are filled and its draft note is removed', () => {
