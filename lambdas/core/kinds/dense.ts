@@ -5,7 +5,7 @@
  * sampling of a dense picture at a thumbnail's size. Used by every dense kind.
  */
 import type { Placement, Size } from '../placement.js';
-import { type BinaryMask, type Box, round6 } from './kind.js';
+import { type BinaryMask, type Box, type OutputSpec, round6 } from './kind.js';
 
 /**
  * Bilinear resampling of a [h, w] plane of raw outputs onto the original image's pixel
@@ -168,6 +168,16 @@ export function nearestIndex(source: Size, target: Size): (x: number, y: number)
   );
   return (x, y) => ys[y] * source.width + xs[x];
 }
+
+/** The graph output of a one-channel dense task (masks, maps): [N, 1, H, W] or [N, H, W]. */
+export const oneChannelPlane = (tensor: string): OutputSpec => ({
+  field: 'output',
+  tensor,
+  shapes: [
+    [1, null, null],
+    [null, null],
+  ],
+});
 
 /** The plane's size from an output slice's dimensions after the batch axis: [1, h, w] or [h, w]. */
 export const planeSizeOf = (dims: readonly number[]): Size => {

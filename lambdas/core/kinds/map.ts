@@ -10,7 +10,7 @@ import { sigmoid } from '../activations.js';
 import { col } from '../columns.js';
 import type { Placement, Size } from '../placement.js';
 import { histogram, REPORT_HISTOGRAM_BINS } from '../report/histogram.js';
-import { forEachBilinearPixel, nearestIndex, planeSizeOf } from './dense.js';
+import { forEachBilinearPixel, nearestIndex, oneChannelPlane, planeSizeOf } from './dense.js';
 import { type DenseImage, f2, type PairScore, type Rgb, round6, TaskBase, type TaskKind } from './kind.js';
 
 const range = z
@@ -96,16 +96,7 @@ export const valueMap = {
     'a value per pixel at the original image size (16-bit PNG over a recorded range), with min, max, mean and the peak',
   needsImage: true,
   taskSchema: MapTaskSchema,
-  outputs: (task) => [
-    {
-      field: 'output',
-      tensor: task.output,
-      shapes: [
-        [1, null, null],
-        [null, null],
-      ],
-    },
-  ],
+  outputs: (task) => [oneChannelPlane(task.output)],
 
   resultSchema: MapResultSchema,
   column: () =>

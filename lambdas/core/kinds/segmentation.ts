@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { col } from '../columns.js';
 import { histogram, REPORT_HISTOGRAM_BINS } from '../report/histogram.js';
-import { maskAtOriginalSize, maskStats, nearestIndex, planeSizeOf } from './dense.js';
+import { maskAtOriginalSize, maskStats, nearestIndex, oneChannelPlane, planeSizeOf } from './dense.js';
 import {
   type BinaryMask,
   BoxSchema,
@@ -82,16 +82,7 @@ export const segmentation = {
   about: 'a binary mask at the original image size (1-bit PNG), its coverage and bounding box',
   needsImage: true,
   taskSchema: SegmentationTaskSchema,
-  outputs: (task) => [
-    {
-      field: 'output',
-      tensor: task.output,
-      shapes: [
-        [1, null, null],
-        [null, null],
-      ],
-    },
-  ],
+  outputs: (task) => [oneChannelPlane(task.output)],
 
   resultSchema: SegmentationResultSchema,
   column: () =>
