@@ -15,8 +15,9 @@ export const ERROR_CODES = {
   TEXT_INVALID_UTF8: 'The text is not valid UTF-8.',
   TEXT_TOO_MANY_BYTES: 'The text file is larger than the byte limit.',
   INPUT_INVALID: "The pair's description (a manifest line or event) is malformed.",
-  INFERENCE_FAILED: 'The inference engine failed on this pair alone.',
-  INTERNAL: 'An unexpected error; the message has the details.',
+  INFERENCE_FAILED: 'The inference engine failed on this pair alone, while it still ran other pairs.',
+  INTERNAL:
+    "No longer written: unexpected errors are not the pair's fault and are retried (kept so the code is never reused).",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -53,11 +54,4 @@ export class ModelBundleError extends FusebatchError {
 /** An engine that cannot start (for instance CUDA that cannot load): never silently replaced. */
 export class EngineError extends FusebatchError {
   override name = 'EngineError';
-}
-
-/** The pair error for anything thrown while handling a pair. */
-export function toPairError(error: unknown): PairError {
-  if (error instanceof PairError) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  return new PairError('INTERNAL', message, { cause: error });
 }

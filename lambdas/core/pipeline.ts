@@ -2,12 +2,17 @@
  * The pipeline: pairs in, one record per pair out, in input order.
  *
  * Pairs are grouped into batches; while the engine runs one batch, the next batch is read
- * and preprocessed, so decode/resize (sharp's thread pool) overlaps inference. A pair that
- * fails anywhere becomes its own error record; a batch whose inference fails is retried
- * pair by pair so that only the pair that breaks the engine fails.
+ * and preprocessed, so decode/resize (sharp's thread pool) overlaps inference.
+ *
+ * What becomes a record: only a problem with the pair's own data (a PairError) becomes that
+ * pair's error record. Anything else (the store failing to read a half or write a mask, the
+ * engine dying, a bug) is not the pair's fault: it is thrown, so that the chunk (or the inbox
+ * pair) fails and is retried instead of being recorded as a wrong answer. A batch whose
+ * inference fails is retried pair by pair, so that only a pair that breaks the engine fails;
+ * when every pair fails alone as well, the engine is at fault, and that is thrown too.
  */
 
-import { PairError, toPairError } from './errors.js';
+import { EngineError, PairError } from './errors.js';
 import { type DecodeContext, type DenseImage, kindOf, type OutputSlice } from './kinds/index.js';
 import type { ImageInput, ModelManifest } from './manifest.js';
 import { type Placement, placementFor, type Size } from './placement.js';
@@ -76,10 +81,9 @@ export function errorRecord(
   model: RuntimeModel,
   id: string,
   inputs: PairInputs,
-  error: unknown,
+  e: PairError,
   extra?: Record<string, unknown>,
 ): ErrorRecord {
-  const e = toPairError(error);
   return {
     id,
     inputs,
@@ -121,6 +125,8 @@ async function prepare(pair: PairSource, options: PipelineOptions): Promise<Slot
       pair: { source: pair, inputs: recordInputs(manifest, pair.image, text), image, text: encoded, started },
     };
   } catch (error) {
+    // Only the pair's own data makes a record; a storage or codec failure fails the run.
+    if (!(error instanceof PairError)) throw error;
     const inputs = recordInputs(manifest, pair.image, text);
     return { kind: 'failed', record: errorRecord(options.model, pair.id, inputs, error, pair.extra) };
   }
@@ -185,7 +191,7 @@ async function decodePair(
       const kind = kindOf(task);
       const slices = kind.outputs(task).map(({ tensor }) => {
         const output = outputs[tensor];
-        if (!output) throw new PairError('INTERNAL', `the engine returned no output '${tensor}'`);
+        if (!output) throw new EngineError(`the engine returned no output '${tensor}'`);
         return sliceOf(output, index);
       });
       tasks[task.name] = await kind.decode(task, slices, ctx);
@@ -202,6 +208,8 @@ async function decodePair(
     if (options.timing) record.timing = { ms: Math.round(performance.now() - pair.started + inferenceMs) };
     return record;
   } catch (error) {
+    // A mask that cannot be stored is the store's failure, never the pair's.
+    if (!(error instanceof PairError)) throw error;
     return errorRecord(model, pair.source.id, pair.inputs, error, pair.source.extra);
   }
 }
@@ -222,7 +230,33 @@ export async function prepareFeeds(
   return feedsFor(ready, options.model);
 }
 
-/** Runs one batch; if the engine fails on it, each pair runs alone so only the culprit fails. */
+/**
+ * The last feeds each engine ran without error: when every pair of a batch fails alone, running
+ * them again tells a healthy engine (the pairs are at fault) from a broken one (it is not).
+ */
+const provenFeeds = new WeakMap<InferenceEngine, Record<string, TensorData>>();
+
+async function runAndRemember(engine: InferenceEngine, feeds: Record<string, TensorData>) {
+  const outputs = await engine.run(feeds);
+  provenFeeds.set(engine, feeds);
+  return outputs;
+}
+
+/** Whether the engine still runs feeds it ran before; false when it has run none. */
+async function engineStillWorks(engine: InferenceEngine): Promise<boolean> {
+  const feeds = provenFeeds.get(engine);
+  if (!feeds) return false;
+  return engine.run(feeds).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * Runs one batch; if the engine fails on it, each pair runs alone so only the culprit fails.
+ * An EngineError (the engine is gone) is thrown; so is a batch whose every pair fails alone
+ * unless the engine still runs what it ran before (then those pairs are at fault).
+ */
 async function inferBatch(slots: Slot[], options: PipelineOptions): Promise<OutputRecord[]> {
   const { model } = options;
   const ready = slots.flatMap((s) => (s.kind === 'ready' ? [s.pair] : []));
@@ -231,8 +265,9 @@ async function inferBatch(slots: Slot[], options: PipelineOptions): Promise<Outp
     const started = performance.now();
     let outputs: Record<string, TensorData> | null = null;
     try {
-      outputs = await model.engine.run(feedsFor(ready, model));
-    } catch {
+      outputs = await runAndRemember(model.engine, feedsFor(ready, model));
+    } catch (error) {
+      if (error instanceof EngineError) throw error;
       outputs = null;
     }
     const perPair = (performance.now() - started) / ready.length;
@@ -241,17 +276,31 @@ async function inferBatch(slots: Slot[], options: PipelineOptions): Promise<Outp
       const records = await Promise.all(ready.map((p, i) => decodePair(p, batchOutputs, i, options, perPair)));
       for (const [i, p] of ready.entries()) decoded.set(p, records[i]);
     } else {
+      const failures = new Map<Prepared, unknown>();
       for (const p of ready) {
+        let alone: Record<string, TensorData>;
         try {
-          const alone = await model.engine.run(feedsFor([p], model));
-          decoded.set(p, await decodePair(p, alone, 0, options, perPair));
+          alone = await runAndRemember(model.engine, feedsFor([p], model));
         } catch (error) {
-          const message = error instanceof Error ? error.message : String(error);
-          const failure = new PairError('INFERENCE_FAILED', `inference failed on this pair: ${message}`, {
-            cause: error,
-          });
-          decoded.set(p, errorRecord(model, p.source.id, p.inputs, failure, p.source.extra));
+          if (error instanceof EngineError) throw error;
+          failures.set(p, error);
+          continue;
         }
+        decoded.set(p, await decodePair(p, alone, 0, options, perPair));
+      }
+      if (failures.size === ready.length && !(await engineStillWorks(model.engine))) {
+        const first = [...failures.values()][0];
+        const message = first instanceof Error ? first.message : String(first);
+        throw new EngineError(`inference failed on every pair of a batch of ${ready.length}: ${message}`, {
+          cause: first,
+        });
+      }
+      for (const [p, error] of failures) {
+        const message = error instanceof Error ? error.message : String(error);
+        const failure = new PairError('INFERENCE_FAILED', `inference failed on this pair: ${message}`, {
+          cause: error,
+        });
+        decoded.set(p, errorRecord(model, p.source.id, p.inputs, failure, p.source.extra));
       }
     }
   }

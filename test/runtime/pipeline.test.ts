@@ -9,6 +9,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SharpImageDecoder } from '../../lambdas/adapters/image-codec.js';
 import { loadModelBundle } from '../../lambdas/adapters/model-bundle.js';
+import { EngineError } from '../../lambdas/core/errors.js';
 import type { TokenTextInput } from '../../lambdas/core/manifest.js';
 import { type ImageDecoder, type PairSource, type RuntimeModel, runPipeline } from '../../lambdas/core/pipeline.js';
 import type { OutputRecord } from '../../lambdas/core/records.js';
@@ -93,6 +94,95 @@ describe('Function: runPipeline', () => {
       code: 'INFERENCE_FAILED',
       message: 'inference failed on this pair: kernel exploded',
     });
+  });
+
+  it('records a pair that fails alone in a batch of one when the engine still runs the pairs it ran before', async () => {
+    // Prepare: batches of one, the poisoned pair after a good one.
+    const poisonIds = (model.text as TokenIdsEncoder).encode('cross')[0];
+    const engine = {
+      ...model.engine,
+      run: async (feeds: Parameters<RuntimeModel['engine']['run']>[0]) => {
+        const ids = feeds[(model.manifest.inputs.text as TokenTextInput).idsTensor].data as BigInt64Array;
+        if (ids.includes(BigInt(poisonIds))) throw new Error('kernel exploded');
+        return model.engine.run(feeds);
+      },
+    };
+    const pairs = [memoryPair('a', png, 'a red circle'), memoryPair('b', png, 'cross')];
+    // Act
+    const records = await collect(
+      runPipeline(pairs, { model: { ...model, engine }, images: new SharpImageDecoder(), batchSize: 1 }),
+    );
+    // Assess
+    expect(records.map((r) => (r.status === 'ok' ? 'ok' : r.error.code))).toEqual(['ok', 'INFERENCE_FAILED']);
+  });
+
+  it('throws, and records nothing, when the engine fails on every pair and on what it ran before', async () => {
+    // Prepare: an engine that worked once, then breaks for good (not any pair's fault).
+    let broken = false;
+    const engine = {
+      ...model.engine,
+      run: async (feeds: Parameters<RuntimeModel['engine']['run']>[0]) => {
+        if (broken) throw new Error('CUDA error: an illegal memory access was encountered');
+        return model.engine.run(feeds);
+      },
+    };
+    const broke = { ...model, engine };
+    await collect(
+      runPipeline([memoryPair('warm', png, 'a red circle')], { model: broke, images: new SharpImageDecoder() }),
+    );
+    broken = true;
+    const pairs = [memoryPair('a', png, 'a red circle'), memoryPair('b', png, 'a blue star')];
+    // Act
+    const run = collect(runPipeline(pairs, { model: broke, images: new SharpImageDecoder() }));
+    // Assess
+    await expect(run).rejects.toThrow(/inference failed on every pair of a batch of 2: CUDA error/);
+    await expect(run).rejects.toBeInstanceOf(EngineError);
+  });
+
+  it('throws an EngineError from the engine at once instead of recording the batch', async () => {
+    // Prepare
+    let calls = 0;
+    const engine = {
+      ...model.engine,
+      run: async () => {
+        calls++;
+        throw new EngineError("the wasm engine's worker thread exited (code 1)");
+      },
+    };
+    // Act
+    const run = collect(
+      runPipeline([memoryPair('a', png, 'a red circle'), memoryPair('b', png, 'a blue star')], {
+        model: { ...model, engine },
+        images: new SharpImageDecoder(),
+      }),
+    );
+    // Assess
+    await expect(run).rejects.toThrow(/worker thread exited/);
+    expect(calls).toBe(1);
+  });
+
+  it('throws a storage failure reading a half instead of blaming the pair', async () => {
+    // Prepare: the store answers a GET with a connection reset.
+    const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+    const pair: PairSource = { ...memoryPair('a', png, 'a red circle'), readImage: () => Promise.reject(reset) };
+    // Act
+    const run = collect(
+      runPipeline([memoryPair('ok', png, 'a red circle'), pair], { model, images: new SharpImageDecoder() }),
+    );
+    // Assess
+    await expect(run).rejects.toBe(reset);
+  });
+
+  it('throws a failed mask write instead of recording the pair as an error', async () => {
+    // Prepare: a mask store whose PUT is throttled for good.
+    const slowDown = Object.assign(new Error('Please reduce your request rate.'), { name: 'SlowDown' });
+    const masks = { save: () => Promise.reject(slowDown) };
+    // Act
+    const run = collect(
+      runPipeline([memoryPair('a', png, 'a red circle')], { model, images: new SharpImageDecoder(), masks }),
+    );
+    // Assess
+    await expect(run).rejects.toBe(slowDown);
   });
 
   it('prepares the next batch while the engine runs the current one', async () => {
