@@ -10,7 +10,7 @@ import { link, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { readJobStatus } from '../lambdas/core/bucket-pipeline.js';
+import { readJobStatus } from '../lambdas/core/job-status.js';
 import type { EngineName } from '../lambdas/core/tensor.js';
 import { startLocalPipeline } from '../lambdas/local/local-pipeline.js';
 

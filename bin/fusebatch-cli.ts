@@ -168,7 +168,7 @@ withBucket(program.command('status'))
   .option('--timeout <seconds>', 'give up watching after this long', (v) => Number(v), 3600)
   .action(async (job: string, opts: BucketFlags & { watch?: boolean; timeout: number }) => {
     const { waitForJob } = await import('../lambdas/cli/bucket-commands.js');
-    const { readJobStatus } = await import('../lambdas/core/bucket-pipeline.js');
+    const { readJobStatus } = await import('../lambdas/core/job-status.js');
     const store = await storeFrom(opts);
     const status = opts.watch
       ? await waitForJob(store, job, { progress: tty(), timeoutMs: opts.timeout * 1000 })

@@ -18,9 +18,9 @@ export class AwsBatchRoute implements BatchRoute {
     private readonly maxShards: number,
   ) {}
 
-  async submit(job: string, chunks: number): Promise<void> {
+  async submit(job: string, chunks: number): Promise<string> {
     const shards = Math.max(1, Math.min(chunks, this.maxShards));
-    await this.client.send(
+    const out = await this.client.send(
       new SubmitJobCommand({
         jobName: `fusebatch-${job.replace(/[^A-Za-z0-9_-]/g, '-')}`.slice(0, 128),
         jobQueue: this.jobQueue,
@@ -35,5 +35,6 @@ export class AwsBatchRoute implements BatchRoute {
         },
       }),
     );
+    return out.jobId ?? '';
   }
 }

@@ -2,6 +2,8 @@
  * The object store on S3 (or any S3-compatible server: the embedded one locally). Retries
  * are the SDK's own (standard mode, exponential back-off).
  */
+
+import type { Readable } from 'node:stream';
 import {
   GetObjectCommand,
   HeadObjectCommand,
@@ -12,7 +14,13 @@ import {
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import { ObjectNotFoundError, type ObjectStore, type StoredObject } from '../core/ports.js';
+import {
+  ObjectNotFoundError,
+  type ObjectStore,
+  type ObjectStream,
+  type StoredObject,
+  type WriteCondition,
+} from '../core/ports.js';
 
 export interface S3Location {
   readonly bucket: string;
@@ -40,6 +48,12 @@ export function createS3Client(location: S3Location, extra: S3ClientConfig = {})
   });
 }
 
+function notFound(error: unknown, key: string): unknown {
+  if (error instanceof NoSuchKey || (error as { name?: string }).name === 'NoSuchKey')
+    return new ObjectNotFoundError(key);
+  return error;
+}
+
 export class S3ObjectStore implements ObjectStore {
   constructor(
     private readonly client: S3Client,
@@ -51,10 +65,51 @@ export class S3ObjectStore implements ObjectStore {
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
       return await out.Body!.transformToByteArray();
     } catch (error) {
-      if (error instanceof NoSuchKey || (error as { name?: string }).name === 'NoSuchKey') {
-        throw new ObjectNotFoundError(key);
+      throw notFound(error, key);
+    }
+  }
+
+  async read(key: string): Promise<ObjectStream> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      return { body: out.Body as Readable, etag: out.ETag ?? '', metadata: out.Metadata ?? {} };
+    } catch (error) {
+      throw notFound(error, key);
+    }
+  }
+
+  async putIf(
+    key: string,
+    body: Uint8Array | string,
+    condition: WriteCondition,
+    contentType?: string,
+  ): Promise<string | null> {
+    const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+    const conditions = 'ifNoneMatch' in condition ? { IfNoneMatch: '*' } : { IfMatch: condition.ifMatch };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const out = await this.client.send(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: key,
+            Body: bytes,
+            ContentLength: bytes.length,
+            ContentType: contentType,
+            ...conditions,
+          }),
+        );
+        return out.ETag ?? '';
+      } catch (error) {
+        const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+        // 412: the condition does not hold. If-Match on a missing key is S3's 404 NoSuchKey.
+        if (status === 412 || (status === 404 && 'ifMatch' in condition)) return null;
+        // 409: another conditional write of this key was in flight; S3 asks for a retry.
+        if (status === 409 && attempt < 5) {
+          await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
+          continue;
+        }
+        throw error;
       }
-      throw error;
     }
   }
 
@@ -93,7 +148,8 @@ export class S3ObjectStore implements ObjectStore {
       const page = await this.client.send(
         new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
       );
-      for (const o of page.Contents ?? []) out.push({ key: o.Key!, size: o.Size ?? 0, lastModified: o.LastModified });
+      for (const o of page.Contents ?? [])
+        out.push({ key: o.Key!, size: o.Size ?? 0, lastModified: o.LastModified, etag: o.ETag });
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));

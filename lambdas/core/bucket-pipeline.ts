@@ -3,9 +3,18 @@
  * by workers. Everything outside (the store, the queue, Batch, the model, PNG encoding)
  * comes in through ports, so the same code runs in Lambda, on Batch and locally.
  */
+import { chunkDone, recordChunkDone } from './completion.js';
 import { PairError } from './errors.js';
-import { chunkPairs, type JobPair, parseJobManifest } from './job-manifest.js';
-import { deriveJobStatus, type JobStatus, type JobStatusDocument, JobStatusDocumentSchema } from './job-status.js';
+import { stopJob } from './job-ingest.js';
+import type { InvalidLine, JobPair } from './job-manifest.js';
+import {
+  errorLimit,
+  type JobStatusDocument,
+  JobStatusDocumentSchema,
+  readDocument,
+  type StalledDocument,
+  treeOf,
+} from './job-status.js';
 import { classifyKey, jobKeys, type KeyKind, PREFIXES, pairKeys } from './keys.js';
 import { pairNeeds } from './manifest.js';
 import {
@@ -16,7 +25,7 @@ import {
   type RuntimeModel,
   runPipeline,
 } from './pipeline.js';
-import { type BatchRoute, type ChunkMessage, type ChunkQueue, ObjectNotFoundError, type ObjectStore } from './ports.js';
+import { type ChunkMessage, ObjectNotFoundError, type ObjectStore } from './ports.js';
 import type { OutputRecord } from './records.js';
 
 export interface BucketPipelineDeps {
@@ -27,30 +36,10 @@ export interface BucketPipelineDeps {
   readonly masks: (keyFor: (pairId: string, task: string) => string) => MaskStore;
 }
 
-export interface IngestDeps {
-  readonly store: ObjectStore;
-  /** Its identity and engine name go into the records of invalid manifest lines. */
-  readonly model: RuntimeModel;
-  readonly queue: ChunkQueue;
-  readonly batch: BatchRoute;
-  /** Pairs per chunk (one queue message, one Batch shard). */
-  readonly chunkSize: number;
-  /** Jobs with more pairs than this go to the Batch route. */
-  readonly batchThreshold: number;
-  readonly now?: () => Date;
-}
-
-export type IngestOutcome =
+export type PairOutcome =
   | { readonly outcome: 'ignored'; readonly key: string; readonly reason: string }
   | { readonly outcome: 'waiting'; readonly id: string; readonly missing: 'image' | 'text' }
-  | { readonly outcome: 'processed'; readonly id: string; readonly status: OutputRecord['status'] }
-  | {
-      readonly outcome: 'job-routed';
-      readonly job: string;
-      readonly route: ChunkMessage['route'];
-      readonly chunks: number;
-    }
-  | { readonly outcome: 'job-already-ingested'; readonly job: string };
+  | { readonly outcome: 'processed'; readonly id: string; readonly status: OutputRecord['status'] };
 
 const jsonl = (records: readonly unknown[]) => records.map((r) => JSON.stringify(r) + '\n').join('');
 
@@ -97,7 +86,7 @@ async function runOne(pair: PairSource, deps: BucketPipelineDeps, masks: MaskSto
 export async function handlePairObject(
   kind: Extract<KeyKind, { kind: 'pair-image' | 'pair-text' }>,
   deps: BucketPipelineDeps,
-): Promise<IngestOutcome> {
+): Promise<PairOutcome> {
   const { id } = kind;
   const needs = pairNeeds(deps.model.manifest);
   if (kind.kind === 'pair-image' && !needs.image) {
@@ -130,100 +119,101 @@ export async function handlePairObject(
   return { outcome: 'processed', id, status: record.status };
 }
 
-/** jobs/: validates the manifest, writes the status document and chunks, and routes them. */
-export async function ingestJob(
-  kind: Extract<KeyKind, { kind: 'job-manifest' }>,
-  deps: IngestDeps,
-): Promise<IngestOutcome> {
-  const { job } = kind;
-  const statusKey = jobKeys.status(job);
-  if (await deps.store.exists(statusKey)) return { outcome: 'job-already-ingested', job };
-  const body = new TextDecoder().decode(await deps.store.get(kind.key));
-  const needs = pairNeeds(deps.model.manifest);
-  const { pairs, invalid } = parseJobManifest(body, kind.format, needs);
-  const chunks = chunkPairs(pairs, deps.chunkSize);
-  const route: ChunkMessage['route'] = pairs.length > deps.batchThreshold ? 'batch' : 'queue';
-  // Invalid lines are records too: written once, before any chunk can complete the job.
-  const invalidRecords = invalid.map((line) =>
-    errorRecord(
-      deps.model,
-      line.id,
-      { ...(needs.image ? { image: line.image } : {}), ...(needs.text ? { text: line.text } : {}) },
-      new PairError('INPUT_INVALID', line.message),
-    ),
-  );
-  await deps.store.put(jobKeys.invalid(job), jsonl(invalidRecords), 'application/x-ndjson');
-  await Promise.all(chunks.map((c, i) => deps.store.put(jobKeys.chunk(job, i), jsonl(c), 'application/x-ndjson')));
-  const doc: JobStatusDocument = {
-    job,
-    manifest: kind.key,
-    route,
-    lines: pairs.length + invalid.length,
-    invalid: invalid.length,
-    chunkSizes: chunks.map((c) => c.length),
-    createdAt: (deps.now?.() ?? new Date()).toISOString(),
-  };
-  await deps.store.put(statusKey, JSON.stringify(doc, null, 2) + '\n', 'application/json');
-  if (chunks.length === 0) await deps.store.put(jobKeys.success(job), '', 'text/plain');
-  else if (route === 'batch') await deps.batch.submit(job, chunks.length);
-  else await deps.queue.send(chunks.map((_, chunk) => ({ job, chunk, route })));
-  return { outcome: 'job-routed', job, route, chunks: chunks.length };
+/** A chunk's line as ingest wrote it: a pair, or an invalid manifest line with its message. */
+type ChunkLine = JobPair | (Omit<InvalidLine, 'message'> & { readonly invalid: string });
+
+export interface ChunkOutcome {
+  readonly results: number;
+  readonly errors: number;
+  /** Whether this chunk completed the job. */
+  readonly complete: boolean;
+  /** Not run: done already at this generation (a redelivery), or the job was stopped. */
+  readonly skipped?: 'done' | 'stopped';
+}
+
+async function readStatusDocument(store: ObjectStore, job: string): Promise<JobStatusDocument> {
+  const doc = await readDocument(store, jobKeys.status(job), JobStatusDocumentSchema);
+  // A chunk is only ever sent after its job's status document is written: this is not the data's fault.
+  if (!doc) throw new Error(`job ${job} has no status document at ${jobKeys.status(job)}`);
+  return doc;
 }
 
 /**
- * @param countFailures read the errors parts to count error records; completeness needs only
- * the listing, so a worker checking for the last chunk skips the reads.
- */
-export async function readJobStatus(store: ObjectStore, job: string, countFailures = true): Promise<JobStatus> {
-  const doc = JobStatusDocumentSchema.parse(JSON.parse(new TextDecoder().decode(await store.get(jobKeys.status(job)))));
-  // parts/ and errors/ only: _masks/ may hold thousands of keys.
-  const [results, errors] = await Promise.all([
-    store.list(jobKeys.partsPrefix(job)),
-    store.list(jobKeys.errorsPrefix(job)),
-  ]);
-  const parts = [...results, ...errors];
-  const errorLines = new Map<number, number>();
-  await Promise.all(
-    parts
-      .filter((p) => countFailures && /\/errors\/\d{5}\.jsonl$/.test(p.key))
-      .map(async (p) => {
-        const chunk = Number(p.key.slice(-11, -6));
-        const text = new TextDecoder().decode(await store.get(p.key));
-        errorLines.set(chunk, text.split('\n').filter(Boolean).length);
-      }),
-  );
-  return deriveJobStatus(doc, parts, errorLines);
-}
-
-/**
- * Runs one chunk: results part first, masks beside it, errors part last (its existence marks
- * the chunk done). Same input, same keys, same bytes: a retried chunk overwrites itself.
- * The chunk that finds every chunk done writes the job's _SUCCESS marker.
+ * Runs one chunk: results part, masks beside it, errors part, then its completion marker (which
+ * completes the job when it is the last). Same input, same keys, same bytes: a chunk run again
+ * overwrites itself. A chunk done already at its generation, or of a stopped job, is skipped.
+ * Anything but a pair's own data failing throws, and the chunk is retried.
  */
 export async function runChunk(
   message: ChunkMessage,
   deps: BucketPipelineDeps,
-): Promise<{ results: number; errors: number; complete: boolean }> {
-  const { job, chunk } = message;
+  preloaded?: JobStatusDocument,
+): Promise<ChunkOutcome> {
+  const { job, chunk, generation } = message;
+  const { store } = deps;
+  const doc = preloaded ?? (await readStatusDocument(store, job));
+  const tree = treeOf(doc);
+  const [stopped, done] = await Promise.all([
+    store.exists(jobKeys.stop(job)),
+    chunkDone(store, tree, chunk, generation),
+  ]);
+  if (stopped || done) return { results: 0, errors: 0, complete: false, skipped: stopped ? 'stopped' : 'done' };
   const lines = new TextDecoder()
-    .decode(await deps.store.get(jobKeys.chunk(job, chunk)))
+    .decode(await store.get(jobKeys.chunk(job, chunk)))
     .split('\n')
     .filter(Boolean)
-    .map((l) => JSON.parse(l) as JobPair);
-  const pairs = lines.map((p) =>
-    storePair(deps.store, p.id, p.image ?? null, p.text === undefined ? null : { inline: p.text }, p.extra),
+    .map((l) => JSON.parse(l) as ChunkLine);
+  const needs = pairNeeds(deps.model.manifest);
+  const pairs = lines.flatMap((p) =>
+    'invalid' in p
+      ? []
+      : [storePair(store, p.id, p.image ?? null, p.text === undefined ? null : { inline: p.text }, p.extra)],
   );
+  const masks = deps.masks((id, task) => jobKeys.mask(job, id, task));
+  const records = runPipeline(pairs, { model: deps.model, images: deps.images, masks });
   const results: OutputRecord[] = [];
   const errors: OutputRecord[] = [];
-  const masks = deps.masks((id, task) => jobKeys.mask(job, id, task));
-  for await (const record of runPipeline(pairs, { model: deps.model, images: deps.images, masks })) {
+  // Records in line order: invalid lines where they stand, pairs as the pipeline yields them (in order).
+  for (const line of lines) {
+    let record: OutputRecord;
+    if ('invalid' in line) {
+      const inputs = { ...(needs.image ? { image: line.image } : {}), ...(needs.text ? { text: line.text } : {}) };
+      record = errorRecord(deps.model, line.id, inputs, new PairError('INPUT_INVALID', line.invalid));
+    } else {
+      const next = await records.next();
+      if (next.done) throw new Error('the pipeline returned fewer records than pairs');
+      record = next.value;
+    }
     (record.status === 'ok' ? results : errors).push(record);
   }
-  await deps.store.put(jobKeys.part(job, chunk), jsonl(results), 'application/x-ndjson');
-  await deps.store.put(jobKeys.errors(job, chunk), jsonl(errors), 'application/x-ndjson');
-  const status = await readJobStatus(deps.store, job, false);
-  if (status.complete) await deps.store.put(jobKeys.success(job), '', 'text/plain');
-  return { results: results.length, errors: errors.length, complete: status.complete };
+  await store.put(jobKeys.part(job, chunk), jsonl(results), 'application/x-ndjson');
+  await store.put(jobKeys.errors(job, chunk), jsonl(errors), 'application/x-ndjson');
+  const limit = errorLimit(doc);
+  const progress = await recordChunkDone(
+    store,
+    tree,
+    chunk,
+    generation,
+    { results: results.length, errors: errors.length },
+    async (seen) => {
+      if (seen.errors <= limit) return;
+      const reason = `more than ${limit} error records (${doc.toleratedFailurePercent} % of ${doc.lines} lines tolerated): ${seen.errors} so far`;
+      await stopJob(store, job, { state: 'failed', reason, at: new Date().toISOString() });
+    },
+  );
+  if (progress.jobComplete) await store.put(jobKeys.success(job), '', 'text/plain');
+  return { results: results.length, errors: errors.length, complete: progress.jobComplete };
+}
+
+/** Marks a chunk stalled (its last attempt failed, or may not finish), with the reason status shows. */
+export async function markStalled(store: ObjectStore, message: ChunkMessage, reason: string): Promise<void> {
+  const doc: StalledDocument = {
+    chunk: message.chunk,
+    generation: message.generation,
+    reason,
+    at: new Date().toISOString(),
+  };
+  await store.put(jobKeys.stalled(message.job, message.chunk), JSON.stringify(doc) + '\n', 'application/json');
 }
 
 /** The chunks one child of a Batch array job runs: every `count`-th chunk from its index. */
@@ -241,32 +231,62 @@ export interface ShardOutcome {
   /** Chunks already done (a retried child skips them). */
   readonly skipped: number[];
   readonly failed: { readonly chunk: number; readonly reason: string }[];
+  /** Chunks not started because the deadline was near (the retried child runs them). */
+  readonly unfinished: number[];
+  /** The job was cancelled or failed its threshold: the rest of the shard is not run. */
+  readonly stopped: boolean;
 }
+
+export interface ShardOptions {
+  /** Epoch ms by which the child must have exited (before Batch's timeout kills it unretried). */
+  readonly deadline?: number;
+  /** This is the child's last attempt: chunks it leaves are marked stalled, with their reason. */
+  readonly lastAttempt?: boolean;
+  readonly now?: () => number;
+}
+
+const reasonOf = (error: unknown) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
 
 /**
  * Runs a Batch child's shard of a job, chunk by chunk, with the same runChunk as the Lambda
- * worker. A failing chunk does not stop its neighbours; the caller exits non-zero so that
- * Batch retries the child, which then skips the chunks already done.
+ * worker. A failing chunk does not stop its neighbours; no chunk is started that the deadline
+ * might cut short. The caller exits non-zero when anything is left, so that Batch retries the
+ * child, which then skips the chunks already done.
  */
 export async function runShard(
   job: string,
   shard: { index: number; count: number },
   deps: BucketPipelineDeps,
+  options: ShardOptions = {},
 ): Promise<ShardOutcome> {
-  const doc = JobStatusDocumentSchema.parse(
-    JSON.parse(new TextDecoder().decode(await deps.store.get(jobKeys.status(job)))),
-  );
-  const chunks = shardChunks(doc.chunkSizes.length, shard);
-  const done = new Set((await deps.store.list(jobKeys.errorsPrefix(job))).map((o) => o.key));
-  const skipped = chunks.filter((chunk) => done.has(jobKeys.errors(job, chunk)));
-  const failed: { chunk: number; reason: string }[] = [];
-  for (const chunk of chunks) {
-    if (skipped.includes(chunk)) continue;
+  const now = options.now ?? Date.now;
+  const doc = await readStatusDocument(deps.store, job);
+  const chunks = shardChunks(doc.chunks, shard);
+  const outcome: ShardOutcome = { chunks, skipped: [], failed: [], unfinished: [], stopped: false };
+  let longest = 0;
+  for (const [i, chunk] of chunks.entries()) {
+    // Leave room for the longest chunk so far, and a half again.
+    if (options.deadline !== undefined && now() + 1.5 * longest > options.deadline) {
+      outcome.unfinished.push(...chunks.slice(i));
+      break;
+    }
+    const started = now();
     try {
-      await runChunk({ job, chunk, route: 'batch' }, deps);
+      const result = await runChunk({ job, chunk, route: 'batch', generation: 0 }, deps, doc);
+      if (result.skipped === 'stopped') return { ...outcome, stopped: true };
+      if (result.skipped === 'done') outcome.skipped.push(chunk);
     } catch (error) {
-      failed.push({ chunk, reason: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
+      outcome.failed.push({ chunk, reason: reasonOf(error) });
+    }
+    longest = Math.max(longest, now() - started);
+  }
+  if (options.lastAttempt) {
+    for (const { chunk, reason } of outcome.failed)
+      await markStalled(deps.store, { job, chunk, route: 'batch', generation: 0 }, reason);
+    for (const chunk of outcome.unfinished) {
+      const reason = "the Batch child's last attempt ran out of time before this chunk";
+      await markStalled(deps.store, { job, chunk, route: 'batch', generation: 0 }, reason);
     }
   }
-  return { chunks, skipped, failed };
+  return outcome;
 }

@@ -21,6 +21,12 @@ export const ERROR_CODES = {
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
+
+/**
+ * Error codes a redrive runs again: a half that may have been uploaded since, an engine
+ * failure that may not recur, and INTERNAL records of earlier versions.
+ */
+export const RETRYABLE_CODES: readonly ErrorCode[] = ['IMAGE_MISSING', 'TEXT_MISSING', 'INFERENCE_FAILED', 'INTERNAL'];
 export const ERROR_CODE_NAMES = Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]];
 
 /** Base class of the project's errors. */
@@ -54,4 +60,9 @@ export class ModelBundleError extends FusebatchError {
 /** An engine that cannot start (for instance CUDA that cannot load): never silently replaced. */
 export class EngineError extends FusebatchError {
   override name = 'EngineError';
+}
+
+/** Not the data's fault and not final: the work is retried later (another ingest holds the job, say). */
+export class RetryLaterError extends FusebatchError {
+  override name = 'RetryLaterError';
 }

@@ -6,6 +6,8 @@
  * line is accounted for: a valid line becomes a pair of some chunk, an invalid one an
  * INPUT_INVALID error naming its line number. Blank lines are not lines.
  */
+import { Readable } from 'node:stream';
+import { parse as parseCsvStream } from 'csv-parse';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { z } from 'zod';
 import { formatIssues, type PairNeeds } from './manifest.js';
@@ -89,13 +91,62 @@ function rawLines(body: string, format: 'jsonl' | 'csv'): { line: number; value:
 
 const str = (v: unknown) => (typeof v === 'string' ? v : null);
 
-/** Validates every line; throws only when the manifest as a whole cannot be read (a broken CSV). */
-export function parseJobManifest(body: string, format: 'jsonl' | 'csv', needs: PairNeeds): ParsedManifest {
-  const schema = manifestLineSchema(needs);
-  const pairs: JobPair[] = [];
-  const invalid: InvalidLine[] = [];
-  const seen = new Set<string>();
-  for (const { line, value, error } of rawLines(body, format)) {
+/**
+ * The ids seen so far, as 63-bit hashes in an open-addressing table: 16 bytes an id at worst
+ * (a million ids: 16 MB) instead of the ids themselves. Two different ids colliding on all 63
+ * bits is about as likely as a cosmic-ray bit flip (one in 10^10 for a million ids).
+ */
+export class IdHashSet {
+  private table = new Uint32Array(2 * 1024);
+  private count = 0;
+
+  /** Adds the id; false when it was there already. */
+  add(id: string): boolean {
+    let a = 0x811c9dc5;
+    let b = 5381;
+    for (let i = 0; i < id.length; i++) {
+      const c = id.charCodeAt(i);
+      a = Math.imul(a ^ c, 0x01000193);
+      b = Math.imul(b, 33) ^ c;
+    }
+    b = (b | 1) >>> 0; // never 0: an empty slot is (0, 0)
+    a >>>= 0;
+    if (2 * (this.count + 1) > this.table.length / 2) this.grow();
+    if (!this.insert(a, b)) return false;
+    this.count++;
+    return true;
+  }
+
+  private insert(a: number, b: number): boolean {
+    const mask = this.table.length / 2 - 1;
+    for (let slot = (a ^ Math.imul(b, 0x9e3779b1)) & mask; ; slot = (slot + 1) & mask) {
+      const [x, y] = [this.table[2 * slot], this.table[2 * slot + 1]];
+      if (y === 0) {
+        this.table[2 * slot] = a;
+        this.table[2 * slot + 1] = b;
+        return true;
+      }
+      if (x === a && y === b) return false;
+    }
+  }
+
+  private grow(): void {
+    const old = this.table;
+    this.table = new Uint32Array(old.length * 2);
+    for (let i = 0; i < old.length; i += 2) if (old[i + 1] !== 0) this.insert(old[i], old[i + 1]);
+  }
+}
+
+/** Checks manifest lines one by one, in order; duplicate ids are caught across the whole manifest. */
+export class ManifestLineChecker {
+  private readonly schema;
+  private readonly seen = new IdHashSet();
+
+  constructor(private readonly needs: PairNeeds) {
+    this.schema = manifestLineSchema(needs);
+  }
+
+  check(line: number, value: unknown, error?: string): JobPair | InvalidLine {
     const record = value && typeof value === 'object' ? (value as Record<string, unknown>) : {};
     const fallback = {
       line,
@@ -104,33 +155,111 @@ export function parseJobManifest(body: string, format: 'jsonl' | 'csv', needs: P
       text: str(record.text),
     };
     if (error || !value || typeof value !== 'object' || Array.isArray(value)) {
-      invalid.push({ ...fallback, message: `line ${line}: ${error ?? 'a line must be a JSON object'}` });
-      continue;
+      return { ...fallback, message: `line ${line}: ${error ?? 'a line must be a JSON object'}` };
     }
-    const parsed = schema.safeParse(value);
-    if (!parsed.success) {
-      invalid.push({ ...fallback, message: `line ${line}: ${formatIssues(parsed.error).join('; ')}` });
-      continue;
-    }
+    const parsed = this.schema.safeParse(value);
+    if (!parsed.success) return { ...fallback, message: `line ${line}: ${formatIssues(parsed.error).join('; ')}` };
     const { id, image, text, ...extra } = parsed.data;
-    if (seen.has(id)) {
-      invalid.push({
+    if (!this.seen.add(id)) {
+      return {
         ...fallback,
         id: `${id}#line-${line}`,
         message: `line ${line}: duplicate id '${id}' (ids must be unique in a job)`,
-      });
-      continue;
+      };
     }
-    seen.add(id);
-    pairs.push({
+    return {
       line,
       id,
-      ...(needs.image ? { image: image as string } : {}),
-      ...(needs.text ? { text: text as string } : {}),
+      ...(this.needs.image ? { image: image as string } : {}),
+      ...(this.needs.text ? { text: text as string } : {}),
       ...(Object.keys(extra).length ? { extra } : {}),
-    });
+    };
+  }
+}
+
+export const isInvalid = (line: JobPair | InvalidLine): line is InvalidLine => 'message' in line;
+
+/** Validates every line; throws only when the manifest as a whole cannot be read (a broken CSV). */
+export function parseJobManifest(body: string, format: 'jsonl' | 'csv', needs: PairNeeds): ParsedManifest {
+  const checker = new ManifestLineChecker(needs);
+  const pairs: JobPair[] = [];
+  const invalid: InvalidLine[] = [];
+  for (const { line, value, error } of rawLines(body, format)) {
+    const checked = checker.check(line, value, error);
+    if (isInvalid(checked)) invalid.push(checked);
+    else pairs.push(checked);
   }
   return { pairs, invalid };
+}
+
+/** A line longer than this is invalid and skipped without being held (a manifest line is a few hundred bytes). */
+export const MAX_LINE_BYTES = 1 << 20;
+
+/** The lines of a UTF-8 byte stream, numbered from 1, in bounded memory (see MAX_LINE_BYTES). */
+async function* textLines(body: AsyncIterable<Uint8Array>): AsyncGenerator<{ line: number; text: string | null }> {
+  const decoder = new TextDecoder();
+  let pending = '';
+  let line = 0;
+  let tooLong = false;
+  const emit = function* (piece: string, last: boolean) {
+    pending += piece;
+    for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
+      line++;
+      yield { line, text: tooLong ? null : pending.slice(0, nl).replace(/\r$/, '') };
+      pending = pending.slice(nl + 1);
+      tooLong = false;
+    }
+    if (pending.length > MAX_LINE_BYTES) {
+      tooLong = true;
+      pending = '';
+    }
+    if (last && (pending || tooLong)) {
+      line++;
+      yield { line, text: tooLong ? null : pending };
+    }
+  };
+  for await (const chunk of body) yield* emit(decoder.decode(chunk, { stream: true }), false);
+  yield* emit(decoder.decode(), true);
+}
+
+/**
+ * The manifest's lines, checked, as a stream: memory stays bounded whatever the manifest's
+ * size (a line at a time, plus the ids' hash set). Blank lines are not lines.
+ */
+export async function* readManifestLines(
+  body: AsyncIterable<Uint8Array>,
+  format: 'jsonl' | 'csv',
+  needs: PairNeeds,
+): AsyncGenerator<JobPair | InvalidLine> {
+  const checker = new ManifestLineChecker(needs);
+  if (format === 'csv') {
+    const parser = Readable.from(body).pipe(
+      parseCsvStream({ columns: true, bom: true, skip_empty_lines: true, relax_column_count: true, info: true }),
+    );
+    for await (const { record, info } of parser as AsyncIterable<{
+      record: Record<string, string>;
+      info: { lines: number };
+    }>) {
+      yield checker.check(info.lines, record);
+    }
+    return;
+  }
+  for await (const { line, text } of textLines(body)) {
+    if (text === null) {
+      yield checker.check(line, null, `the line is longer than ${MAX_LINE_BYTES} bytes`);
+      continue;
+    }
+    const trimmed = line === 1 ? text.replace(/^\uFEFF/, '') : text;
+    if (!trimmed.trim()) continue;
+    let value: unknown;
+    let error: string | undefined;
+    try {
+      value = JSON.parse(trimmed);
+    } catch (e) {
+      error = `not valid JSON (${(e as Error).message})`;
+    }
+    yield checker.check(line, value ?? null, error);
+  }
 }
 
 /** Consecutive chunks of at most `size` pairs. */

@@ -8,13 +8,19 @@
  *   jobs/<job>.jsonl | jobs/<job>.csv           a manifest job (<job> may contain folders)
  *   results/pairs/<id>.json                     the pair's record (one JSON line)
  *   results/pairs/_masks/<id>.<task>.png        its masks
+ *   jobs/<job>.redrive                          a request to redrive a job (`fusebatch redrive`)
  *   results/jobs/<job>/parts/<chunk>.jsonl      result records of a chunk
- *   results/jobs/<job>/errors/<chunk>.jsonl     error records of a chunk
- *   results/jobs/<job>/errors/invalid.jsonl     error records of the manifest's invalid lines
+ *   results/jobs/<job>/errors/<chunk>.jsonl     error records of a chunk (its invalid lines included)
  *   results/jobs/<job>/_masks/<id>.<task>.png   masks of the job's pairs
- *   results/jobs/<job>/_SUCCESS                 written once every chunk has both parts
+ *   results/jobs/<job>/_SUCCESS                 written once every chunk is done
  *   state/jobs/<job>/status.json                the job's status document (written at ingest)
- *   state/jobs/<job>/chunks/<chunk>.jsonl       the validated manifest lines of a chunk
+ *   state/jobs/<job>/chunks/<chunk>.jsonl       the manifest lines of a chunk, validated
+ *   state/jobs/<job>/lease.json                 the ingest lease (one ingest at a time)
+ *   state/jobs/<job>/routed.json                how far routing got (a retried ingest resumes)
+ *   state/jobs/<job>/done/<level>/<group>/...   completion markers (completion.ts)
+ *   state/jobs/<job>/stalled/<chunk>.json       a chunk that failed its last attempt, and why
+ *   state/jobs/<job>/stop.json                  the job was cancelled, or failed its error threshold
+ *   state/jobs/<job>/redrives/...               redrive requests taken, and generations handed out
  *
  * `_SUCCESS` and the `_masks/` folders start with an underscore because Athena (Trino's Hive
  * reader) skips files and folders named so: the one table over results/ then reads records only,
@@ -28,6 +34,7 @@ export type KeyKind =
   | { readonly kind: 'pair-image'; readonly id: string; readonly key: string }
   | { readonly kind: 'pair-text'; readonly id: string; readonly key: string }
   | { readonly kind: 'job-manifest'; readonly job: string; readonly format: 'jsonl' | 'csv'; readonly key: string }
+  | { readonly kind: 'job-redrive'; readonly job: string; readonly key: string }
   | { readonly kind: 'ignored'; readonly key: string; readonly reason: string };
 
 const extensionOf = (key: string) => {
@@ -54,7 +61,8 @@ export function classifyKey(key: string): KeyKind {
     if (job && !job.endsWith('/') && (lower === 'jsonl' || lower === 'csv')) {
       return { kind: 'job-manifest', job, format: lower, key };
     }
-    return { kind: 'ignored', key, reason: 'jobs/ takes manifests named <job>.jsonl or <job>.csv' };
+    if (job && !job.endsWith('/') && lower === 'redrive') return { kind: 'job-redrive', job, key };
+    return { kind: 'ignored', key, reason: 'jobs/ takes manifests named <job>.jsonl or <job>.csv (and <job>.redrive)' };
   }
   return { kind: 'ignored', key, reason: 'only inbox/ and jobs/ are processed' };
 }
@@ -76,8 +84,14 @@ export const pairKeys = {
   mask: (id: string, task: string) => `${PREFIXES.results}pairs/_masks/${id}.${task}.png`,
 };
 
-/** Chunk numbers as fixed-width names, so that listings sort in chunk order. */
-export const chunkName = (chunk: number) => String(chunk).padStart(5, '0');
+/**
+ * Chunk numbers as names that list in chunk order: five digits, and past 99,999 one `~` per
+ * extra digit (`~` sorts after every digit), so a job has no ceiling on its chunks.
+ */
+export const chunkName = (chunk: number) => {
+  const digits = String(chunk).padStart(5, '0');
+  return '~'.repeat(digits.length - 5) + digits;
+};
 
 export const jobKeys = {
   results: (job: string) => `${PREFIXES.results}jobs/${job}/`,
@@ -86,10 +100,19 @@ export const jobKeys = {
   errorsPrefix: (job: string) => `${PREFIXES.results}jobs/${job}/errors/`,
   part: (job: string, chunk: number) => `${PREFIXES.results}jobs/${job}/parts/${chunkName(chunk)}.jsonl`,
   errors: (job: string, chunk: number) => `${PREFIXES.results}jobs/${job}/errors/${chunkName(chunk)}.jsonl`,
-  /** Error records of the manifest's invalid lines, written at ingest. */
-  invalid: (job: string) => `${PREFIXES.results}jobs/${job}/errors/invalid.jsonl`,
   mask: (job: string, id: string, task: string) => `${PREFIXES.results}jobs/${job}/_masks/${id}.${task}.png`,
   success: (job: string) => `${PREFIXES.results}jobs/${job}/_SUCCESS`,
   status: (job: string) => `${PREFIXES.state}jobs/${job}/status.json`,
   chunk: (job: string, chunk: number) => `${PREFIXES.state}jobs/${job}/chunks/${chunkName(chunk)}.jsonl`,
+  lease: (job: string) => `${PREFIXES.state}jobs/${job}/lease.json`,
+  routed: (job: string) => `${PREFIXES.state}jobs/${job}/routed.json`,
+  stop: (job: string) => `${PREFIXES.state}jobs/${job}/stop.json`,
+  stalledPrefix: (job: string) => `${PREFIXES.state}jobs/${job}/stalled/`,
+  stalled: (job: string, chunk: number) => `${PREFIXES.state}jobs/${job}/stalled/${chunkName(chunk)}.json`,
+  /** The completion markers of the children of one node of the completion tree. */
+  done: (job: string, level: number, group: number) => `${PREFIXES.state}jobs/${job}/done/${level}/${group}/`,
+  redrive: (job: string) => `${PREFIXES.jobs}${job}.redrive`,
+  redriveTaken: (job: string, request: string) => `${PREFIXES.state}jobs/${job}/redrives/requests/${request}`,
+  generationsPrefix: (job: string) => `${PREFIXES.state}jobs/${job}/redrives/generations/`,
+  generation: (job: string, n: number) => `${PREFIXES.state}jobs/${job}/redrives/generations/${chunkName(n)}`,
 };

@@ -3,18 +3,41 @@
  * chunks of work. Adapters implement them for S3/SQS/Batch and for local mode.
  */
 import { z } from 'zod';
-import { ROUTES } from './job-status.js';
 
 export interface StoredObject {
   readonly key: string;
   readonly size: number;
   readonly lastModified?: Date;
+  readonly etag?: string;
 }
+
+/** An object read as a stream, with what S3 says about it. */
+export interface ObjectStream {
+  readonly body: AsyncIterable<Uint8Array>;
+  readonly etag: string;
+  /** User metadata (`x-amz-meta-*` without the prefix, lower-case names). */
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+/** S3's conditional writes: create only (`If-None-Match: *`) or replace only this version (`If-Match`). */
+export type WriteCondition = { readonly ifNoneMatch: '*' } | { readonly ifMatch: string };
 
 export interface ObjectStore {
   /** @throws ObjectNotFoundError when the key does not exist. */
   get(key: string): Promise<Uint8Array>;
+  /** @throws ObjectNotFoundError when the key does not exist. */
+  read(key: string): Promise<ObjectStream>;
   put(key: string, body: Uint8Array | string, contentType?: string): Promise<void>;
+  /**
+   * Writes only if the condition holds, atomically (S3 conditional writes): the new ETag, or
+   * null when the condition does not hold (the key exists, or has another version).
+   */
+  putIf(
+    key: string,
+    body: Uint8Array | string,
+    condition: WriteCondition,
+    contentType?: string,
+  ): Promise<string | null>;
   exists(key: string): Promise<boolean>;
   /** Every object under the prefix, in key order. */
   list(prefix: string): Promise<StoredObject[]>;
@@ -27,11 +50,16 @@ export class ObjectNotFoundError extends Error {
   }
 }
 
+/** How a job's chunks run: Lambda workers through the queue, or an AWS Batch array job. */
+export const ROUTES = ['queue', 'batch'] as const;
+
 /** One chunk of one job: the body of a worker-queue message, and of a Batch shard's work. */
 export const ChunkMessageSchema = z.object({
   job: z.string().min(1),
   chunk: z.number().int().min(0),
   route: z.enum(ROUTES),
+  /** 0 when ingested; each redrive of the job runs its chunks with a higher generation. */
+  generation: z.number().int().min(0).default(0),
 });
 export type ChunkMessage = z.infer<typeof ChunkMessageSchema>;
 
@@ -42,5 +70,6 @@ export interface ChunkQueue {
 
 /** Runs a whole job's chunks on GPU workers (an AWS Batch array job; locally, the worker pool). */
 export interface BatchRoute {
-  submit(job: string, chunks: number): Promise<void>;
+  /** Returns the Batch job's id (recorded, so that a retried ingest does not submit twice). */
+  submit(job: string, chunks: number): Promise<string>;
 }

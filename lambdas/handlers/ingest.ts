@@ -4,13 +4,8 @@
  * results/ above all, is ignored, so the pipeline's own writes never trigger it.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
-import {
-  type BucketPipelineDeps,
-  handlePairObject,
-  type IngestDeps,
-  type IngestOutcome,
-  ingestJob,
-} from '../core/bucket-pipeline.js';
+import { type BucketPipelineDeps, handlePairObject, type PairOutcome } from '../core/bucket-pipeline.js';
+import { type IngestDeps, ingestJob, type JobIngestOutcome, redriveJob } from '../core/job-ingest.js';
 import { classifyKey, decodeEventKey } from '../core/keys.js';
 import { type MetricsPort, S3EventSchema } from './events.js';
 
@@ -21,6 +16,12 @@ export type IngestHandlerDeps = BucketPipelineDeps &
     readonly metrics?: MetricsPort;
   };
 
+export type IngestOutcome = PairOutcome | JobIngestOutcome;
+
+/**
+ * Anything thrown fails the invocation: Lambda retries it (twice, for an asynchronous S3 event)
+ * and then sends it to the on-failure destination, so no event is lost to a passing fault.
+ */
 export function createIngestHandler(deps: IngestHandlerDeps) {
   return async (event: unknown): Promise<IngestOutcome[]> => {
     const { Records } = S3EventSchema.parse(event);
@@ -31,6 +32,7 @@ export function createIngestHandler(deps: IngestHandlerDeps) {
       let outcome: IngestOutcome;
       if (kind.kind === 'pair-image' || kind.kind === 'pair-text') outcome = await handlePairObject(kind, deps);
       else if (kind.kind === 'job-manifest') outcome = await ingestJob(kind, deps);
+      else if (kind.kind === 'job-redrive') outcome = await redriveJob(kind, deps);
       else outcome = { outcome: 'ignored', key: kind.key, reason: kind.reason };
       (outcome.outcome === 'ignored' ? deps.logger.debug : deps.logger.info).call(deps.logger, 'ingest', {
         ...outcome,

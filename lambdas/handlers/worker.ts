@@ -1,17 +1,19 @@
 /**
  * The worker handler (SQS, one chunk a message): runs the chunk and reports failed messages
- * one by one (partial batch response), so SQS retries only those and, after the queue's
- * maxReceiveCount, moves a poison chunk to the dead-letter queue.
+ * one by one (partial batch response), so SQS retries only those. On a chunk's last attempt
+ * the worker first marks it stalled (so that a crash or timeout there still shows in the job's
+ * status), and if the attempt fails, sends it to the dead-letter queue with its reason and
+ * marks it stalled with that reason; `fusebatch redrive` runs it again.
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { type BucketPipelineDeps, runChunk } from '../core/bucket-pipeline.js';
+import { type BucketPipelineDeps, markStalled, runChunk } from '../core/bucket-pipeline.js';
 import { ChunkMessageSchema } from '../core/ports.js';
 import { type MetricsPort, SqsEventSchema } from './events.js';
 
 export interface DeadLetterPort {
-  /** Receives after which a failing chunk is dead-lettered with its reason (the queue's maxReceiveCount). */
+  /** Attempts after which a failing chunk is dead-lettered with its reason (below the queue's own maxReceiveCount). */
   readonly maxReceiveCount: number;
   send(body: string, reason: string): Promise<void>;
 }
@@ -27,20 +29,43 @@ export type WorkerHandlerDeps = BucketPipelineDeps & {
   readonly metrics?: MetricsPort;
 };
 
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
 export function createWorkerHandler(deps: WorkerHandlerDeps) {
   const processor = new BatchProcessor(EventType.SQS);
   const handleRecord = async (record: SQSRecord) => {
+    const receives = Number(record.attributes?.ApproximateReceiveCount ?? 1);
+    const lastAttempt = receives >= deps.deadLetters.maxReceiveCount;
+    // A body that is not a chunk message can never succeed: straight to the dead-letter queue.
+    const parsed = ChunkMessageSchema.safeParse(safeJson(record.body));
+    if (!parsed.success) {
+      await deps.deadLetters.send(record.body, `not a chunk message: ${parsed.error.message}`);
+      return;
+    }
+    const message = parsed.data;
     try {
-      const message = ChunkMessageSchema.parse(JSON.parse(record.body));
+      if (lastAttempt) {
+        await markStalled(
+          deps.store,
+          message,
+          `attempt ${receives} of ${deps.deadLetters.maxReceiveCount} did not finish: the function crashed or timed out`,
+        );
+      }
       const outcome = await runChunk(message, deps);
       deps.logger.info('chunk done', { ...message, ...outcome });
       deps.metrics?.addMetric('PairsSucceeded', 'Count', outcome.results);
       deps.metrics?.addMetric('PairsFailed', 'Count', outcome.errors);
     } catch (error) {
       const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-      const receives = Number(record.attributes?.ApproximateReceiveCount ?? 1);
-      deps.logger.error('chunk failed', { messageId: record.messageId, receives, reason });
-      if (receives < deps.deadLetters.maxReceiveCount) throw error;
+      deps.logger.error('chunk failed', { ...message, messageId: record.messageId, receives, reason });
+      if (!lastAttempt) throw error;
+      await markStalled(deps.store, message, `failed ${receives} attempts; the last: ${reason}`);
       await deps.deadLetters.send(record.body, reason);
       deps.metrics?.addMetric('ChunksDeadLettered', 'Count', 1);
     }

@@ -31,7 +31,15 @@ export interface LocalPipelineOptions {
   readonly chunkSize: number;
   readonly batchThreshold: number;
   readonly visibilityTimeoutMs: number;
+  /** A chunk's attempts before the worker dead-letters it with its reason (the queue's own backstop is 2 more). */
   readonly maxReceiveCount: number;
+  /** How long an ingest holds a job (Lambda: its timeout). */
+  readonly ingestLeaseSeconds?: number;
+  /** Delays before Lambda's two retries of a failed asynchronous event (AWS: about 1 and 2 minutes). */
+  readonly ingestRetryDelaysMs?: readonly number[];
+  /** Children per node of the completion tree (tests use small ones to build deep trees). */
+  readonly fanout?: number;
+  readonly toleratedFailurePercent?: number;
   /** Wraps the store the handlers use (tests inject faults here). */
   readonly wrapStore?: (store: ObjectStore) => ObjectStore;
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
@@ -44,6 +52,8 @@ export interface LocalPipeline {
   readonly model: RuntimeModel;
   readonly queue: LocalQueue;
   readonly deadLetters: readonly DeadLetter[];
+  /** Events whose ingest failed every try (Lambda's on-failure destination), with the reason. */
+  readonly ingestFailures: readonly { readonly event: unknown; readonly reason: string }[];
   /** Resolves once no event is being ingested and no chunk is queued or running. */
   idle(): Promise<void>;
   close(): Promise<void>;
@@ -78,7 +88,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   });
   const queue = new LocalQueue({
     visibilityTimeoutMs: options.visibilityTimeoutMs,
-    maxReceiveCount: options.maxReceiveCount,
+    // As on AWS: the queue's redrive only catches what crashes the worker on every attempt.
+    maxReceiveCount: options.maxReceiveCount + 2,
   });
   const deadLetters: DeadLetter[] = queue.deadLetters;
   const common = {
@@ -96,10 +107,20 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     queue: { send },
     // Locally the GPU route is the same worker pool: one message per chunk, marked `batch`.
     batch: {
-      submit: (job, chunks) => send(Array.from({ length: chunks }, (_, chunk) => ({ job, chunk, route: 'batch' }))),
+      submit: async (job, chunks) => {
+        await send(
+          Array.from({ length: chunks }, (_, chunk) => ({ job, chunk, route: 'batch' as const, generation: 0 })),
+        );
+        return `local-${job}`;
+      },
     },
     chunkSize: options.chunkSize,
     batchThreshold: options.batchThreshold,
+    leaseSeconds: options.ingestLeaseSeconds ?? 60,
+    ...(options.fanout ? { fanout: options.fanout } : {}),
+    ...(options.toleratedFailurePercent !== undefined
+      ? { toleratedFailurePercent: options.toleratedFailurePercent }
+      : {}),
   });
   const worker = createWorkerHandler({
     ...common,
@@ -117,6 +138,25 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     },
   });
 
+  // Lambda runs an asynchronous event up to three times, then hands it to the on-failure destination.
+  const ingestFailures: { event: unknown; reason: string }[] = [];
+  const retryDelays = options.ingestRetryDelaysMs ?? [1000, 2000];
+  const ingestWithRetries = async (event: unknown) => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await ingest(event);
+      } catch (error) {
+        const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+        logger.warn('ingest failed', { attempt: attempt + 1, reason });
+        if (attempt >= retryDelays.length) {
+          ingestFailures.push({ event, reason });
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, retryDelays[attempt]));
+      }
+    }
+  };
+
   // Events: S3 URL-encodes keys in event records; s3rver sends them raw.
   const ingesting = new Set<Promise<unknown>>();
   // s3rver is a Koa app: its events are emitted on the instance (its types omit `on`).
@@ -127,7 +167,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
         s3: { ...r.s3, object: { ...r.s3.object, key: encodeEventKey(r.s3.object.key) } },
       })),
     };
-    const run = ingest(encoded).catch((error) => logger.error('ingest failed', { error: String(error) }));
+    const run = ingestWithRetries(encoded);
     ingesting.add(run);
     run.finally(() => ingesting.delete(run));
   });
@@ -177,6 +217,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     model,
     queue,
     deadLetters,
+    ingestFailures,
     async idle() {
       for (;;) {
         await Promise.all([...ingesting]);

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModelBundle } from '../../lambdas/adapters/model-bundle.js';
-import { readJobStatus } from '../../lambdas/core/bucket-pipeline.js';
+import { readJobStatus } from '../../lambdas/core/job-status.js';
 import { jobKeys } from '../../lambdas/core/keys.js';
 import { OutputRecordSchema } from '../../lambdas/core/records.js';
 import { createIngestHandler } from '../../lambdas/handlers/ingest.js';

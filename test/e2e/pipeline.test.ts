@@ -10,7 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobRecords } from '../../lambdas/cli/bucket-commands.js';
-import { readJobStatus } from '../../lambdas/core/bucket-pipeline.js';
+import { readJobStatus } from '../../lambdas/core/job-status.js';
 import { jobKeys, pairKeys } from '../../lambdas/core/keys.js';
 import type { ObjectStore } from '../../lambdas/core/ports.js';
 import { OutputRecordSchema } from '../../lambdas/core/records.js';

@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readJobStatus } from '../../lambdas/core/bucket-pipeline.js';
+import { readJobStatus } from '../../lambdas/core/job-status.js';
 import { jobKeys, pairKeys } from '../../lambdas/core/keys.js';
 import type { ObjectStore } from '../../lambdas/core/ports.js';
 import { OutputRecordSchema } from '../../lambdas/core/records.js';
