@@ -1,27 +1,44 @@
-/** The worker queue on SQS: one message per chunk, sent ten at a time. */
 import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { ChunkMessage, ChunkQueue } from '../core/ports.js';
-
+/**
+ * The worker queue on SQS: one message per chunk, ten to a SendMessageBatch, a few batches in
+ * flight. SQS may refuse some entries of a batch (throttling, a passing fault): those, and only
+ * those, are sent again with back-off; a batch request that fails as a whole is retried by the
+ * SDK. What still fails after the tries throws, so the ingest fails and is retried (it resumes).
+ */
 export class SqsChunkQueue implements ChunkQueue {
   constructor(
     private readonly client: SQSClient,
     private readonly queueUrl: string,
+    private readonly options: { concurrency?: number; entryAttempts?: number; backoffMs?: number } = {},
   ) {}
 
   async send(messages: readonly ChunkMessage[]): Promise<void> {
-    for (let i = 0; i < messages.length; i += 10) {
-      const batch = messages.slice(i, i + 10);
-      const out = await this.client.send(
-        new SendMessageBatchCommand({
-          QueueUrl: this.queueUrl,
-          Entries: batch.map((m, k) => ({ Id: String(k), MessageBody: JSON.stringify(m) })),
-        }),
-      );
-      if (out.Failed?.length) {
+    const batches: ChunkMessage[][] = [];
+    for (let i = 0; i < messages.length; i += 10) batches.push(messages.slice(i, i + 10));
+    let next = 0;
+    const worker = async () => {
+      while (next < batches.length) await this.sendBatch(batches[next++]);
+    };
+    await Promise.all(Array.from({ length: Math.min(this.options.concurrency ?? 4, batches.length) }, worker));
+  }
+
+  private async sendBatch(batch: readonly ChunkMessage[]): Promise<void> {
+    let pending = batch.map((m, k) => ({ Id: String(k), MessageBody: JSON.stringify(m) }));
+    const attempts = this.options.entryAttempts ?? 5;
+    for (let attempt = 1; ; attempt++) {
+      const out = await this.client.send(new SendMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: pending }));
+      const failed = new Set((out.Failed ?? []).map((f) => f.Id));
+      if (!failed.size) return;
+      // A sender fault (a malformed entry) will not heal; anything else may.
+      const permanent = (out.Failed ?? []).filter((f) => f.SenderFault);
+      if (permanent.length || attempt >= attempts) {
         throw new Error(
-          `SQS refused ${out.Failed.length} chunk message(s): ${out.Failed.map((f) => f.Message).join('; ')}`,
+          `SQS refused ${failed.size} chunk message(s) after ${attempt} tries: ${(out.Failed ?? []).map((f) => `${f.Code}: ${f.Message}`).join('; ')}`,
         );
       }
+      pending = pending.filter((e) => failed.has(e.Id));
+      await new Promise((resolve) => setTimeout(resolve, (this.options.backoffMs ?? 200) * 2 ** (attempt - 1)));
     }
   }
 }
