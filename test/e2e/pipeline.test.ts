@@ -20,6 +20,7 @@ import {
   startLocalPipeline,
 } from '../../lambdas/local/local-pipeline.js';
 import { parityPairs, referenceBundle } from '../helpers/runtime.js';
+import { withOverrides } from '../helpers/store-wrappers.js';
 
 const decode = (b: Uint8Array) => new TextDecoder().decode(b);
 const readRecord = async (store: ObjectStore, key: string) =>
@@ -207,16 +208,13 @@ describe('Pipeline: failures', () => {
     // Prepare: the first write of chunk 1's errors part dies, after its results part is written.
     let crashes = 0;
     const pipeline = await start(dir, {
-      wrapStore: (store) => ({
-        ...store,
-        get: (k) => store.get(k),
-        exists: (k) => store.exists(k),
-        list: (p) => store.list(p),
-        put: async (key, body, type) => {
-          if (key === jobKeys.errors('crash', 1) && crashes++ === 0) throw new Error('worker crashed');
-          return store.put(key, body, type);
-        },
-      }),
+      wrapStore: (store) =>
+        withOverrides(store, {
+          put: async (key, body, type) => {
+            if (key === jobKeys.errors('crash', 1) && crashes++ === 0) throw new Error('worker crashed');
+            return store.put(key, body, type);
+          },
+        }),
     });
     try {
       const png = await readFile(path.join(parityPairs, 'parity-00002.png'));
@@ -239,24 +237,21 @@ describe('Pipeline: failures', () => {
     }
   });
 
-  it('moves a poison chunk to the dead-letter queue with its reason after maxReceiveCount tries', async () => {
+  it('moves a poison chunk to the dead-letter queue with its reason after its attempts, and status says stalled, why', async () => {
     // Prepare: chunk 0 can never be read.
     let reads = 0;
     const pipeline = await start(dir, {
       maxReceiveCount: 2,
-      wrapStore: (store) => ({
-        ...store,
-        put: (k, b, t) => store.put(k, b, t),
-        exists: (k) => store.exists(k),
-        list: (p) => store.list(p),
-        get: async (key) => {
-          if (key === jobKeys.chunk('poison', 0)) {
-            reads++;
-            throw new Error('chunk object unreadable');
-          }
-          return store.get(key);
-        },
-      }),
+      wrapStore: (store) =>
+        withOverrides(store, {
+          get: async (key) => {
+            if (key === jobKeys.chunk('poison', 0)) {
+              reads++;
+              throw new Error('chunk object unreadable');
+            }
+            return store.get(key);
+          },
+        }),
     });
     try {
       await pipeline.store.put('uploads/poison/p.png', await readFile(path.join(parityPairs, 'parity-00002.png')));
@@ -269,9 +264,19 @@ describe('Pipeline: failures', () => {
       // Assess
       expect(reads).toBe(2);
       expect(pipeline.deadLetters).toHaveLength(1);
-      expect(JSON.parse(pipeline.deadLetters[0].body)).toEqual({ job: 'poison', chunk: 0, route: 'queue' });
+      expect(JSON.parse(pipeline.deadLetters[0].body)).toEqual({
+        job: 'poison',
+        chunk: 0,
+        route: 'queue',
+        generation: 0,
+      });
       expect(pipeline.deadLetters[0].reason).toBe('Error: chunk object unreadable');
-      expect(await readJobStatus(pipeline.store, 'poison')).toMatchObject({ complete: false, pending: 1 });
+      expect(await readJobStatus(pipeline.store, 'poison')).toMatchObject({
+        state: 'stalled',
+        complete: false,
+        pending: 1,
+        stalled: [{ chunk: 0, reason: 'failed 2 attempts; the last: Error: chunk object unreadable' }],
+      });
     } finally {
       await pipeline.close();
     }
