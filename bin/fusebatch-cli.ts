@@ -147,33 +147,77 @@ program
     await pipeline.close();
   });
 
+function percent(value: string): number {
+  const n = Number(value.replace(/%$/, ''));
+  if (!(n >= 0 && n <= 100)) throw new InvalidArgumentError('expected a percentage from 0 to 100');
+  return n;
+}
+
 withBucket(program.command('submit'))
   .description('upload a folder of pairs (or a .jsonl manifest and its images) as a job; prints the job id')
   .argument('<source>', 'folder of pairs, or manifest.jsonl whose image fields are paths relative to it')
   .option('--job <name>', 'job name (default: from the folder or manifest name)')
-  .action(async (source: string, opts: BucketFlags & { job?: string }) => {
+  .option(
+    '--tolerate <percent>',
+    "stop the job as failed once its error records pass this share of its lines (default: the stack's, 100)",
+    percent,
+  )
+  .action(async (source: string, opts: BucketFlags & { job?: string; tolerate?: number }) => {
     const { submitFolder, submitManifest } = await import('../lambdas/cli/bucket-commands.js');
     const store = await storeFrom(opts);
     const isDir = (await stat(source)).isDirectory();
+    const options = { job: opts.job, progress: tty(), toleratedFailurePercent: opts.tolerate };
     const { job, pairs } = isDir
-      ? await submitFolder(store, source, { job: opts.job, progress: tty() })
-      : await submitManifest(store, source, { job: opts.job, progress: tty() });
+      ? await submitFolder(store, source, options)
+      : await submitManifest(store, source, options);
     console.log(`${job} (${pairs} lines)`);
   });
 
 withBucket(program.command('status'))
-  .description("print a job's progress (derived from the parts that exist)")
+  .description(
+    "print a job's state (ingesting, running, stalled, complete, failed, cancelled) and progress, from its completion markers",
+  )
   .argument('<job>')
-  .option('--watch', 'follow with a progress bar until the job is complete')
+  .option('--watch', 'follow with a progress bar until the job is complete, failed or cancelled')
+  .option('--interval <seconds>', 'seconds between polls when watching', (v) => Number(v), 5)
   .option('--timeout <seconds>', 'give up watching after this long', (v) => Number(v), 3600)
-  .action(async (job: string, opts: BucketFlags & { watch?: boolean; timeout: number }) => {
+  .action(async (job: string, opts: BucketFlags & { watch?: boolean; interval: number; timeout: number }) => {
     const { waitForJob } = await import('../lambdas/cli/bucket-commands.js');
     const { readJobStatus } = await import('../lambdas/core/job-status.js');
     const store = await storeFrom(opts);
     const status = opts.watch
-      ? await waitForJob(store, job, { progress: tty(), timeoutMs: opts.timeout * 1000 })
+      ? await waitForJob(store, job, {
+          progress: tty(),
+          timeoutMs: opts.timeout * 1000,
+          intervalMs: Math.max(0.2, opts.interval) * 1000,
+        })
       : await readJobStatus(store, job);
     console.log(JSON.stringify(status, null, 2));
+  });
+
+withBucket(program.command('redrive'))
+  .description(
+    'run again the stalled chunks of a job and those with retryable error records (IMAGE_MISSING, TEXT_MISSING, INFERENCE_FAILED), or finish an ingest that stopped',
+  )
+  .argument('<job>')
+  .option('--all-missing', 'also re-send every chunk not done yet, stalled or not (chunks whose message was lost)')
+  .action(async (job: string, opts: BucketFlags & { allMissing?: boolean }) => {
+    const { requestRedrive } = await import('../lambdas/cli/bucket-commands.js');
+    const { request, status } = await requestRedrive(await storeFrom(opts), job, { allMissing: opts.allMissing });
+    const where = status
+      ? ` (${status.state}: ${status.done}/${status.total} pairs, ${status.chunks.stalled} chunks stalled)`
+      : '';
+    console.log(`redrive ${request} requested for ${job}${where}; follow it with: fusebatch status ${job} --watch`);
+  });
+
+withBucket(program.command('cancel'))
+  .description('cancel a job: chunks not started yet are not run (records already written stay)')
+  .argument('<job>')
+  .option('--reason <text>', 'why, shown by status', 'cancelled by the user')
+  .action(async (job: string, opts: BucketFlags & { reason: string }) => {
+    const { cancelJob } = await import('../lambdas/cli/bucket-commands.js');
+    const status = await cancelJob(await storeFrom(opts), job, opts.reason);
+    console.log(`${job} cancelled: ${status.done}/${status.total} pairs have records`);
   });
 
 withBucket(program.command('results'))

@@ -172,7 +172,9 @@ export class FusedInferencePipeline extends Construct {
       '--external:onnxruntime-node --external:@img/*',
       `--banner:js=${q(requireBanner)}`,
     ].join(' ');
-    const bundling: nodejs.BundlingOptions = {
+    // The engine's worker thread ships with the worker function only: ingest runs its single
+    // pairs on the engine in process.
+    const bundling = (withEngineThread: boolean): nodejs.BundlingOptions => ({
       format: nodejs.OutputFormat.ESM,
       target: 'node22',
       minify: true,
@@ -189,7 +191,7 @@ export class FusedInferencePipeline extends Construct {
         beforeBundling: () => [],
         beforeInstall: () => [],
         afterBundling: (_input: string, out: string) => [
-          `${engineWorker} --outfile=${q(path.join(out, 'engine-worker.mjs'))}`,
+          ...(withEngineThread ? [`${engineWorker} --outfile=${q(path.join(out, 'engine-worker.mjs'))}`] : []),
           ...WASM_FILES.map((f) => `cp ${q(path.join(root, 'node_modules/onnxruntime-web/dist', f))} ${q(out)}`),
           `mkdir -p ${q(path.join(out, 'model'))} ${q(path.join(out, 'node_modules/@img'))}`,
           ...modelFiles.map((f) => `cp ${q(path.join(modelDir, f))} ${q(path.join(out, 'model', f))}`),
@@ -200,13 +202,20 @@ export class FusedInferencePipeline extends Construct {
           `rm -rf ${q(path.join(out, 'node_modules/@img'))}/*/lib/glib-2.0 ${q(path.join(out, 'node_modules/@img'))}/*/README.md`,
         ],
       },
-    };
+    });
     const baseEnv = {
       FUSEBATCH_BUCKET: bucket.bucketName,
       FUSEBATCH_ENGINE: 'wasm',
       POWERTOOLS_METRICS_NAMESPACE: 'fusebatch',
     };
-    const lambdaFunction = (name: string, entry: string, memoryMiB: number, timeoutSeconds: number, env: object) => {
+    const lambdaFunction = (
+      name: string,
+      entry: string,
+      memoryMiB: number,
+      timeoutSeconds: number,
+      env: object,
+      withEngineThread: boolean,
+    ) => {
       const logGroup = new logs.LogGroup(this, `${name}Logs`, {
         retention: logRetention,
         removalPolicy: RemovalPolicy.DESTROY,
@@ -224,31 +233,45 @@ export class FusedInferencePipeline extends Construct {
         timeout: Duration.seconds(timeoutSeconds),
         role,
         logGroup,
-        bundling,
+        bundling: bundling(withEngineThread),
         environment: { ...baseEnv, ...env } as Record<string, string>,
       });
       return { fn, role };
     };
 
-    const ingest = lambdaFunction('Ingest', 'ingest.ts', config.ingest.memoryMiB, config.ingest.timeoutSeconds, {
-      FUSEBATCH_THREADS: String(config.ingestThreads),
-      FUSEBATCH_QUEUE_URL: this.queue.queueUrl,
-      FUSEBATCH_CHUNK_SIZE: String(config.chunkSize),
-      ...(this.gpu
-        ? {
-            FUSEBATCH_BATCH_THRESHOLD: String(config.gpu.threshold),
-            FUSEBATCH_BATCH_JOB_QUEUE: this.gpu.jobQueue.jobQueueArn,
-            FUSEBATCH_BATCH_JOB_DEFINITION: this.gpu.jobDefinition.jobDefinitionArn,
-            FUSEBATCH_BATCH_MAX_SHARDS: String(config.gpu.maxShards),
-          }
-        : {}),
-    });
+    const ingest = lambdaFunction(
+      'Ingest',
+      'ingest.ts',
+      config.ingest.memoryMiB,
+      config.ingest.timeoutSeconds,
+      {
+        FUSEBATCH_THREADS: String(config.ingestThreads),
+        FUSEBATCH_QUEUE_URL: this.queue.queueUrl,
+        FUSEBATCH_CHUNK_SIZE: String(config.chunkSize),
+        ...(this.gpu
+          ? {
+              FUSEBATCH_BATCH_THRESHOLD: String(config.gpu.threshold),
+              FUSEBATCH_BATCH_JOB_QUEUE: this.gpu.jobQueue.jobQueueArn,
+              FUSEBATCH_BATCH_JOB_DEFINITION: this.gpu.jobDefinition.jobDefinitionArn,
+              FUSEBATCH_BATCH_MAX_SHARDS: String(config.gpu.maxShards),
+            }
+          : {}),
+      },
+      false,
+    );
     this.ingestFunction = ingest.fn;
-    const worker = lambdaFunction('Worker', 'worker.ts', config.worker.memoryMiB, config.worker.timeoutSeconds, {
-      FUSEBATCH_THREADS: String(config.worker.threads),
-      FUSEBATCH_DLQ_URL: this.deadLetterQueue.queueUrl,
-      FUSEBATCH_MAX_RECEIVE_COUNT: String(config.worker.maxReceiveCount),
-    });
+    const worker = lambdaFunction(
+      'Worker',
+      'worker.ts',
+      config.worker.memoryMiB,
+      config.worker.timeoutSeconds,
+      {
+        FUSEBATCH_THREADS: String(config.worker.threads),
+        FUSEBATCH_DLQ_URL: this.deadLetterQueue.queueUrl,
+        FUSEBATCH_MAX_RECEIVE_COUNT: String(config.worker.maxReceiveCount),
+      },
+      true,
+    );
     this.workerFunction = worker.fn;
     // Reserved concurrency caps parallel workers (set through the L1: the L2 prop is the same field).
     (worker.fn.node.defaultChild as lambda.CfnFunction).reservedConcurrentExecutions =

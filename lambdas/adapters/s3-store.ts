@@ -113,7 +113,12 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async put(key: string, body: Uint8Array | string, contentType?: string): Promise<void> {
+  async put(
+    key: string,
+    body: Uint8Array | string,
+    contentType?: string,
+    metadata?: Record<string, string>,
+  ): Promise<void> {
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
     await this.client.send(
       new PutObjectCommand({
@@ -122,6 +127,7 @@ export class S3ObjectStore implements ObjectStore {
         Body: bytes,
         ContentLength: bytes.length,
         ContentType: contentType,
+        ...(metadata ? { Metadata: metadata } : {}),
       }),
     );
   }

@@ -1,13 +1,14 @@
 /**
  * The user's commands against a pipeline bucket (the local server or a deployed stack):
- * submit a job, watch its status, read its results, send one pair.
+ * submit a job, watch its status, redrive or cancel it, read its results, send one pair.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { listFolderPairs } from '../adapters/local-files.js';
-import type { JobStatus } from '../core/job-status.js';
-import { readJobStatus } from '../core/job-status.js';
+import { FusebatchError } from '../core/errors.js';
+import { stopJob, TOLERATED_FAILURE_METADATA } from '../core/job-ingest.js';
+import { type JobState, type JobStatus, readJobStatus } from '../core/job-status.js';
 import { jobKeys, pairKeys } from '../core/keys.js';
 import { ObjectNotFoundError, type ObjectStore } from '../core/ports.js';
 import type { OutputRecord } from '../core/records.js';
@@ -18,7 +19,15 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export interface SubmitOptions {
   readonly job?: string;
   readonly progress: boolean;
+  /** The share of error records (in %) past which the job stops as failed. */
+  readonly toleratedFailurePercent?: number;
 }
+
+/** The manifest's metadata: ingest reads the job's error threshold from it. */
+const manifestMetadata = (options: SubmitOptions) =>
+  options.toleratedFailurePercent === undefined
+    ? undefined
+    : { [TOLERATED_FAILURE_METADATA]: String(options.toleratedFailurePercent) };
 
 /** A folder of pairs becomes uploads/<job>/... plus jobs/<job>.jsonl (uploaded last: it starts the job). */
 export async function submitFolder(
@@ -57,7 +66,7 @@ export async function submitFolder(
   );
   bar?.stop();
   lines.sort();
-  await store.put(`jobs/${job}.jsonl`, lines.join('\n') + '\n', 'application/x-ndjson');
+  await store.put(`jobs/${job}.jsonl`, lines.join('\n') + '\n', 'application/x-ndjson', manifestMetadata(options));
   return { job, pairs: pairs.length };
 }
 
@@ -93,11 +102,17 @@ export async function submitManifest(
     }
     out.push(JSON.stringify(value));
   }
-  await store.put(`jobs/${job}.jsonl`, out.join('\n') + '\n', 'application/x-ndjson');
+  await store.put(`jobs/${job}.jsonl`, out.join('\n') + '\n', 'application/x-ndjson', manifestMetadata(options));
   return { job, pairs: lines.length };
 }
 
-/** Polls a job until it is complete (or `timeoutMs` passes), with a progress bar when asked. */
+/** States a job does not leave by itself. */
+const FINAL_STATES: readonly JobState[] = ['complete', 'failed', 'cancelled'];
+
+/**
+ * Polls a job until it is complete, failed or cancelled (or `timeoutMs` passes), with a progress
+ * bar when asked. A stalled job is still watched: a redrive may bring it back.
+ */
 export async function waitForJob(
   store: ObjectStore,
   job: string,
@@ -113,27 +128,66 @@ export async function waitForJob(
       if (!(error instanceof ObjectNotFoundError)) throw error;
     }
     if (status && options.progress) {
+      const payload = { failed: status.failed, route: status.route ?? '-', state: status.state };
       if (!bar) {
         bar = new cliProgress.SingleBar(
-          { format: `job ${job} |{bar}| {value}/{total} pairs | {failed} errors | route {route}`, hideCursor: true },
+          {
+            format: `job ${job} |{bar}| {value}/{total} pairs | {failed} errors | {state} | route {route}`,
+            hideCursor: true,
+          },
           cliProgress.Presets.shades_classic,
         );
-        bar.start(status.total, status.done, { failed: status.failed, route: status.route });
+        bar.start(status.total, status.done, payload);
       }
-      bar.update(status.done, { failed: status.failed });
+      bar.setTotal(status.total);
+      bar.update(status.done, payload);
     }
-    if (status?.complete) {
+    if (status && FINAL_STATES.includes(status.state)) {
       bar?.stop();
       return status;
     }
     if (Date.now() > deadline) {
       bar?.stop();
+      const why = status?.stalled.length ? `; stalled: ${status.stalled[0].reason}` : '';
       throw new Error(
-        `job ${job} is not complete after ${options.timeoutMs / 1000} s${status ? ` (${status.done}/${status.total} pairs)` : ' (not ingested yet)'}`,
+        `job ${job} is not complete after ${options.timeoutMs / 1000} s${status ? ` (${status.state}, ${status.done}/${status.total} pairs${why})` : ' (not ingested yet)'}`,
       );
     }
-    await sleep(options.intervalMs ?? 250);
+    await sleep(options.intervalMs ?? 5000);
   }
+}
+
+/**
+ * Asks the pipeline to redrive a job (`jobs/<job>.redrive`, which the ingest function takes):
+ * stalled chunks and chunks with retryable error records run again; an ingest that stopped
+ * resumes. The bucket is the only interface, so this needs no queue or Batch permissions.
+ */
+export async function requestRedrive(
+  store: ObjectStore,
+  job: string,
+  options: { allMissing?: boolean } = {},
+): Promise<{ request: string; status: JobStatus | null }> {
+  let status: JobStatus | null = null;
+  try {
+    status = await readJobStatus(store, job);
+  } catch (error) {
+    if (!(error instanceof ObjectNotFoundError)) throw error;
+  }
+  if (status?.stop)
+    throw new FusebatchError(`job ${job} is ${status.stop.state} (${status.stop.reason}): it cannot be redriven`);
+  const request = crypto.randomUUID();
+  const body = { id: request, allMissing: Boolean(options.allMissing), requestedAt: new Date().toISOString() };
+  await store.put(jobKeys.redrive(job), JSON.stringify(body) + '\n', 'application/json');
+  return { request, status };
+}
+
+/** Cancels a job: chunks not yet started are skipped (Lambda workers and Batch children alike). */
+export async function cancelJob(store: ObjectStore, job: string, reason = 'cancelled by the user'): Promise<JobStatus> {
+  const status = await readJobStatus(store, job);
+  if (status.complete) throw new FusebatchError(`job ${job} is already complete`);
+  const stopped = await stopJob(store, job, { state: 'cancelled', reason, at: new Date().toISOString() });
+  if (!stopped) throw new FusebatchError(`job ${job} was already stopped`);
+  return readJobStatus(store, job);
 }
 
 /** Every record of a job: its results parts, then its errors parts (invalid lines included). */

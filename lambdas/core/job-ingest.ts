@@ -118,8 +118,18 @@ async function acquireLease(store: ObjectStore, job: string, seconds: number, no
   return store.putIf(jobKeys.lease(job), lease, { ifMatch: current.etag }, 'application/json');
 }
 
-async function releaseLease(store: ObjectStore, job: string, etag: string): Promise<void> {
-  const released = JSON.stringify({ owner: 'released', expiresAt: 0 });
+async function releaseLease(store: ObjectStore, job: string, etag: string, failure?: unknown): Promise<void> {
+  const reason =
+    failure === undefined
+      ? undefined
+      : failure instanceof Error
+        ? `${failure.name}: ${failure.message}`
+        : String(failure);
+  const released = JSON.stringify({
+    owner: 'released',
+    expiresAt: 0,
+    ...(reason ? { failedAt: Date.now(), reason } : {}),
+  });
   await store.putIf(jobKeys.lease(job), released, { ifMatch: etag }, 'application/json').catch(() => null);
 }
 
@@ -234,7 +244,10 @@ export async function ingestJob(
   try {
     // Read again under the lease: the holder before us may have finished.
     const routed = await readDocument(deps.store, jobKeys.routed(job), RoutedDocumentSchema);
-    if (routed?.complete) return { outcome: 'job-already-ingested', job };
+    if (routed?.complete) {
+      await releaseLease(deps.store, job, lease);
+      return { outcome: 'job-already-ingested', job };
+    }
     const doc =
       (await readDocument(deps.store, jobKeys.status(job), JobStatusDocumentSchema)) ??
       (await writeChunks(kind, deps, now));
@@ -242,11 +255,15 @@ export async function ingestJob(
       const reason = `${doc.invalid} of ${doc.lines} lines are invalid, more than the ${doc.toleratedFailurePercent} % of error records tolerated`;
       await stopJob(deps.store, job, { state: 'failed', reason, at: now.toISOString() });
       await deps.store.put(jobKeys.routed(job), JSON.stringify({ sent: 0, complete: true }) + '\n', 'application/json');
+      await releaseLease(deps.store, job, lease);
       return { outcome: 'job-failed-at-ingest', job, reason };
     }
-    return await routeJob(doc, routed, deps);
-  } finally {
+    const outcome = await routeJob(doc, routed, deps);
     await releaseLease(deps.store, job, lease);
+    return outcome;
+  } catch (error) {
+    await releaseLease(deps.store, job, lease, error);
+    throw error;
   }
 }
 

@@ -8,7 +8,6 @@
  */
 import { Readable } from 'node:stream';
 import { parse as parseCsvStream } from 'csv-parse';
-import { parse as parseCsv } from 'csv-parse/sync';
 import { z } from 'zod';
 import { formatIssues, type PairNeeds } from './manifest.js';
 
@@ -56,37 +55,6 @@ export interface InvalidLine {
   readonly image: string | null;
   readonly text: string | null;
   readonly message: string;
-}
-
-export interface ParsedManifest {
-  readonly pairs: JobPair[];
-  readonly invalid: InvalidLine[];
-}
-
-function rawLines(body: string, format: 'jsonl' | 'csv'): { line: number; value: unknown; error?: string }[] {
-  if (format === 'csv') {
-    const rows = parseCsv(body, {
-      columns: true,
-      bom: true,
-      skip_empty_lines: true,
-      relax_column_count: true,
-      info: true,
-    }) as { record: Record<string, string>; info: { lines: number; invalid_field_length: number } }[];
-    return rows.map(({ record, info }) => ({ line: info.lines, value: record }));
-  }
-  const out: { line: number; value: unknown; error?: string }[] = [];
-  body
-    .replace(/^\uFEFF/, '')
-    .split(/\r?\n/)
-    .forEach((text, i) => {
-      if (!text.trim()) return;
-      try {
-        out.push({ line: i + 1, value: JSON.parse(text) });
-      } catch (error) {
-        out.push({ line: i + 1, value: null, error: `not valid JSON (${(error as Error).message})` });
-      }
-    });
-  return out;
 }
 
 const str = (v: unknown) => (typeof v === 'string' ? v : null);
@@ -179,47 +147,41 @@ export class ManifestLineChecker {
 
 export const isInvalid = (line: JobPair | InvalidLine): line is InvalidLine => 'message' in line;
 
-/** Validates every line; throws only when the manifest as a whole cannot be read (a broken CSV). */
-export function parseJobManifest(body: string, format: 'jsonl' | 'csv', needs: PairNeeds): ParsedManifest {
-  const checker = new ManifestLineChecker(needs);
-  const pairs: JobPair[] = [];
-  const invalid: InvalidLine[] = [];
-  for (const { line, value, error } of rawLines(body, format)) {
-    const checked = checker.check(line, value, error);
-    if (isInvalid(checked)) invalid.push(checked);
-    else pairs.push(checked);
-  }
-  return { pairs, invalid };
-}
-
 /** A line longer than this is invalid and skipped without being held (a manifest line is a few hundred bytes). */
 export const MAX_LINE_BYTES = 1 << 20;
 
 /** The lines of a UTF-8 byte stream, numbered from 1, in bounded memory (see MAX_LINE_BYTES). */
 async function* textLines(body: AsyncIterable<Uint8Array>): AsyncGenerator<{ line: number; text: string | null }> {
   const decoder = new TextDecoder();
-  let pending = '';
+  let current = '';
   let line = 0;
   let tooLong = false;
-  const emit = function* (piece: string, last: boolean) {
-    pending += piece;
-    for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
-      line++;
-      yield { line, text: tooLong ? null : pending.slice(0, nl).replace(/\r$/, '') };
-      pending = pending.slice(nl + 1);
-      tooLong = false;
-    }
-    if (pending.length > MAX_LINE_BYTES) {
+  const take = (text: string) => {
+    if (tooLong) return;
+    current += text;
+    if (current.length > MAX_LINE_BYTES) {
       tooLong = true;
-      pending = '';
-    }
-    if (last && (pending || tooLong)) {
-      line++;
-      yield { line, text: tooLong ? null : pending };
+      current = '';
     }
   };
-  for await (const chunk of body) yield* emit(decoder.decode(chunk, { stream: true }), false);
-  yield* emit(decoder.decode(), true);
+  const pieces = async function* () {
+    for await (const chunk of body) yield decoder.decode(chunk, { stream: true });
+    yield decoder.decode();
+  };
+  for await (const piece of pieces()) {
+    // Only the new piece is searched for newlines: work stays linear in the manifest's size.
+    let start = 0;
+    for (let nl = piece.indexOf('\n'); nl >= 0; nl = piece.indexOf('\n', start)) {
+      take(piece.slice(start, nl));
+      line++;
+      yield { line, text: tooLong ? null : current.replace(/\r$/, '') };
+      current = '';
+      tooLong = false;
+      start = nl + 1;
+    }
+    take(piece.slice(start));
+  }
+  if (current || tooLong) yield { line: line + 1, text: tooLong ? null : current };
 }
 
 /**
@@ -260,12 +222,4 @@ export async function* readManifestLines(
     }
     yield checker.check(line, value ?? null, error);
   }
-}
-
-/** Consecutive chunks of at most `size` pairs. */
-export function chunkPairs<T>(pairs: readonly T[], size: number): T[][] {
-  if (!Number.isInteger(size) || size < 1) throw new RangeError(`chunk size must be a positive integer, got ${size}`);
-  const chunks: T[][] = [];
-  for (let i = 0; i < pairs.length; i += size) chunks.push(pairs.slice(i, i + size));
-  return chunks;
 }

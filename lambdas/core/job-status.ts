@@ -54,7 +54,16 @@ export const StalledDocumentSchema = z.object({
 });
 export type StalledDocument = z.infer<typeof StalledDocumentSchema>;
 
-export const LeaseDocumentSchema = z.object({ owner: z.string(), expiresAt: z.number() });
+export const LeaseDocumentSchema = z.object({
+  owner: z.string(),
+  expiresAt: z.number(),
+  /** Set when the last holder failed: Lambda retries the event for a while (twice, minutes apart). */
+  failedAt: z.number().optional(),
+  reason: z.string().optional(),
+});
+
+/** How long after a failed ingest its retry is still expected (Lambda retries after about 1 and 2 minutes). */
+export const INGEST_RETRY_WINDOW_MS = 5 * 60_000;
 
 export const JOB_STATES = ['ingesting', 'running', 'stalled', 'complete', 'failed', 'cancelled'] as const;
 export type JobState = (typeof JOB_STATES)[number];
@@ -119,9 +128,11 @@ export async function readJobStatus(store: ObjectStore, job: string, now = Date.
   let requests = 5;
   if (!doc) {
     if (!lease) throw new ObjectNotFoundError(jobKeys.status(job));
+    const live =
+      lease.expiresAt > now || (lease.failedAt !== undefined && now - lease.failedAt < INGEST_RETRY_WINDOW_MS);
     return {
       job,
-      state: lease.expiresAt > now ? 'ingesting' : 'stalled',
+      state: live ? 'ingesting' : 'stalled',
       route: null,
       total: 0,
       done: 0,
@@ -152,7 +163,8 @@ export async function readJobStatus(store: ObjectStore, job: string, now = Date.
   );
   requests += stalledDocs.length;
   const stalled = stalledDocs.filter((s): s is StalledDocument => s !== null && missing.has(s.chunk));
-  const routingStopped = routed?.complete !== true && !(lease && lease.expiresAt > now);
+  const retrying = lease?.failedAt !== undefined && now - lease.failedAt < INGEST_RETRY_WINDOW_MS;
+  const routingStopped = routed?.complete !== true && !(lease && lease.expiresAt > now) && !retrying;
   const state: JobState = progress.complete
     ? 'complete'
     : stop

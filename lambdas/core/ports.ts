@@ -27,7 +27,8 @@ export interface ObjectStore {
   get(key: string): Promise<Uint8Array>;
   /** @throws ObjectNotFoundError when the key does not exist. */
   read(key: string): Promise<ObjectStream>;
-  put(key: string, body: Uint8Array | string, contentType?: string): Promise<void>;
+  /** @param metadata user metadata (`x-amz-meta-*`), e.g. a manifest's tolerated failure share. */
+  put(key: string, body: Uint8Array | string, contentType?: string, metadata?: Record<string, string>): Promise<void>;
   /**
    * Writes only if the condition holds, atomically (S3 conditional writes): the new ETag, or
    * null when the condition does not hold (the key exists, or has another version).

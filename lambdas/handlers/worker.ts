@@ -42,10 +42,12 @@ export function createWorkerHandler(deps: WorkerHandlerDeps) {
   const handleRecord = async (record: SQSRecord) => {
     const receives = Number(record.attributes?.ApproximateReceiveCount ?? 1);
     const lastAttempt = receives >= deps.deadLetters.maxReceiveCount;
-    // A body that is not a chunk message can never succeed: straight to the dead-letter queue.
+    // A body that is not a chunk message fails like any chunk, and ends in the dead-letter queue with why.
     const parsed = ChunkMessageSchema.safeParse(safeJson(record.body));
     if (!parsed.success) {
-      await deps.deadLetters.send(record.body, `not a chunk message: ${parsed.error.message}`);
+      const reason = `not a chunk message: ${record.body.slice(0, 200)}`;
+      if (!lastAttempt) throw new Error(reason);
+      await deps.deadLetters.send(record.body, reason);
       return;
     }
     const message = parsed.data;

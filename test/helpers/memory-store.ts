@@ -72,9 +72,9 @@ export class MemoryStore implements ObjectStore {
     return { body: pieces(), etag, metadata };
   }
 
-  async put(key: string, body: Uint8Array | string): Promise<void> {
+  async put(key: string, body: Uint8Array | string, _type?: string, metadata?: Record<string, string>): Promise<void> {
     this.calls.put++;
-    this.write(key, body);
+    this.write(key, body, metadata);
   }
 
   async putIf(key: string, body: Uint8Array | string, condition: WriteCondition): Promise<string | null> {

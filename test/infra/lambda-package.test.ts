@@ -42,10 +42,12 @@ describe('Lambda packages (bundle + WASM + model), run in fresh processes', () =
   });
 
   it('ships the model, the WASM files and sharp’s linux-x64 binaries beside the bundle, within 15 MB zipped', () => {
+    // The engine's worker thread only where chunks run: ingest runs single pairs in process.
+    expect(existsSync(path.join(assets.worker, 'engine-worker.mjs'))).toBe(true);
+    expect(existsSync(path.join(assets.ingest, 'engine-worker.mjs'))).toBe(false);
     for (const dir of [assets.ingest, assets.worker]) {
       for (const file of [
         'index.mjs',
-        'engine-worker.mjs',
         'ort-wasm-simd-threaded.wasm',
         'ort-wasm-simd-threaded.mjs',
         'model/model.json',
@@ -106,8 +108,8 @@ describe('Lambda packages (bundle + WASM + model), run in fresh processes', () =
     await ingest(s3Event(s3.bucket, 'jobs/bundle-job.jsonl'));
     await model.engine.close();
     expect(messages).toEqual([
-      { job: 'bundle-job', chunk: 0, route: 'queue' },
-      { job: 'bundle-job', chunk: 1, route: 'queue' },
+      { job: 'bundle-job', chunk: 0, route: 'queue', generation: 0 },
+      { job: 'bundle-job', chunk: 1, route: 'queue', generation: 0 },
     ]);
     const sqsEvent = {
       Records: [

@@ -85,9 +85,11 @@ describe('Function: ingestJob', () => {
     store.seed('jobs/j.jsonl', lines(2500));
     // Act
     await expect(ingestJob(kind('j'), failing)).rejects.toThrow('ServiceUnavailable');
-    const stalled = await readJobStatus(store, 'j');
+    const retrying = await readJobStatus(store, 'j');
+    const stalled = await readJobStatus(store, 'j', Date.now() + 6 * 60_000);
     const retried = await ingestJob(kind('j'), failing);
     // Assess
+    expect(retrying).toMatchObject({ state: 'ingesting', routing: { sent: 1000, of: 2500 } });
     expect(stalled).toMatchObject({ state: 'stalled', routing: { sent: 1000, of: 2500 } });
     expect(retried).toMatchObject({ outcome: 'job-routed', chunks: 2500 });
     expect(sent.map((m) => m.chunk)).toEqual(Array.from({ length: 2500 }, (_, i) => i));

@@ -1,10 +1,24 @@
 import { describe, expect, it } from 'vitest';
-import { chunkPairs, parseJobManifest } from '../../lambdas/core/job-manifest.js';
+import { type InvalidLine, isInvalid, type JobPair, readManifestLines } from '../../lambdas/core/job-manifest.js';
+import type { PairNeeds } from '../../lambdas/core/manifest.js';
+
+/** The manifest's lines read as ingest reads them: streamed, in pieces of 5 bytes. */
+async function parseJobManifest(body: string, format: 'jsonl' | 'csv', needs: PairNeeds) {
+  const bytes = new TextEncoder().encode(body);
+  async function* pieces() {
+    for (let i = 0; i < bytes.length; i += 5) yield bytes.subarray(i, i + 5);
+  }
+  const pairs: JobPair[] = [];
+  const invalid: InvalidLine[] = [];
+  for await (const line of readManifestLines(pieces(), format, needs))
+    (isInvalid(line) ? invalid : pairs).push(line as never);
+  return { pairs, invalid };
+}
 
 const both = { image: true, text: true };
 
 describe('Function: parseJobManifest', () => {
-  it('accounts for every JSON Lines line exactly once: valid pairs, and invalid lines with their line number', () => {
+  it('accounts for every JSON Lines line exactly once: valid pairs, and invalid lines with their line number', async () => {
     // Prepare
     const body = [
       '{"id":"a","image":"imgs/a.png","text":"a red circle","batch":7}',
@@ -17,7 +31,7 @@ describe('Function: parseJobManifest', () => {
       '{"id":"c/d e","image":"imgs/c d.png","text":""}',
     ].join('\n');
     // Act
-    const { pairs, invalid } = parseJobManifest(body, 'jsonl', both);
+    const { pairs, invalid } = await parseJobManifest(body, 'jsonl', both);
     // Assess
     expect(pairs).toEqual([
       { line: 1, id: 'a', image: 'imgs/a.png', text: 'a red circle', extra: { batch: 7 } },
@@ -35,26 +49,18 @@ describe('Function: parseJobManifest', () => {
     expect(invalid[4].message).toContain('id must be a relative path');
   });
 
-  it('reads a CSV with a header, quoted fields and extra columns', () => {
+  it('reads a CSV with a header, quoted fields and extra columns', async () => {
     // Prepare
     const body =
       '\uFEFFid,image,text,source\r\np1,imgs/p1.png,"a red circle, left",cam-1\r\np2,imgs/p2.png,,cam-2\r\n,imgs/p3.png,a star,cam-3\r\n';
     // Act
-    const { pairs, invalid } = parseJobManifest(body, 'csv', both);
+    const { pairs, invalid } = await parseJobManifest(body, 'csv', both);
     // Assess
     expect(pairs).toEqual([
       { line: 2, id: 'p1', image: 'imgs/p1.png', text: 'a red circle, left', extra: { source: 'cam-1' } },
       { line: 3, id: 'p2', image: 'imgs/p2.png', text: '', extra: { source: 'cam-2' } },
     ]);
     expect(invalid.map((l) => [l.line, l.id])).toEqual([[4, 'line-4']]);
-  });
-});
-
-describe('Function: chunkPairs', () => {
-  it('splits into consecutive chunks of at most the size', () => {
-    expect(chunkPairs([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]]);
-    expect(chunkPairs([], 2)).toEqual([]);
-    expect(() => chunkPairs([1], 0)).toThrow(RangeError);
   });
 });
 
@@ -65,8 +71,8 @@ describe('Function: parseJobManifest, for a model that reads one half', () => {
     '{"id":"c","image":"imgs/c.png","text":"a blue star","camera":"x"}',
   ].join('\n');
 
-  it('needs only the image of an image-only model, and drops a text it will not read', () => {
-    const { pairs, invalid } = parseJobManifest(body, 'jsonl', { image: true, text: false });
+  it('needs only the image of an image-only model, and drops a text it will not read', async () => {
+    const { pairs, invalid } = await parseJobManifest(body, 'jsonl', { image: true, text: false });
     expect(pairs).toEqual([
       { line: 1, id: 'a', image: 'imgs/a.png' },
       { line: 3, id: 'c', image: 'imgs/c.png', extra: { camera: 'x' } },
@@ -74,12 +80,27 @@ describe('Function: parseJobManifest, for a model that reads one half', () => {
     expect(invalid.map((l) => l.message)).toEqual(['line 2: image: image is required: the model reads an image']);
   });
 
-  it('needs only the text of a text-only model', () => {
-    const { pairs, invalid } = parseJobManifest(body, 'jsonl', { image: false, text: true });
+  it('needs only the text of a text-only model', async () => {
+    const { pairs, invalid } = await parseJobManifest(body, 'jsonl', { image: false, text: true });
     expect(pairs).toEqual([
       { line: 2, id: 'b', text: 'a red circle' },
       { line: 3, id: 'c', text: 'a blue star', extra: { camera: 'x' } },
     ]);
     expect(invalid.map((l) => l.message)).toEqual(['line 1: text: text is required: the model reads a text']);
+  });
+});
+
+describe('Function: readManifestLines, at the edges of a stream', () => {
+  it('numbers lines across pieces, reads a last line without a newline and skips an over-long line without holding it', async () => {
+    const long = `{"id":"big","image":"i.png","text":"${'x'.repeat(1_100_000)}"}`;
+    const body = `{"id":"a","image":"a.png","text":"t"}\r\n${long}\n\n{"id":"b","image":"b.png","text":"t"}`;
+    const { pairs, invalid } = await parseJobManifest(body, 'jsonl', { image: true, text: true });
+    expect(pairs.map((p) => [p.line, p.id])).toEqual([
+      [1, 'a'],
+      [4, 'b'],
+    ]);
+    expect(invalid).toEqual([
+      { line: 2, id: 'line-2', image: null, text: null, message: 'line 2: the line is longer than 1048576 bytes' },
+    ]);
   });
 });
