@@ -4,8 +4,8 @@
  * Chunks are the leaves (level 0). Each node of level k + 1 groups up to `fanout` nodes of
  * level k; the top level has one node, the job. When a node is done its marker is written
  * under its parent's folder, `done/<level>/<parent>/<node>.<version>.<results>.<errors>`:
- * the tally is in the key, so one LIST of a folder (at most `fanout` keys: one page at 1,000)
- * gives a parent everything it needs, with no GET. The chunk whose listing shows its group
+ * the tally is in the key, so one LIST of a folder (at most `fanout` keys: one page) gives a
+ * parent everything it needs, with no GET. The chunk whose listing shows its group
  * complete writes the group's marker and looks one level up, and so on; so a chunk lists one
  * folder, a 1/fanout share of chunks list two, and no chunk ever lists the whole job.
  *
@@ -18,7 +18,12 @@
  */
 import type { ObjectStore } from './ports.js';
 
-export const DEFAULT_FANOUT = 1000;
+/**
+ * Children per node. Any fanout up to 1,000 keeps a folder to one LIST page; 100 keeps each
+ * listing small (a chunk reads at most 100 keys) while 1,000,000 chunks still need only four
+ * levels, so the extra LISTs of completing nodes stay near 1 % of chunks.
+ */
+export const DEFAULT_FANOUT = 100;
 
 /** A done node's tally: records written under it. */
 export interface Tally {
