@@ -16,6 +16,15 @@ const CHUNK_OVERHEAD_SECONDS = 30;
 
 const memory = z.number().int().min(128).max(10240);
 
+/** Receives SQS allows beyond the worker's own attempts before its redrive moves a chunk (crashes, timeouts). */
+export const REDRIVE_SPARE_RECEIVES = 2;
+
+/** Seconds a Batch child keeps in hand before its timeout: it starts no chunk past the deadline. */
+export const batchDeadlineMarginSeconds = (timeoutSeconds: number) => Math.max(60, Math.ceil(timeoutSeconds * 0.1));
+
+/** A setting that was replaced: naming it is an error that says what to set instead. */
+const replaced = (message: string) => z.never({ error: message }).optional();
+
 export const PipelineConfigSchema = z
   .object({
     /** The model bundle folder shipped with the functions and the container. */
@@ -32,7 +41,11 @@ export const PipelineConfigSchema = z
       .object({
         /** Single pairs run in the ingest function itself; 2 vCPUs. */
         memoryMiB: memory.default(3538),
-        timeoutSeconds: z.number().int().min(10).max(900).default(120),
+        /**
+         * A streamed manifest of a million lines writes 10,000 chunk objects: the Lambda maximum.
+         * The function also gets it as FUSEBATCH_INGEST_LEASE_SECONDS (how long a run may hold a job).
+         */
+        timeoutSeconds: z.number().int().min(10).max(900).default(900),
       })
       .prefault({}),
     worker: z
@@ -41,10 +54,34 @@ export const PipelineConfigSchema = z
         memoryMiB: memory.default(3538),
         /** Default: fits the chunk size (0.2 s a pair + 30 s), at least 60 s. */
         timeoutSeconds: z.number().int().min(10).max(900).optional(),
-        /** Reserved concurrency: caps parallel workers (and their S3 and model load). */
-        reservedConcurrency: z.number().int().min(1).max(1000).default(10),
-        /** Receives before a chunk goes to the dead-letter queue. */
-        maxReceiveCount: z.number().int().min(1).max(1000).default(3),
+        /**
+         * Caps parallel workers (and their S3 and model load): the function's reserved concurrency
+         * and the queue event source's maximum concurrency both. Without the latter, SQS pollers
+         * ignore the reservation, and their throttled receives count towards maxReceiveCount.
+         */
+        reservedConcurrency: z
+          .number()
+          .int()
+          .min(
+            2,
+            'must be at least 2: it is also the SQS event source’s maximum concurrency, which SQS accepts from 2 to 1000',
+          )
+          .max(1000)
+          .default(10),
+        /**
+         * Tries of a chunk: on its last, a failing chunk is dead-lettered by the worker itself, with
+         * its reason. The queue's own redrive (after attempts + 2 receives) is only the backstop
+         * for a worker that crashed or timed out, so a chunk is never dead-lettered unrun.
+         */
+        attempts: z
+          .number()
+          .int()
+          .min(1)
+          .max(1000 - REDRIVE_SPARE_RECEIVES)
+          .default(3),
+        maxReceiveCount: replaced(
+          'replaced by worker.attempts (tries of a chunk; the queue’s maxReceiveCount is attempts + 2)',
+        ),
       })
       .prefault({}),
     gpu: z
@@ -59,14 +96,33 @@ export const PipelineConfigSchema = z
           .default(['g4dn.xlarge', 'g5.xlarge']),
         /** Upper bound of the compute environment; it scales to 0 when idle. */
         maxVcpus: z.number().int().min(4).default(32),
-        /** Children of one array job, at most; each runs every N-th chunk. */
-        maxShards: z.number().int().min(1).max(10000).default(8),
+        /**
+         * Estimated seconds of GPU time per pair (decode, inference, writes), from which an array
+         * job's children are counted: each gets about half of timeoutMinutes of work. Too low gives
+         * children that reach their deadline and are retried; too high, more containers than needed.
+         */
+        secondsPerPair: z.number().min(0.0001).default(0.05),
+        maxShards: replaced(
+          'removed: an array job has as many children as keep each within half its timeout (see gpu.secondsPerPair)',
+        ),
         containerMemoryMiB: z.number().int().min(512).default(14000),
         containerVcpus: z.number().int().min(1).default(4),
-        /** Minutes a child may run before Batch stops it. */
-        timeoutMinutes: z.number().int().min(1).default(120),
+        /**
+         * Minutes a child may run before Batch stops it (not retried). It stops starting chunks
+         * max(60 s, 10 %) earlier and exits 1, so Batch retries it for the rest; hence at least 2.
+         */
+        timeoutMinutes: z
+          .number()
+          .int()
+          .min(2, 'must be at least 2: a child stops starting chunks max(60 s, 10 %) before its timeout')
+          .default(120),
       })
       .prefault({}),
+    /**
+     * Default share of a job's lines (in %) that may end as error records before the job stops as
+     * failed; a manifest's metadata `tolerated-failure-percent` sets its own. 100: never stop.
+     */
+    toleratedFailurePercent: z.number().min(0).max(100).default(100),
     /** Days before state/ (status documents, chunk lists) and Athena query results expire. */
     temporaryObjectDays: z.number().int().min(1).default(30),
     /** Days the bucket's access logs are kept. */
@@ -77,9 +133,24 @@ export const PipelineConfigSchema = z
   .transform((c) => {
     const chunkSeconds = Math.ceil(c.chunkSize * SECONDS_PER_PAIR_BUDGET + CHUNK_OVERHEAD_SECONDS);
     const timeoutSeconds = c.worker.timeoutSeconds ?? Math.min(900, Math.max(60, chunkSeconds));
+    const gpuTimeoutSeconds = c.gpu.timeoutMinutes * 60;
     return {
       ...c,
-      worker: { ...c.worker, timeoutSeconds, threads: lambdaVcpus(c.worker.memoryMiB), chunkSeconds },
+      worker: {
+        ...c.worker,
+        timeoutSeconds,
+        threads: lambdaVcpus(c.worker.memoryMiB),
+        chunkSeconds,
+        /** The queue's redrive: the worker's attempts, and spare receives for crashes and timeouts. */
+        maxReceiveCount: c.worker.attempts + REDRIVE_SPARE_RECEIVES,
+      },
+      gpu: {
+        ...c.gpu,
+        timeoutSeconds: gpuTimeoutSeconds,
+        deadlineSeconds: gpuTimeoutSeconds - batchDeadlineMarginSeconds(gpuTimeoutSeconds),
+        // Rounded, so that the variable reads 7 rather than 7.000000000000001 (0.07 × 100).
+        secondsPerChunk: Math.round(c.gpu.secondsPerPair * c.chunkSize * 1e6) / 1e6,
+      },
       ingestThreads: lambdaVcpus(c.ingest.memoryMiB),
       /** SQS hides a message for 6 × the function's timeout, as AWS advises for Lambda sources. */
       visibilityTimeoutSeconds: 6 * timeoutSeconds,

@@ -1,8 +1,9 @@
 /**
  * FusedInferencePipeline: the whole fusebatch pipeline as one construct. A bucket whose inbox/
- * and jobs/ prefixes trigger the ingest function; a worker queue (with a dead-letter queue and
- * an alarm) feeding the worker function; an AWS Batch GPU route for large jobs; and a Glue
- * table with an Athena workgroup over results/. Every deploy-time setting comes from one
+ * and jobs/ prefixes trigger the ingest function (its failed events kept in a queue); a worker
+ * queue (with a dead-letter queue) feeding the worker function; an AWS Batch GPU route for
+ * large jobs (its failed jobs kept in a queue); and a Glue table with an Athena workgroup over
+ * results/. Each failure queue has an alarm. Every deploy-time setting comes from one
  * validated configuration (config.ts); each role gets the actions and prefixes it uses.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -17,9 +18,12 @@ import {
   Duration,
   aws_ec2 as ec2,
   aws_ecs as ecs,
+  aws_events as events,
+  aws_events_targets as eventsTargets,
   aws_glue as glue,
   aws_iam as iam,
   aws_lambda as lambda,
+  aws_lambda_destinations as lambdaDestinations,
   aws_logs as logs,
   aws_lambda_nodejs as nodejs,
   RemovalPolicy,
@@ -48,6 +52,15 @@ export const ATHENA_RESULTS_PREFIX = 'athena-results/';
 
 /** Where manifests' images may live: what workers may read besides state/. */
 export const INPUT_PREFIXES = [PREFIXES.inbox, PREFIXES.jobs, 'uploads/'] as const;
+
+/**
+ * S3 invokes the ingest function asynchronously: Lambda retries a failed event twice and keeps
+ * an event waiting for up to 6 h (throttling), then hands it to the ingest failure queue.
+ */
+export const INGEST_ASYNC = { retryAttempts: 2, maxEventAgeHours: 6 } as const;
+
+/** Attempts of a Batch child (its first run and the retries). */
+export const BATCH_ATTEMPTS = 3;
 
 export interface FusedInferencePipelineProps extends PipelineConfigInput {
   /** The project root holding lambdas/, node_modules/ and package-lock.json. Default: this repository. */
@@ -81,6 +94,10 @@ export class FusedInferencePipeline extends Construct {
   readonly bucket: s3.Bucket;
   readonly queue: sqs.Queue;
   readonly deadLetterQueue: sqs.Queue;
+  /** S3 events the ingest function failed on every try (or could not run in time), as Lambda sends them. */
+  readonly ingestFailureQueue: sqs.Queue;
+  /** Batch jobs (and array children) that failed every attempt: their state-change events. */
+  readonly batchFailureQueue?: sqs.Queue;
   readonly ingestFunction: nodejs.NodejsFunction;
   readonly workerFunction: nodejs.NodejsFunction;
   readonly resultsTable: glue.CfnTable;
@@ -144,19 +161,36 @@ export class FusedInferencePipeline extends Construct {
       visibilityTimeout: Duration.seconds(config.visibilityTimeoutSeconds),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: config.worker.maxReceiveCount },
     });
-    this.deadLetterQueue
-      .metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) })
-      .createAlarm(this, 'DeadLetterAlarm', {
-        alarmDescription:
-          'fusebatch: chunks failed every try and are in the dead-letter queue (reason in each message)',
-        threshold: 0,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
+    this.alarmOnMessages(
+      this.deadLetterQueue,
+      'DeadLetterAlarm',
+      'fusebatch: chunks failed every try and are in the dead-letter queue (reason in each message)',
+    );
+    this.ingestFailureQueue = this.failureQueue(
+      'IngestFailureQueue',
+      'IngestFailureAlarm',
+      'fusebatch: S3 events the ingest function failed on every try are in the ingest failure queue (each message has the event and the error)',
+    );
 
     // The GPU route first: the ingest function needs its job queue and definition.
-    if (config.gpu.enabled) this.gpu = this.gpuRoute(root, modelDir, modelFiles, config, logRetention);
+    if (config.gpu.enabled) {
+      this.gpu = this.gpuRoute(root, modelDir, modelFiles, config, logRetention);
+      // Failed jobs are reported by Batch on EventBridge only: keep them where an alarm sees them.
+      this.batchFailureQueue = this.failureQueue(
+        'BatchFailureQueue',
+        'BatchFailureAlarm',
+        'fusebatch: AWS Batch jobs of the GPU route failed every attempt (each message is the job state-change event, with its status reason)',
+      );
+      new events.Rule(this, 'BatchFailureRule', {
+        description: 'fusebatch: failed jobs of the GPU route’s job queue, to the Batch failure queue',
+        eventPattern: {
+          source: ['aws.batch'],
+          detailType: ['Batch Job State Change'],
+          detail: { status: ['FAILED'], jobQueue: [this.gpu.jobQueue.jobQueueArn] },
+        },
+        targets: [new eventsTargets.SqsQueue(this.batchFailureQueue)],
+      });
+    }
 
     // Lambda functions: bundled with the local esbuild, WASM and model beside the bundle.
     const architecture = config.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64;
@@ -248,18 +282,27 @@ export class FusedInferencePipeline extends Construct {
         FUSEBATCH_THREADS: String(config.ingestThreads),
         FUSEBATCH_QUEUE_URL: this.queue.queueUrl,
         FUSEBATCH_CHUNK_SIZE: String(config.chunkSize),
+        FUSEBATCH_INGEST_LEASE_SECONDS: String(config.ingest.timeoutSeconds),
+        FUSEBATCH_TOLERATED_FAILURE_PERCENT: String(config.toleratedFailurePercent),
         ...(this.gpu
           ? {
               FUSEBATCH_BATCH_THRESHOLD: String(config.gpu.threshold),
               FUSEBATCH_BATCH_JOB_QUEUE: this.gpu.jobQueue.jobQueueArn,
               FUSEBATCH_BATCH_JOB_DEFINITION: this.gpu.jobDefinition.jobDefinitionArn,
-              FUSEBATCH_BATCH_MAX_SHARDS: String(config.gpu.maxShards),
+              FUSEBATCH_BATCH_SECONDS_PER_CHUNK: String(config.gpu.secondsPerChunk),
+              FUSEBATCH_BATCH_TIMEOUT_SECONDS: String(config.gpu.timeoutSeconds),
             }
           : {}),
       },
       false,
     );
     this.ingestFunction = ingest.fn;
+    // Grants the role sqs:SendMessage on the failure queue.
+    ingest.fn.configureAsyncInvoke({
+      retryAttempts: INGEST_ASYNC.retryAttempts,
+      maxEventAge: Duration.hours(INGEST_ASYNC.maxEventAgeHours),
+      onFailure: new lambdaDestinations.SqsDestination(this.ingestFailureQueue),
+    });
     const worker = lambdaFunction(
       'Worker',
       'worker.ts',
@@ -268,7 +311,8 @@ export class FusedInferencePipeline extends Construct {
       {
         FUSEBATCH_THREADS: String(config.worker.threads),
         FUSEBATCH_DLQ_URL: this.deadLetterQueue.queueUrl,
-        FUSEBATCH_MAX_RECEIVE_COUNT: String(config.worker.maxReceiveCount),
+        // The worker's own attempts; the queue redrives after 2 more receives (config.ts).
+        FUSEBATCH_MAX_RECEIVE_COUNT: String(config.worker.attempts),
       },
       true,
     );
@@ -283,36 +327,45 @@ export class FusedInferencePipeline extends Construct {
     const objects = (...patterns: string[]) => patterns.map((p) => bucket.arnForObjects(p));
     const list = new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] });
     ingest.role.addToPolicy(list);
+    // Ingest reads errors parts only to find a redrive's retryable records.
+    const ingestReads = [
+      `${PREFIXES.inbox}*`,
+      `${PREFIXES.jobs}*`,
+      `${PREFIXES.state}*`,
+      `${PREFIXES.results}jobs/*/errors/*`,
+    ];
+    const ingestWrites = [`${PREFIXES.state}*`, `${PREFIXES.results}pairs/*`, `${PREFIXES.results}jobs/*/_SUCCESS`];
+    ingest.role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: objects(...ingestReads) }));
     ingest.role.addToPolicy(
-      new iam.PolicyStatement({
-        actions: ['s3:GetObject'],
-        resources: objects(`${PREFIXES.inbox}*`, `${PREFIXES.jobs}*`, `${PREFIXES.state}*`),
-      }),
-    );
-    ingest.role.addToPolicy(
-      new iam.PolicyStatement({
-        actions: ['s3:PutObject'],
-        resources: objects(
-          `${PREFIXES.state}*`,
-          `${PREFIXES.results}pairs/*`,
-          `${PREFIXES.results}jobs/*/errors/invalid.jsonl`,
-          `${PREFIXES.results}jobs/*/_SUCCESS`,
-        ),
-      }),
+      new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: objects(...ingestWrites) }),
     );
     this.queue.grantSendMessages(ingest.role);
+    // Workers write a job's records, and of its state only completion markers, stalled markers
+    // and the stop document (an error threshold passed).
+    const workerWrites = [
+      `${PREFIXES.results}jobs/*`,
+      `${PREFIXES.state}jobs/*/done/*`,
+      `${PREFIXES.state}jobs/*/stalled/*`,
+      `${PREFIXES.state}jobs/*/stop.json`,
+    ];
     const workerS3 = [
       list,
       new iam.PolicyStatement({
         actions: ['s3:GetObject'],
         resources: objects(...INPUT_PREFIXES.map((p) => `${p}*`), `${PREFIXES.state}*`),
       }),
-      new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: objects(`${PREFIXES.results}jobs/*`) }),
+      new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: objects(...workerWrites) }),
     ];
     for (const statement of workerS3) worker.role.addToPolicy(statement);
     this.deadLetterQueue.grantSendMessages(worker.role);
+    // Pollers ignore reserved concurrency: without a maximum concurrency they receive more chunks
+    // than the function may run, and each throttled receive counts towards maxReceiveCount.
     worker.fn.addEventSource(
-      new SqsEventSource(this.queue, { batchSize: 1, reportBatchItemFailures: true, maxConcurrency: undefined }),
+      new SqsEventSource(this.queue, {
+        batchSize: 1,
+        reportBatchItemFailures: true,
+        maxConcurrency: config.worker.reservedConcurrency,
+      }),
     );
     if (this.gpu) {
       for (const statement of workerS3) this.gpu.jobRole.addToPolicy(statement);
@@ -333,15 +386,8 @@ export class FusedInferencePipeline extends Construct {
         });
       }
     };
-    acknowledgePrefixes(ingest.role, [
-      `${PREFIXES.inbox}*`,
-      `${PREFIXES.jobs}*`,
-      `${PREFIXES.state}*`,
-      `${PREFIXES.results}pairs/*`,
-      `${PREFIXES.results}jobs/*/errors/invalid.jsonl`,
-      `${PREFIXES.results}jobs/*/_SUCCESS`,
-    ]);
-    const workerPatterns = [...INPUT_PREFIXES.map((p) => `${p}*`), `${PREFIXES.state}*`, `${PREFIXES.results}jobs/*`];
+    acknowledgePrefixes(ingest.role, [...new Set([...ingestReads, ...ingestWrites])]);
+    const workerPatterns = [...INPUT_PREFIXES.map((p) => `${p}*`), `${PREFIXES.state}*`, ...workerWrites];
     acknowledgePrefixes(worker.role, workerPatterns);
     if (this.gpu) acknowledgePrefixes(this.gpu.jobRole, workerPatterns);
 
@@ -411,8 +457,39 @@ export class FusedInferencePipeline extends Construct {
     });
     new CfnOutput(this, 'QueueUrl', { value: this.queue.queueUrl });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'IngestFailureQueueUrl', { value: this.ingestFailureQueue.queueUrl });
+    if (this.batchFailureQueue) {
+      new CfnOutput(this, 'BatchFailureQueueUrl', { value: this.batchFailureQueue.queueUrl });
+    }
     new CfnOutput(this, 'ResultsTableName', { value: `${databaseName}.${RESULTS_TABLE}` });
     new CfnOutput(this, 'AthenaWorkGroup', { value: this.workGroup.name });
+  }
+
+  /** An alarm as soon as the queue holds a message: every message there is a failure to look at. */
+  private alarmOnMessages(queue: sqs.Queue, id: string, description: string) {
+    queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }).createAlarm(this, id, {
+      alarmDescription: description,
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+
+  /** A queue that keeps failures for 14 days (SQS's most), with its alarm. */
+  private failureQueue(id: string, alarmId: string, description: string): sqs.Queue {
+    const queue = new sqs.Queue(this, id, {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(queue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        'A queue of failures kept for people to read, like a dead-letter queue; nothing consumes it to fail again.',
+    });
+    this.alarmOnMessages(queue, alarmId, description);
+    return queue;
   }
 
   private gpuRoute(
@@ -474,13 +551,27 @@ export class FusedInferencePipeline extends Construct {
         FUSEBATCH_BUCKET: this.bucket.bucketName,
         FUSEBATCH_ENGINE: 'cuda',
         FUSEBATCH_THREADS: String(config.gpu.containerVcpus),
+        // Past this, a child starts no chunk and exits 1, to be retried for the rest: Batch does
+        // not retry a child it stopped at the timeout.
+        FUSEBATCH_DEADLINE_SECONDS: String(config.gpu.deadlineSeconds),
+        // On its last attempt a child marks the chunks it leaves as stalled, with the reason.
+        FUSEBATCH_BATCH_ATTEMPTS: String(BATCH_ATTEMPTS),
       },
       logging: ecs.LogDriver.awsLogs({ streamPrefix: 'fusebatch', logGroup }),
     });
     const jobDefinition = new batch.EcsJobDefinition(this, 'GpuJob', {
       container,
-      // A failed child (a chunk that failed) is retried; it skips the chunks already done.
-      retryAttempts: 3,
+      // A child that exits 1 (a chunk failed, or its deadline came with chunks left) is retried,
+      // and skips the chunks already done; so is one whose instance went away or whose image
+      // could not be pulled. Other ends (a crash, memory exhausted) would recur: not retried.
+      retryAttempts: BATCH_ATTEMPTS,
+      retryStrategies: [
+        batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.custom({ onExitCode: '1' })),
+        batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.SPOT_INSTANCE_RECLAIMED),
+        batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.CANNOT_PULL_CONTAINER),
+        // Batch retries whatever no rule matches: this one makes the rest final.
+        batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.custom({ onReason: '*' })),
+      ],
       timeout: Duration.minutes(config.gpu.timeoutMinutes),
     });
     Validations.of(container).acknowledge({

@@ -1,10 +1,12 @@
 /**
  * The GPU route on AWS Batch: one array job per manifest job. Each child runs a shard of the
- * job's chunks (every N-th chunk from its AWS_BATCH_JOB_ARRAY_INDEX), so a large job needs no
- * more containers than `maxShards`, and each loads the model once for many chunks.
+ * job's chunks (every N-th chunk from its AWS_BATCH_JOB_ARRAY_INDEX); N is sized from the job
+ * (batch-shards.ts), so that each child's share fits well within its timeout while each loads
+ * the model once for many chunks.
  */
 import { type BatchClient, SubmitJobCommand } from '@aws-sdk/client-batch';
 import type { BatchRoute } from '../core/ports.js';
+import { batchShards, type ShardSizing } from './batch-shards.js';
 
 /** Environment of a Batch child: the job, and how many shards it is split into. */
 export const BATCH_JOB_ENV = 'FUSEBATCH_JOB';
@@ -15,11 +17,11 @@ export class AwsBatchRoute implements BatchRoute {
     private readonly client: BatchClient,
     private readonly jobQueue: string,
     private readonly jobDefinition: string,
-    private readonly maxShards: number,
+    private readonly sizing: ShardSizing,
   ) {}
 
   async submit(job: string, chunks: number): Promise<string> {
-    const shards = Math.max(1, Math.min(chunks, this.maxShards));
+    const shards = batchShards(chunks, this.sizing);
     const out = await this.client.send(
       new SubmitJobCommand({
         jobName: `fusebatch-${job.replace(/[^A-Za-z0-9_-]/g, '-')}`.slice(0, 128),

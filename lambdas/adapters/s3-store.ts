@@ -1,6 +1,6 @@
 /**
  * The object store on S3 (or any S3-compatible server: the embedded one locally). Retries
- * are the SDK's own (standard mode, exponential back-off).
+ * are the SDK's own, with timeouts and client-side rate limiting set in createS3Client.
  */
 
 import type { Readable } from 'node:stream';
@@ -29,7 +29,34 @@ export interface S3Location {
   readonly region?: string;
 }
 
+/**
+ * Timeouts of every S3 request, in ms. The SDK's defaults are none at all: a connection that
+ * never opens, or a response that never starts, would hold a chunk until the Lambda timeout.
+ * With these the request fails with a TimeoutError, which the SDK retries like any transient
+ * error. The request timeout runs until the response's headers arrive (uploads included),
+ * and throws only with throwOnRequestTimeout (otherwise the SDK merely logs a warning); the
+ * socket timeout ends a body that stops arriving half-way (not retried by the SDK: the read
+ * fails instead of hanging).
+ */
+export const S3_HTTP_TIMEOUTS = {
+  connectionTimeout: 3_000,
+  requestTimeout: 30_000,
+  throwOnRequestTimeout: true,
+  socketTimeout: 30_000,
+} as const;
+
+type RequestHandlerInput = NonNullable<S3ClientConfig['requestHandler']>;
+
+/** Options for the SDK's own handler (merged over the timeouts) rather than a handler instance. */
+const isHandlerOptions = (h: RequestHandlerInput | undefined): h is Record<string, unknown> =>
+  !!h && typeof h === 'object' && typeof (h as { handle?: unknown }).handle !== 'function';
+
+/**
+ * @param extra client settings over these; a `requestHandler` given as options is merged over
+ * the timeouts (tests shorten them), a handler instance replaces them.
+ */
 export function createS3Client(location: S3Location, extra: S3ClientConfig = {}): S3Client {
+  const { requestHandler, ...rest } = extra;
   return new S3Client({
     region: location.region ?? process.env.AWS_REGION ?? 'us-east-1',
     ...(location.endpoint
@@ -43,8 +70,17 @@ export function createS3Client(location: S3Location, extra: S3ClientConfig = {})
           credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
         }
       : {}),
-    maxAttempts: 5,
-    ...extra,
+    // Many workers writing one job's prefix can get 503 SlowDown. Adaptive mode adds a
+    // client-side token bucket that slows this client down after throttling responses instead
+    // of retrying at full rate; a client serves one bucket, so its slowing down hurts nothing
+    // else. Eight attempts ride out a burst of throttling (back-off up to 20 s each).
+    retryMode: 'adaptive',
+    maxAttempts: 8,
+    requestHandler:
+      requestHandler === undefined || isHandlerOptions(requestHandler)
+        ? { ...S3_HTTP_TIMEOUTS, ...requestHandler }
+        : requestHandler,
+    ...rest,
   });
 }
 

@@ -30,15 +30,18 @@ const ingest = createIngestHandler({
   metrics,
   queue: new SqsChunkQueue(new SQSClient({}), env.FUSEBATCH_QUEUE_URL),
   batch:
-    env.FUSEBATCH_BATCH_JOB_QUEUE && env.FUSEBATCH_BATCH_JOB_DEFINITION
-      ? new AwsBatchRoute(
-          new BatchClient({}),
-          env.FUSEBATCH_BATCH_JOB_QUEUE,
-          env.FUSEBATCH_BATCH_JOB_DEFINITION,
-          env.FUSEBATCH_BATCH_MAX_SHARDS,
-        )
+    env.FUSEBATCH_BATCH_JOB_QUEUE &&
+    env.FUSEBATCH_BATCH_JOB_DEFINITION &&
+    env.FUSEBATCH_BATCH_SECONDS_PER_CHUNK &&
+    env.FUSEBATCH_BATCH_TIMEOUT_SECONDS
+      ? new AwsBatchRoute(new BatchClient({}), env.FUSEBATCH_BATCH_JOB_QUEUE, env.FUSEBATCH_BATCH_JOB_DEFINITION, {
+          secondsPerChunk: env.FUSEBATCH_BATCH_SECONDS_PER_CHUNK,
+          timeoutSeconds: env.FUSEBATCH_BATCH_TIMEOUT_SECONDS,
+        })
       : noBatchRoute,
   chunkSize: env.FUSEBATCH_CHUNK_SIZE,
+  leaseSeconds: env.FUSEBATCH_INGEST_LEASE_SECONDS,
+  toleratedFailurePercent: env.FUSEBATCH_TOLERATED_FAILURE_PERCENT,
   // Without a GPU route every job goes to the Lambda workers.
   batchThreshold: env.FUSEBATCH_BATCH_THRESHOLD ?? Number.POSITIVE_INFINITY,
 });

@@ -1,10 +1,17 @@
 /**
  * An engine hosted in a worker thread gives the same outputs as on the calling thread, keeps
- * concurrent runs apart, survives a failed run, and reports engine start-up failures.
+ * concurrent runs apart, survives a failed run, reports engine start-up failures, and outlives
+ * a thread that dies: the runs it held fail with an EngineError, the next runs on a fresh thread,
+ * and a crash loop or a wedged run ends in errors, never in a hang.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createThreadedEngine,
+  engineThreadId,
+  killEngineThread,
+} from '../../lambdas/adapters/engines/engine-thread.js';
 import { createEngine } from '../../lambdas/adapters/engines/index.js';
 import { EngineError } from '../../lambdas/core/errors.js';
 import type { InferenceEngine, TensorData } from '../../lambdas/core/tensor.js';
@@ -101,4 +108,107 @@ describe('Engines in a worker thread', () => {
     // Assess
     await expect(engine.run(await parityFeeds())).rejects.toThrow(/closed/);
   });
+
+  // Threads are ended mid-run with the wasm engine only: ending a thread while onnxruntime-node
+  // runs a batch natively aborts the whole process (a Napi::Error thrown in a torn-down thread).
+  it('fails the runs a dying thread held with an EngineError, then runs the next batch on a fresh thread', async () => {
+    // Prepare
+    const feeds = await parityFeeds();
+    const engine = await createThreadedEngine('wasm', model, { threads: 1 });
+    try {
+      const before = await engine.run(feeds);
+      const firstThread = engineThreadId(engine);
+      const inFlight = Promise.allSettled([engine.run(feeds), engine.run(feeds)]);
+      // Act: the thread ends as a crash would, with both runs posted to it.
+      await killEngineThread(engine);
+      const outcomes = await inFlight;
+      const next = await engine.run(feeds);
+      // Assess
+      for (const outcome of outcomes) {
+        expect(outcome.status).toBe('rejected');
+        const reason = (outcome as PromiseRejectedResult).reason;
+        expect(reason).toBeInstanceOf(EngineError);
+        expect(reason.message).toMatch(
+          /wasm engine's worker thread died \(exit code 1\); the next run starts a fresh thread/,
+        );
+      }
+      // A fresh thread, with the same model and options: the same outputs as before the crash.
+      expect(engineThreadId(engine)).toEqual(expect.any(Number));
+      expect(engineThreadId(engine)).not.toBe(firstThread);
+      for (const output of Object.keys(before)) {
+        expect(maxAbsDiff(next[output].data as Float32Array, before[output].data as Float32Array)).toBe(0);
+      }
+    } finally {
+      await engine.close();
+    }
+  }, 30_000);
+
+  it('stops restarting when a restarted thread dies again soon, and fails every later run at once', async () => {
+    // Prepare
+    const feeds = await parityFeeds();
+    const engine = await createThreadedEngine('cpu', model, { threads: 1, restartWindowMs: 60_000 });
+    try {
+      await killEngineThread(engine);
+      await engine.run(feeds); // on the restarted thread
+      // Act: the replacement dies within the window.
+      await killEngineThread(engine);
+      const later = await Promise.allSettled([engine.run(feeds), engine.run(feeds)]);
+      // Assess
+      for (const outcome of later) {
+        expect(outcome.status).toBe('rejected');
+        const reason = (outcome as PromiseRejectedResult).reason;
+        expect(reason).toBeInstanceOf(EngineError);
+        expect(reason.message).toMatch(
+          /not usable: .* died \(exit code 1\), and the restarted thread died \d+ ms after/,
+        );
+      }
+      expect(engineThreadId(engine)).toBeUndefined();
+    } finally {
+      await engine.close();
+    }
+  }, 30_000);
+
+  it('stops restarting past maxRestarts', async () => {
+    // Prepare
+    const feeds = await parityFeeds();
+    const engine = await createThreadedEngine('cpu', model, { threads: 1, maxRestarts: 1, restartWindowMs: 0 });
+    try {
+      await killEngineThread(engine);
+      await engine.run(feeds);
+      // Act
+      await killEngineThread(engine);
+      const after = engine.run(feeds);
+      // Assess
+      await expect(after).rejects.toBeInstanceOf(EngineError);
+      await expect(after).rejects.toThrow(/restarted 1 time\(s\) already \(limit 1\)/);
+    } finally {
+      await engine.close();
+    }
+  }, 30_000);
+
+  it('stops a thread whose run gets no answer within runTimeoutMs, failing the run instead of waiting forever', async () => {
+    // Prepare: no real batch is answered within 1 ms, so every run counts as wedged.
+    const feeds = await parityFeeds();
+    const engine = await createThreadedEngine('wasm', model, {
+      threads: 1,
+      runTimeoutMs: 1,
+      maxRestarts: 1,
+      restartWindowMs: 0,
+    });
+    try {
+      // Act
+      const first = await engine.run(feeds).catch((e: Error) => e);
+      const second = await engine.run(feeds).catch((e: Error) => e); // a restarted thread, stopped again
+      const third = await engine.run(feeds).catch((e: Error) => e);
+      // Assess
+      for (const error of [first, second]) {
+        expect(error).toBeInstanceOf(EngineError);
+        expect((error as Error).message).toMatch(/run got no answer within 1 ms; its worker thread is stopped/);
+      }
+      expect(third).toBeInstanceOf(EngineError);
+      expect((third as Error).message).toMatch(/not usable: .*died \(stopped: a run got no answer within 1 ms\)/);
+    } finally {
+      await engine.close();
+    }
+  }, 30_000);
 });

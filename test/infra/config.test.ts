@@ -12,6 +12,42 @@ describe('Pipeline configuration: props over CDK context over defaults, validate
     expect(config.worker.threads).toBe(2);
     expect(config.visibilityTimeoutSeconds).toBe(6 * config.worker.timeoutSeconds);
     expect(config.gpu).toMatchObject({ enabled: true, threshold: 5000 });
+    expect(config.ingest.timeoutSeconds).toBe(900);
+    expect(config.worker).toMatchObject({ attempts: 3, maxReceiveCount: 5, reservedConcurrency: 10 });
+    // 120 minutes a child, less max(60 s, 10 %); 0.05 s a pair × 100 pairs a chunk.
+    expect(config.gpu).toMatchObject({ timeoutSeconds: 7200, deadlineSeconds: 6480, secondsPerChunk: 5 });
+  });
+
+  it('gives the queue two receives beyond the worker’s attempts, and a Batch child a deadline of at least 60 s', () => {
+    // Act
+    const config = resolvePipelineConfig(
+      { chunkSize: 30, worker: { attempts: 1 }, gpu: { timeoutMinutes: 2, secondsPerPair: 0.07 } },
+      {},
+    );
+    // Assess
+    expect(config.worker).toMatchObject({ attempts: 1, maxReceiveCount: 3 });
+    expect(config.gpu).toMatchObject({ timeoutSeconds: 120, deadlineSeconds: 60, secondsPerChunk: 2.1 });
+    expect(resolvePipelineConfig({ chunkSize: 100, gpu: { secondsPerPair: 0.07 } }, {}).gpu.secondsPerChunk).toBe(7);
+  });
+
+  it('refuses a reserved concurrency under 2 (the SQS event source’s maximum concurrency), and a 1-minute Batch timeout', () => {
+    expect(() => resolvePipelineConfig({ worker: { reservedConcurrency: 1 } }, {})).toThrow(
+      /worker\.reservedConcurrency: must be at least 2: it is also the SQS event source’s maximum concurrency/,
+    );
+    expect(() => resolvePipelineConfig({}, { 'fusebatch:gpu.timeoutMinutes': '1' })).toThrow(
+      /gpu\.timeoutMinutes: must be at least 2: a child stops starting chunks/,
+    );
+  });
+
+  it('names what replaced a setting that is gone', () => {
+    // Act
+    const attempt = () =>
+      resolvePipelineConfig({}, { 'fusebatch:worker.maxReceiveCount': '4', 'fusebatch:gpu.maxShards': '8' });
+    // Assess
+    expect(attempt).toThrow(/worker\.maxReceiveCount: replaced by worker\.attempts/);
+    expect(attempt).toThrow(
+      /gpu\.maxShards: removed: an array job has as many children as keep each within half its timeout/,
+    );
   });
 
   it('reads fusebatch: context keys, parsing JSON values given on the command line', () => {

@@ -49,6 +49,32 @@ function grants(template: Template, roleLogicalIdPrefix: string): string[] {
 
 const stripHashes = (lines: string[]) => lines.map((l) => l.replace(/[0-9A-F]{8}\b/g, ''));
 
+/** A failure queue: SQS-encrypted, TLS-only, 14 days, and an alarm as soon as it holds a message. */
+function expectFailureQueue(template: Template, logicalIdPrefix: string) {
+  const queues = Object.entries(template.findResources('AWS::SQS::Queue') as Resources).filter(([id]) =>
+    new RegExp(`^${logicalIdPrefix}[0-9A-F]{8}$`).test(id),
+  );
+  expect(queues, logicalIdPrefix).toHaveLength(1);
+  const [queueId, queue] = queues[0];
+  expect(queue.Properties).toEqual({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });
+  template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+    Queues: [{ Ref: queueId }],
+    PolicyDocument: {
+      Statement: Match.arrayWith([
+        Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+      ]),
+    },
+  });
+  template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+    MetricName: 'ApproximateNumberOfMessagesVisible',
+    Namespace: 'AWS/SQS',
+    Threshold: 0,
+    ComparisonOperator: 'GreaterThanThreshold',
+    EvaluationPeriods: 1,
+    Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
+  });
+}
+
 /**
  * A DuckDB type as DESCRIBE prints it, in Hive's syntax: written here from DuckDB's grammar,
  * not from lambdas/core/columns.ts, so that the comparison below is not the same code twice.
@@ -167,13 +193,20 @@ describe('CDK app: the synthesized stack', () => {
     }
     const worker = functions.find(([id]) => id.startsWith('PipelineWorker'))![1].Properties;
     expect(worker).toMatchObject({ Timeout: 60, ReservedConcurrentExecutions: 10 });
+    // The worker's own attempts (the queue allows two receives more: below).
     expect(worker.Environment.Variables).toMatchObject({ FUSEBATCH_MAX_RECEIVE_COUNT: '3' });
     const ingest = functions.find(([id]) => id.startsWith('PipelineIngest'))![1].Properties;
+    // 900 s: a million-line manifest writes 10,000 chunk objects; the lease is the timeout.
+    expect(ingest.Timeout).toBe(900);
     expect(ingest.Environment.Variables).toMatchObject({
       FUSEBATCH_CHUNK_SIZE: '100',
+      FUSEBATCH_INGEST_LEASE_SECONDS: '900',
       FUSEBATCH_BATCH_THRESHOLD: '5000',
-      FUSEBATCH_BATCH_MAX_SHARDS: '8',
+      // 0.05 s a pair × 100 pairs, and the Batch child's 120 minutes: they size array jobs.
+      FUSEBATCH_BATCH_SECONDS_PER_CHUNK: '5',
+      FUSEBATCH_BATCH_TIMEOUT_SECONDS: '7200',
     });
+    expect(ingest.Environment.Variables).not.toHaveProperty('FUSEBATCH_BATCH_MAX_SHARDS');
   });
 
   it('feeds the worker from a queue with a dead-letter queue, 6 × its timeout of visibility, and partial batch responses', () => {
@@ -182,14 +215,23 @@ describe('CDK app: the synthesized stack', () => {
       SqsManagedSseEnabled: true,
       RedrivePolicy: {
         deadLetterTargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^PipelineDeadLetterQueue'), 'Arn'] },
-        maxReceiveCount: 3,
+        // The worker's 3 attempts + 2: SQS's redrive only catches chunks whose worker crashed or timed out.
+        maxReceiveCount: 5,
       },
     });
-    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+    // Pollers are held to the reserved concurrency, so that no receive is throttled (and counted).
+    const mappings = Object.values(resources).filter((r) => r.Type === 'AWS::Lambda::EventSourceMapping');
+    expect(mappings).toHaveLength(1);
+    expect(mappings[0].Properties).toMatchObject({
       BatchSize: 1,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
-      FunctionName: { Ref: Match.stringLikeRegexp('^PipelineWorker') },
+      FunctionName: { Ref: expect.stringMatching(/^PipelineWorker[0-9A-F]{8}$/) },
+      ScalingConfig: { MaximumConcurrency: 10 },
     });
+    const worker = Object.entries(resources).find(([id]) => /^PipelineWorker[0-9A-F]{8}$/.test(id))![1];
+    expect(mappings[0].Properties.ScalingConfig.MaximumConcurrency).toBe(
+      worker.Properties.ReservedConcurrentExecutions,
+    );
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'ApproximateNumberOfMessagesVisible',
       Namespace: 'AWS/SQS',
@@ -202,6 +244,54 @@ describe('CDK app: the synthesized stack', () => {
         },
       ],
     });
+  });
+
+  it('retries a failed S3 event twice within 6 hours, then keeps it in the ingest failure queue, with an alarm', () => {
+    const invokeConfigs = Object.values(resources).filter((r) => r.Type === 'AWS::Lambda::EventInvokeConfig');
+    expect(invokeConfigs).toHaveLength(1);
+    expect(invokeConfigs[0].Properties).toEqual({
+      FunctionName: { Ref: expect.stringMatching(/^PipelineIngest[0-9A-F]{8}$/) },
+      Qualifier: '$LATEST',
+      MaximumRetryAttempts: 2,
+      MaximumEventAgeInSeconds: 6 * 3600,
+      DestinationConfig: {
+        OnFailure: { Destination: { 'Fn::GetAtt': [expect.stringMatching(/^PipelineIngestFailureQueue/), 'Arn'] } },
+      },
+    });
+    expectFailureQueue(template, 'PipelineIngestFailureQueue');
+  });
+
+  it('keeps failed Batch jobs of its own job queue in the Batch failure queue, through EventBridge, with an alarm', () => {
+    const rules = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::Events::Rule');
+    expect(rules).toHaveLength(1);
+    const [, rule] = rules[0];
+    expect(rule.Properties.EventPattern).toEqual({
+      source: ['aws.batch'],
+      'detail-type': ['Batch Job State Change'],
+      detail: {
+        status: ['FAILED'],
+        jobQueue: [{ 'Fn::GetAtt': [expect.stringMatching(/^PipelineGpuJobQueue[0-9A-F]{8}$/), 'JobQueueArn'] }],
+      },
+    });
+    expect(rule.Properties.Targets).toEqual([
+      { Id: expect.any(String), Arn: { 'Fn::GetAtt': [expect.stringMatching(/^PipelineBatchFailureQueue/), 'Arn'] } },
+    ]);
+    // EventBridge may send to the queue for this rule only.
+    const ruleId = rules[0][0];
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: Match.stringLikeRegexp('^PipelineBatchFailureQueue') }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 'events.amazonaws.com' },
+            Action: Match.arrayWith(['sqs:SendMessage']),
+            Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [ruleId, 'Arn'] } } },
+          }),
+        ]),
+      },
+    });
+    expectFailureQueue(template, 'PipelineBatchFailureQueue');
   });
 
   it('grants the ingest function exactly the prefixes and actions it uses', () => {
@@ -218,8 +308,12 @@ describe('CDK app: the synthesized stack', () => {
       's3:PutObject bucket/results/jobs/*/errors/invalid.jsonl',
       's3:PutObject bucket/results/pairs/*',
       's3:PutObject bucket/state/*',
+      // Lambda sends failed events to the failure queue with the function's role.
+      'sqs:GetQueueAttributes PipelineIngestFailureQueue',
       'sqs:GetQueueAttributes PipelineWorkerQueue',
+      'sqs:GetQueueUrl PipelineIngestFailureQueue',
       'sqs:GetQueueUrl PipelineWorkerQueue',
+      'sqs:SendMessage PipelineIngestFailureQueue',
       'sqs:SendMessage PipelineWorkerQueue',
     ]);
   });
@@ -263,10 +357,25 @@ describe('CDK app: the synthesized stack', () => {
     template.resourceCountIs('AWS::Batch::JobQueue', 1);
     template.hasResourceProperties('AWS::Batch::JobDefinition', {
       Type: 'container',
-      RetryStrategy: { Attempts: 3 },
+      // Exit 1 (a chunk failed, or the deadline left chunks) is retried, and so are a lost
+      // instance and an image pull that failed; anything else is final (rules match in order).
+      RetryStrategy: {
+        Attempts: 3,
+        EvaluateOnExit: [
+          { Action: 'RETRY', OnExitCode: '1' },
+          { Action: 'RETRY', OnStatusReason: 'Host EC2*' },
+          { Action: 'RETRY', OnReason: 'CannotPullContainerError:*' },
+          { Action: 'EXIT', OnReason: '*' },
+        ],
+      },
+      Timeout: { AttemptDurationSeconds: 7200 },
       ContainerProperties: Match.objectLike({
         ResourceRequirements: Match.arrayWith([{ Type: 'GPU', Value: '1' }]),
-        Environment: Match.arrayWith([{ Name: 'FUSEBATCH_ENGINE', Value: 'cuda' }]),
+        // The deadline: 7,200 s less max(60 s, 10 %).
+        Environment: Match.arrayWith([
+          { Name: 'FUSEBATCH_ENGINE', Value: 'cuda' },
+          { Name: 'FUSEBATCH_DEADLINE_SECONDS', Value: '6480' },
+        ]),
         Image: { 'Fn::Sub': Match.stringLikeRegexp('container-assets') },
       }),
     });
@@ -302,7 +411,14 @@ describe('CDK app: the synthesized stack', () => {
       table.Properties.TableInput.StorageDescriptor.Columns,
     );
     const outputs = Object.keys(template.toJSON().Outputs);
-    for (const name of ['BucketName', 'QueueUrl', 'ResultsTableName', 'AthenaWorkGroup']) {
+    for (const name of [
+      'BucketName',
+      'QueueUrl',
+      'IngestFailureQueueUrl',
+      'BatchFailureQueueUrl',
+      'ResultsTableName',
+      'AthenaWorkGroup',
+    ]) {
       expect(outputs.some((o) => o.startsWith(`Pipeline${name}`))).toBe(true);
     }
   });
@@ -318,7 +434,11 @@ describe('CDK app: options', () => {
     template.resourceCountIs('AWS::Batch::ComputeEnvironment', 0);
     template.resourceCountIs('AWS::Batch::JobDefinition', 0);
     template.resourceCountIs('AWS::EC2::VPC', 0);
+    template.resourceCountIs('AWS::Events::Rule', 0);
     expect(JSON.stringify(template.toJSON())).not.toContain('FUSEBATCH_BATCH_');
+    expect(JSON.stringify(template.toJSON())).not.toContain('BatchFailure');
+    // Failed S3 events are kept either way.
+    expectFailureQueue(template, 'PipelineIngestFailureQueue');
   }, 120_000);
 
   it('names the sharp packages an arm64 Lambda needs, and how to install them, when they are missing', () => {

@@ -5,7 +5,23 @@
  */
 import { parentPort } from 'node:worker_threads';
 import type { EngineName, InferenceEngine, TensorData } from '../../core/tensor.js';
-import { createEngine, type EngineOptions } from './index.js';
+import type { EngineOptions } from './index.js';
+
+/**
+ * The engine itself, on this thread. Not index.ts's createEngine: that would bundle the thread
+ * host (engine-thread.ts) into this thread's module, which never uses it, and the Lambda
+ * packages are at their size limit.
+ */
+async function createEngine(name: EngineName, model: Uint8Array, options: EngineOptions): Promise<InferenceEngine> {
+  switch (name) {
+    case 'wasm':
+      return (await import('./wasm.js')).createWasmEngine(model, options);
+    case 'cpu':
+      return (await import('./cpu.js')).createCpuEngine(model, options);
+    case 'cuda':
+      return (await import('./cuda.js')).createCudaEngine(model, options);
+  }
+}
 
 export type HostMessage =
   | { type: 'init'; name: EngineName; model: Uint8Array; options: EngineOptions }
@@ -29,7 +45,7 @@ const fail = (id: number | null, error: unknown) => {
 port.on('message', async (message: HostMessage) => {
   try {
     if (message.type === 'init') {
-      engine = await createEngine(message.name, message.model, { ...message.options, inWorkerThread: false });
+      engine = await createEngine(message.name, message.model, message.options);
       port.postMessage({ type: 'ready', inputs: engine.inputs, outputs: engine.outputs } satisfies WorkerMessage);
     } else if (message.type === 'run') {
       const outputs = await engine!.run(message.feeds);

@@ -1,0 +1,64 @@
+/**
+ * The deployed entry points' environments: the ingest function's lease and Batch sizing
+ * settings, and the Batch child's deadline, as the CDK construct sets them.
+ */
+import { describe, expect, it } from 'vitest';
+import { BatchWorkerEnvSchema, EnvironmentError, IngestEnvSchema, parseEnv } from '../../lambdas/entry/env.js';
+
+const ingestBase = {
+  FUSEBATCH_BUCKET: 'b',
+  FUSEBATCH_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/q',
+  FUSEBATCH_CHUNK_SIZE: '100',
+};
+
+describe('Entry point environments', () => {
+  it('ingest: a 900 s lease by default, and no Batch sizing without the GPU route', () => {
+    // Act
+    const env = parseEnv('ingest', IngestEnvSchema, ingestBase);
+    // Assess
+    expect(env.FUSEBATCH_INGEST_LEASE_SECONDS).toBe(900);
+    expect(env.FUSEBATCH_BATCH_SECONDS_PER_CHUNK).toBeUndefined();
+  });
+
+  it('ingest: with the GPU route, reads the sizing estimates and names each one missing', () => {
+    // Act
+    const env = parseEnv('ingest', IngestEnvSchema, {
+      ...ingestBase,
+      FUSEBATCH_INGEST_LEASE_SECONDS: '600',
+      FUSEBATCH_BATCH_THRESHOLD: '5000',
+      FUSEBATCH_BATCH_JOB_QUEUE: 'arn:queue',
+      FUSEBATCH_BATCH_JOB_DEFINITION: 'arn:definition',
+      FUSEBATCH_BATCH_SECONDS_PER_CHUNK: '2.5',
+      FUSEBATCH_BATCH_TIMEOUT_SECONDS: '7200',
+    });
+    const incomplete = () =>
+      parseEnv('ingest', IngestEnvSchema, {
+        ...ingestBase,
+        FUSEBATCH_BATCH_THRESHOLD: '5000',
+        FUSEBATCH_BATCH_JOB_QUEUE: 'arn:queue',
+        FUSEBATCH_BATCH_JOB_DEFINITION: 'arn:definition',
+      });
+    // Assess
+    expect(env).toMatchObject({
+      FUSEBATCH_INGEST_LEASE_SECONDS: 600,
+      FUSEBATCH_BATCH_SECONDS_PER_CHUNK: 2.5,
+      FUSEBATCH_BATCH_TIMEOUT_SECONDS: 7200,
+    });
+    expect(incomplete).toThrow(EnvironmentError);
+    expect(incomplete).toThrow(
+      /FUSEBATCH_BATCH_SECONDS_PER_CHUNK: required with FUSEBATCH_BATCH_THRESHOLD[\s\S]*FUSEBATCH_BATCH_TIMEOUT_SECONDS: required/,
+    );
+  });
+
+  it('Batch child: the deadline is optional, and a positive whole number of seconds when set', () => {
+    const base = { FUSEBATCH_BUCKET: 'b', FUSEBATCH_JOB: 'j' };
+    expect(parseEnv('batch-worker', BatchWorkerEnvSchema, base).FUSEBATCH_DEADLINE_SECONDS).toBeUndefined();
+    expect(
+      parseEnv('batch-worker', BatchWorkerEnvSchema, { ...base, FUSEBATCH_DEADLINE_SECONDS: '6480' })
+        .FUSEBATCH_DEADLINE_SECONDS,
+    ).toBe(6480);
+    expect(() => parseEnv('batch-worker', BatchWorkerEnvSchema, { ...base, FUSEBATCH_DEADLINE_SECONDS: '0' })).toThrow(
+      /FUSEBATCH_DEADLINE_SECONDS/,
+    );
+  });
+});
