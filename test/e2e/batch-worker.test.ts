@@ -42,7 +42,12 @@ describe('Batch worker entry point (the GPU container’s command) on the cpu en
       masks: () => ({}) as never,
       logger: { info: () => {}, debug: () => {} },
       queue: { send: async () => Promise.reject(new Error('this job must go to Batch')) },
-      batch: { submit: async (j, chunks) => (submitted.push({ job: j, chunks }), 'batch-1') },
+      batch: {
+        submit: async (j, chunks) => {
+          submitted.push({ job: j, chunks });
+          return 'batch-1';
+        },
+      },
       chunkSize: 3,
       batchThreshold: 10,
     })(s3Event(s3.bucket, `jobs/${job}.jsonl`));

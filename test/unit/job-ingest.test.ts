@@ -25,7 +25,12 @@ function setup(overrides: Partial<IngestDeps> = {}) {
     store,
     model: { manifest },
     queue: { send: async (messages) => void sent.push(...messages) },
-    batch: { submit: async (job, chunks) => (submitted.push({ job, chunks }), 'batch-1') },
+    batch: {
+      submit: async (job, chunks) => {
+        submitted.push({ job, chunks });
+        return 'batch-1';
+      },
+    },
     chunkSize: 10,
     batchThreshold: 1000,
     fanout: 4,
