@@ -7,6 +7,8 @@
  *    S3 requests per chunk by kind, keys listed per chunk, queue requests per chunk.
  * 2. `status` on the 10,000-chunk job, finished and with 1 % of its chunks left.
  * 3. Ingest of a 1,000,000-line manifest in a fresh process: time and peak RSS.
+ * 4. The reference model's pairs/s on the worker's engine (wasm, 2 threads, masks encoded), and
+ *    from it and the counts above, a cost table per 1,000,000 pairs by route.
  *
  *   npm run bench:scale [-- --chunks 100,1000,10000 --lines 1000000 --chunk-size 100]
  *
@@ -22,12 +24,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import S3rver from 's3rver';
+import { encodeDensePng, SharpImageDecoder } from '../lambdas/adapters/image-codec.js';
+import { listFolderPairs } from '../lambdas/adapters/local-files.js';
+import { loadModelBundle } from '../lambdas/adapters/model-bundle.js';
 import { createS3Client, S3ObjectStore } from '../lambdas/adapters/s3-store.js';
 import { runChunk } from '../lambdas/core/bucket-pipeline.js';
 import { BoundedTasks, ingestJob } from '../lambdas/core/job-ingest.js';
 import { readJobStatus } from '../lambdas/core/job-status.js';
 import { ModelManifestSchema } from '../lambdas/core/manifest.js';
-import type { RuntimeModel } from '../lambdas/core/pipeline.js';
+import { type RuntimeModel, runPipeline } from '../lambdas/core/pipeline.js';
 import type { ChunkMessage, ObjectStore } from '../lambdas/core/ports.js';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -267,6 +272,101 @@ async function ingestRun(lines: number, chunkSize: number) {
   } finally {
     await s3.close();
   }
+}
+
+/** Pairs a second of the worker's engine on the reference model, end to end in memory (dense outputs encoded). */
+async function pairRate(): Promise<{ pairsPerSecond: number; denseOutputsPerPair: number }> {
+  const engineModel = await loadModelBundle(path.join(root, 'models/reference'), {
+    engine: 'wasm',
+    threads: 2,
+    inWorkerThread: true,
+  });
+  try {
+    const pairs = await listFolderPairs(path.join(root, 'models/reference/fixtures/eval/pairs'));
+    let dense = 0;
+    const masks = {
+      save: async (_id: string, _task: string, image: Parameters<typeof encodeDensePng>[0]) => {
+        encodeDensePng(image);
+        dense++;
+        return null;
+      },
+    };
+    const rates = [];
+    for (let round = 0; round < 3; round++) {
+      dense = 0;
+      const started = performance.now();
+      for await (const _ of runPipeline(pairs, { model: engineModel, images: new SharpImageDecoder(), masks })) {
+        // drained: every record made
+      }
+      rates.push(pairs.length / ((performance.now() - started) / 1000));
+    }
+    return { pairsPerSecond: rates.sort((a, b) => a - b)[1], denseOutputsPerPair: dense / pairs.length };
+  } finally {
+    await engineModel.engine.close();
+  }
+}
+
+/** AWS list prices, us-east-1, x86, on-demand (2026): what the table multiplies the counts by. */
+const PRICES = {
+  lambdaGbSecond: 0.0000166667,
+  lambdaRequest: 0.2 / 1e6,
+  s3Put: 0.005 / 1000, // PUT, COPY, POST, LIST
+  s3Get: 0.0004 / 1000, // GET, HEAD
+  sqsRequest: 0.4 / 1e6,
+  gpuInstanceHour: 0.526, // g4dn.xlarge
+};
+
+function costTable(
+  perChunk: Record<string, number>,
+  rate: { pairsPerSecond: number; denseOutputsPerPair: number },
+  chunkSize: number,
+) {
+  const pairs = 1e6;
+  const chunks = pairs / chunkSize;
+  const workerGb = 3538 / 1024;
+  const lambdaSeconds = pairs / rate.pairsPerSecond;
+  // Per pair: the image GET (the caption rides in the chunk), one PUT per dense output.
+  const pairGets = pairs;
+  const pairPuts = pairs * rate.denseOutputsPerPair;
+  // Per chunk: what the chunk costs besides its pairs (status, stop, own marker, chunk object,
+  // two parts, completion), and ingest's one PUT per chunk object.
+  const protocolPuts = (perChunk.put + perChunk.putIf + perChunk.list + 1) * chunks;
+  const protocolGets = (perChunk.get + perChunk.read + perChunk.exists) * chunks;
+  // Completion alone: the marker PUT and group LISTs (and the self-check LIST and stop HEAD).
+  const completion = ((perChunk.put - 2 + perChunk.list) * PRICES.s3Put + perChunk.exists * PRICES.s3Get) * chunks;
+  const s3 = (pairPuts + protocolPuts) * PRICES.s3Put + (pairGets + protocolGets) * PRICES.s3Get;
+  const sqs = perChunk.sqsRequests * chunks * PRICES.sqsRequest;
+  const lambda = lambdaSeconds * workerGb * PRICES.lambdaGbSecond + chunks * PRICES.lambdaRequest;
+  // The GPU route's inference time is the config's estimate (gpu.secondsPerPair), not measured here.
+  const gpuSeconds = pairs * 0.05;
+  const gpu = (gpuSeconds / 3600) * PRICES.gpuInstanceHour;
+  return {
+    assumptions: {
+      pairs,
+      chunkSize,
+      workerMemoryMb: 3538,
+      pairsPerSecond: +rate.pairsPerSecond.toFixed(1),
+      denseOutputsPerPair: rate.denseOutputsPerPair,
+      gpuSecondsPerPair: 0.05,
+    },
+    lambdaRoute: {
+      lambdaGbSeconds: Math.round(lambdaSeconds * workerGb),
+      lambdaUsd: +lambda.toFixed(2),
+      s3Requests: Math.round(pairGets + pairPuts + protocolPuts + protocolGets),
+      s3Usd: +s3.toFixed(2),
+      sqsRequests: Math.round(perChunk.sqsRequests * chunks),
+      sqsUsd: +sqs.toFixed(4),
+      completionUsd: +completion.toFixed(3),
+      totalUsd: +(lambda + s3 + sqs).toFixed(2),
+    },
+    batchRoute: {
+      gpuHours: +(gpuSeconds / 3600).toFixed(1),
+      gpuUsd: +gpu.toFixed(2),
+      s3Usd: +s3.toFixed(2),
+      completionUsd: +completion.toFixed(3),
+      totalUsd: +(gpu + s3).toFixed(2),
+    },
+  };
 }
 
 if (values.child) {

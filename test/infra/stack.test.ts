@@ -302,10 +302,11 @@ describe('CDK app: the synthesized stack', () => {
       'logs:PutLogEvents PipelineIngestLogs',
       's3:GetObject bucket/inbox/*',
       's3:GetObject bucket/jobs/*',
+      // A redrive reads errors parts for retryable records.
+      's3:GetObject bucket/results/jobs/*/errors/*',
       's3:GetObject bucket/state/*',
       's3:ListBucket bucket',
       's3:PutObject bucket/results/jobs/*/_SUCCESS',
-      's3:PutObject bucket/results/jobs/*/errors/invalid.jsonl',
       's3:PutObject bucket/results/pairs/*',
       's3:PutObject bucket/state/*',
       // Lambda sends failed events to the failure queue with the function's role.
@@ -318,7 +319,7 @@ describe('CDK app: the synthesized stack', () => {
     ]);
   });
 
-  it('grants the workers and the Batch job reads of inputs and writes under results/jobs/ only', () => {
+  it('grants the workers and the Batch job reads of inputs, writes of records, and of state only markers and stop', () => {
     const s3 = [
       's3:GetObject bucket/inbox/*',
       's3:GetObject bucket/jobs/*',
@@ -326,6 +327,9 @@ describe('CDK app: the synthesized stack', () => {
       's3:GetObject bucket/uploads/*',
       's3:ListBucket bucket',
       's3:PutObject bucket/results/jobs/*',
+      's3:PutObject bucket/state/jobs/*/done/*',
+      's3:PutObject bucket/state/jobs/*/stalled/*',
+      's3:PutObject bucket/state/jobs/*/stop.json',
     ];
     const worker = stripHashes(grants(template, 'PipelineWorkerRole'));
     expect(worker.filter((g) => g.startsWith('s3:'))).toEqual(s3);
