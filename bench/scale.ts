@@ -388,9 +388,15 @@ if (values.child) {
   console.log(
     `ingest of ${ingest.lines} lines (${ingest.manifestMB} MB) into ${ingest.outcome.chunks} chunks: ${ingest.seconds.toFixed(1)} s, peak RSS ${ingest.peakRssMB.toFixed(0)} MB`,
   );
+  const rate = await pairRate();
+  const cost = costTable(results.at(-1)!.perChunk, rate, Number(values['chunk-size']));
+  console.log(
+    `reference model, wasm 2 threads: ${rate.pairsPerSecond.toFixed(1)} pairs/s, ${rate.denseOutputsPerPair} dense outputs a pair`,
+  );
+  console.log('per 1,000,000 pairs:', JSON.stringify(cost, null, 2));
   await mkdir(path.join(root, 'bench-results'), { recursive: true });
   await writeFile(
     path.join(root, 'bench-results/scale.json'),
-    JSON.stringify({ completion: results, ingest }, null, 2) + '\n',
+    JSON.stringify({ completion: results, ingest, rate, cost }, null, 2) + '\n',
   );
 }
