@@ -65,7 +65,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       job: `demo-${Date.now()}`,
       progress: options.progress,
     });
-    await waitForJob(store, job, { progress: options.progress, timeoutMs: 30 * 60_000 });
+    await waitForJob(store, job, { progress: options.progress, timeoutMs: 30 * 60_000, intervalMs: 250 });
     const seconds = (performance.now() - started) / 1000;
 
     // Single pairs through inbox/, as a user would drop them.
