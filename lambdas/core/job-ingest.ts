@@ -46,6 +46,8 @@ export interface IngestDeps {
   readonly fanout?: number;
   /** Chunk objects written at once. */
   readonly writeConcurrency?: number;
+  /** Messages sent per routing step (`routed.json` is saved after each); 1,000 by default. */
+  readonly routingStep?: number;
   readonly now?: () => Date;
 }
 
@@ -214,8 +216,9 @@ async function routeJob(
       await save(state);
     }
   } else {
-    for (let from = state.sent; from < doc.chunks; from += ROUTING_STEP) {
-      const to = Math.min(doc.chunks, from + ROUTING_STEP);
+    const step = deps.routingStep ?? ROUTING_STEP;
+    for (let from = state.sent; from < doc.chunks; from += step) {
+      const to = Math.min(doc.chunks, from + step);
       await deps.queue.send(range(from, to).map((chunk) => ({ job, chunk, route: 'queue' as const, generation: 0 })));
       state = { ...state, sent: to };
       if (to < doc.chunks) await save(state);

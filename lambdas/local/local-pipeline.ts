@@ -6,6 +6,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { Logger } from '@aws-lambda-powertools/logger';
+import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
 import { SharpImageDecoder } from '../adapters/image-codec.js';
 import { type DeadLetter, type LocalMessage, LocalQueue } from '../adapters/local-queue.js';
@@ -14,7 +15,7 @@ import { objectMaskStore } from '../adapters/object-mask-store.js';
 import { createS3Client, S3ObjectStore } from '../adapters/s3-store.js';
 import { encodeEventKey } from '../core/keys.js';
 import type { RuntimeModel } from '../core/pipeline.js';
-import type { ChunkMessage, ObjectStore } from '../core/ports.js';
+import type { ChunkMessage, ChunkQueue, ObjectStore } from '../core/ports.js';
 import type { EngineName } from '../core/tensor.js';
 import { createIngestHandler } from '../handlers/ingest.js';
 import { createWorkerHandler } from '../handlers/worker.js';
@@ -40,6 +41,12 @@ export interface LocalPipelineOptions {
   /** Children per node of the completion tree (tests use small ones to build deep trees). */
   readonly fanout?: number;
   readonly toleratedFailurePercent?: number;
+  /** S3 client settings over the defaults (tests shorten the timeouts). */
+  readonly s3Client?: S3ClientConfig;
+  /** Wraps the worker queue ingest sends to (tests fail sends here). */
+  readonly wrapChunkQueue?: (queue: ChunkQueue) => ChunkQueue;
+  /** Messages per routing step of ingest (tests use small ones). */
+  readonly routingStep?: number;
   /** Wraps the store the handlers use (tests inject faults here). */
   readonly wrapStore?: (store: ObjectStore) => ObjectStore;
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
@@ -74,7 +81,10 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   });
   const { port } = await server.run();
   const endpoint = `http://127.0.0.1:${port}`;
-  const rawStore = new S3ObjectStore(createS3Client({ bucket: LOCAL_BUCKET, endpoint }), LOCAL_BUCKET);
+  const rawStore = new S3ObjectStore(
+    createS3Client({ bucket: LOCAL_BUCKET, endpoint }, options.s3Client),
+    LOCAL_BUCKET,
+  );
   const store = options.wrapStore ? options.wrapStore(rawStore) : rawStore;
   const logger = new Logger({ serviceName: 'fusebatch-local', logLevel: options.logLevel ?? 'WARN' });
   // A bundle that cannot load must not leave the server holding the process open.
@@ -104,7 +114,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   const ingest = createIngestHandler({
     ...common,
     logger,
-    queue: { send },
+    queue: options.wrapChunkQueue ? options.wrapChunkQueue({ send }) : { send },
+    ...(options.routingStep ? { routingStep: options.routingStep } : {}),
     // Locally the GPU route is the same worker pool: one message per chunk, marked `batch`.
     batch: {
       submit: async (job, chunks) => {
