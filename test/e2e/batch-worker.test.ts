@@ -34,6 +34,11 @@ describe('Batch worker entry point (the GPU container’s command) on the cpu en
     lines.push({ id: 'lost', image: 'uploads/big/none.png', text: 'a red circle' });
     ids = lines.map((l) => l.id);
     await s3.store.put(`jobs/${job}.jsonl`, lines.map((l) => JSON.stringify(l)).join('\n'));
+    await ingestBatchJob(`jobs/${job}.jsonl`);
+  }, 120_000);
+
+  /** The real ingest handler, with a threshold that sends the job to the Batch route. */
+  async function ingestBatchJob(key: string) {
     const model = await loadModelBundle(referenceBundle, { engine: 'cpu', threads: 1 });
     await createIngestHandler({
       store: s3.store,
@@ -50,14 +55,14 @@ describe('Batch worker entry point (the GPU container’s command) on the cpu en
       },
       chunkSize: 3,
       batchThreshold: 10,
-    })(s3Event(s3.bucket, `jobs/${job}.jsonl`));
+    })(s3Event(s3.bucket, key));
     await model.engine.close();
-  }, 120_000);
+  }
   afterAll(async () => {
     await s3?.close();
   });
 
-  const child = (index: number | undefined, shards: number) =>
+  const child = (index: number | undefined, shards: number, jobName = job) =>
     runProcess(
       ['--import', 'tsx', ENTRY],
       {
@@ -65,7 +70,7 @@ describe('Batch worker entry point (the GPU container’s command) on the cpu en
         FUSEBATCH_S3_ENDPOINT: s3.endpoint,
         FUSEBATCH_MODEL_DIR: referenceBundle,
         FUSEBATCH_ENGINE: 'cpu',
-        FUSEBATCH_JOB: job,
+        FUSEBATCH_JOB: jobName,
         FUSEBATCH_SHARDS: String(shards),
         ...(index === undefined ? {} : { AWS_BATCH_JOB_ARRAY_INDEX: String(index) }),
       },
@@ -73,7 +78,7 @@ describe('Batch worker entry point (the GPU container’s command) on the cpu en
     );
 
   it('runs the job as three array children, each its shard, to exactly one record per pair', async () => {
-    expect(submitted).toEqual([{ job, chunks: 7 }]);
+    expect(submitted[0]).toEqual({ job, chunks: 7 });
     // Act: the children of a 3-shard array job, at once.
     const outcomes = await Promise.all([0, 1, 2].map((i) => child(i, 3)));
     // Assess
@@ -110,6 +115,49 @@ describe('Batch worker entry point (the GPU container’s command) on the cpu en
     const log = JSON.parse(retried.stdout.split('\n').find((l) => l.includes('shard done'))!);
     expect(log).toMatchObject({ chunks: [0, 3, 6], skipped: [0, 3, 6], failed: [] });
   }, 60_000);
+
+  it('leaves exactly one record per pair when a child is killed mid-shard and Batch runs it again', async () => {
+    // Prepare: another job of 10 chunks on the Batch route.
+    const killed = 'gpu/killed';
+    const truth = (await readTruthLines(evalDir)).slice(0, 30) as { image: string; text: string }[];
+    const lines = truth.map((t, i) => ({ id: `k${i}`, image: `uploads/killed/${i}.png`, text: t.text }));
+    for (const [i, t] of truth.entries()) await s3.store.put(lines[i].image, readFileSync(path.join(evalDir, t.image)));
+    await s3.store.put(`jobs/${killed}.jsonl`, lines.map((l) => JSON.stringify(l)).join('\n'));
+    await ingestBatchJob(`jobs/${killed}.jsonl`);
+    const env = {
+      FUSEBATCH_BUCKET: s3.bucket,
+      FUSEBATCH_S3_ENDPOINT: s3.endpoint,
+      FUSEBATCH_MODEL_DIR: referenceBundle,
+      FUSEBATCH_ENGINE: 'cpu',
+      FUSEBATCH_JOB: killed,
+    };
+    // Act: SIGKILL once a few chunks are done (the container lost, mid-chunk), then Batch's retry.
+    const first = await runProcess(['--import', 'tsx', ENTRY], env, ROOT, (process) => {
+      const poll = setInterval(async () => {
+        const done = await s3.store.list(`state/jobs/${killed}/done/0/`);
+        if (done.length >= 3) {
+          clearInterval(poll);
+          process.kill('SIGKILL');
+        }
+      }, 50);
+      process.on('exit', () => clearInterval(poll));
+    });
+    const midway = await readJobStatus(s3.store, killed);
+    const retried = await child(undefined, 1, killed);
+    // Assess
+    expect(first.code).not.toBe(0);
+    expect(midway.complete).toBe(false);
+    expect(retried.code, retried.stderr).toBe(0);
+    expect(await readJobStatus(s3.store, killed)).toMatchObject({ state: 'complete', done: 30, failed: 0 });
+    const ids = [];
+    for (const object of await s3.store.list(jobKeys.partsPrefix(killed))) {
+      for (const line of decode(await s3.store.get(object.key))
+        .split('\n')
+        .filter(Boolean))
+        ids.push(JSON.parse(line).id);
+    }
+    expect(ids.sort()).toEqual(lines.map((l) => l.id).sort());
+  }, 180_000);
 
   it('exits 1 with every environment problem named', async () => {
     // Act

@@ -2,7 +2,7 @@
  * Deployed entry points run as AWS runs them: a fresh Node process that imports the module
  * (init) and calls its handler with an event, against the embedded S3 server.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -43,12 +43,18 @@ export interface ProcessOutcome {
 }
 
 /** Runs a command to its end without blocking this process (the S3 server lives here). */
-export function runProcess(args: string[], env: Record<string, string>, cwd?: string): Promise<ProcessOutcome> {
+export function runProcess(
+  args: string[],
+  env: Record<string, string>,
+  cwd?: string,
+  onStart?: (child: ChildProcess) => void,
+): Promise<ProcessOutcome> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, {
       cwd,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', AWS_REGION: 'us-east-1', ...env },
     });
+    onStart?.(child);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => {
@@ -58,7 +64,7 @@ export function runProcess(args: string[], env: Record<string, string>, cwd?: st
       stderr += d;
     });
     child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    child.on('exit', (code, signal) => resolve({ code: code ?? (signal ? -1 : null), stdout, stderr }));
   });
 }
 
