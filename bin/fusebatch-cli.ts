@@ -24,6 +24,15 @@ function positiveInt(value: string): number {
   return n;
 }
 
+/** JSON text; what it must hold is checked where it is used. */
+function jsonArgument(value: string): unknown {
+  try {
+    return JSON.parse(value);
+  } catch {
+    throw new InvalidArgumentError('expected JSON');
+  }
+}
+
 const engineOption = () =>
   new Option('--engine <engine>', 'inference engine').choices(ENGINE_NAMES).default('cpu' satisfies EngineName);
 
@@ -119,6 +128,11 @@ program
     positiveInt,
     20_000,
   )
+  .option(
+    '--faults <json>',
+    'S3 faults to inject, for trying retries: e.g. \'{"slowDown":{"rate":0.2}}\' (see lambdas/local/s3-front-faults.ts)',
+    jsonArgument,
+  )
   .action(async (opts) => {
     const { startLocalPipeline } = await import('../lambdas/local/local-pipeline.js');
     const pipeline = await startLocalPipeline({
@@ -133,6 +147,7 @@ program
       visibilityTimeoutMs: 60_000,
       maxReceiveCount: 3,
       logLevel: 'INFO',
+      faults: opts.faults,
     });
     console.log(`endpoint    ${pipeline.endpoint}`);
     console.log(`bucket      ${pipeline.bucket}`);

@@ -70,11 +70,12 @@ export function createS3Client(location: S3Location, extra: S3ClientConfig = {})
           credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
         }
       : {}),
-    // Many workers writing one job's prefix can get 503 SlowDown. Adaptive mode adds a
-    // client-side token bucket that slows this client down after throttling responses instead
-    // of retrying at full rate; a client serves one bucket, so its slowing down hurts nothing
-    // else. Eight attempts ride out a burst of throttling (back-off up to 20 s each).
-    retryMode: 'adaptive',
+    // Many workers writing one job's prefix can get 503 SlowDown. Standard mode retries it with
+    // jittered exponential back-off (up to 20 s an attempt), which is what S3 asks for; eight
+    // attempts ride out a burst of throttling. Adaptive mode was tried and left: its client-side
+    // token bucket keeps the whole client slow long after a storm (100 PUT/GET round trips that
+    // met 30 SlowDowns took over 60 s instead of 2), and a chunk's parallel mask writes share it.
+    retryMode: 'standard',
     maxAttempts: 8,
     requestHandler:
       requestHandler === undefined || isHandlerOptions(requestHandler)
@@ -90,6 +91,9 @@ function notFound(error: unknown, key: string): unknown {
   return error;
 }
 
+/** Reads of an object whose body broke off (the SDK retries only up to the headers). */
+const BODY_READ_ATTEMPTS = 4;
+
 export class S3ObjectStore implements ObjectStore {
   constructor(
     private readonly client: S3Client,
@@ -97,11 +101,21 @@ export class S3ObjectStore implements ObjectStore {
   ) {}
 
   async get(key: string): Promise<Uint8Array> {
-    try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      return await out.Body!.transformToByteArray();
-    } catch (error) {
-      throw notFound(error, key);
+    // The SDK retries until the response's headers arrive; a connection reset while the body
+    // streams reaches us, so the read is made again (a few times) like any transient fault.
+    for (let attempt = 1; ; attempt++) {
+      let body: { transformToByteArray(): Promise<Uint8Array> };
+      try {
+        body = (await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }))).Body!;
+      } catch (error) {
+        throw notFound(error, key);
+      }
+      try {
+        return await body.transformToByteArray();
+      } catch (error) {
+        if (attempt >= BODY_READ_ATTEMPTS) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
+      }
     }
   }
 

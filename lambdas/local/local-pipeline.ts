@@ -21,6 +21,7 @@ import { createIngestHandler } from '../handlers/ingest.js';
 import { createWorkerHandler } from '../handlers/worker.js';
 
 import { LOCAL_BUCKET } from './local-settings.js';
+import { type FaultOptions, type S3Front, startS3Front } from './s3-front.js';
 
 export interface LocalPipelineOptions {
   readonly port: number;
@@ -50,6 +51,8 @@ export interface LocalPipelineOptions {
   /** Wraps the store the handlers use (tests inject faults here). */
   readonly wrapStore?: (store: ObjectStore) => ObjectStore;
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+  /** Faults the S3 front injects (all off by default); `front.setFaults` changes them later. */
+  readonly faults?: FaultOptions;
 }
 
 export interface LocalPipeline {
@@ -61,6 +64,8 @@ export interface LocalPipeline {
   readonly deadLetters: readonly DeadLetter[];
   /** Events whose ingest failed every try (Lambda's on-failure destination), with the reason. */
   readonly ingestFailures: readonly { readonly event: unknown; readonly reason: string }[];
+  /** The endpoint's HTTP front (conditional writes, long listings, faults) before s3rver. */
+  readonly front: S3Front;
   /** Resolves once no event is being ingested and no chunk is queued or running. */
   idle(): Promise<void>;
   close(): Promise<void>;
@@ -72,15 +77,25 @@ interface S3rverEvent {
 
 export async function startLocalPipeline(options: LocalPipelineOptions): Promise<LocalPipeline> {
   await mkdir(options.dataDir, { recursive: true });
+  // s3rver listens inside; clients reach it through the front on `options.port`.
   const server = new S3rver({
-    port: options.port,
+    port: 0,
     address: '127.0.0.1',
     directory: options.dataDir,
     silent: true,
     configureBuckets: [{ name: LOCAL_BUCKET, configs: [] }],
   });
-  const { port } = await server.run();
-  const endpoint = `http://127.0.0.1:${port}`;
+  const { port: internalPort } = await server.run();
+  const front = await startS3Front({
+    upstream: `http://127.0.0.1:${internalPort}`,
+    port: options.port,
+    faults: options.faults,
+    directory: options.dataDir,
+  }).catch(async (error) => {
+    await server.close();
+    throw error;
+  });
+  const endpoint = front.endpoint;
   const rawStore = new S3ObjectStore(
     createS3Client({ bucket: LOCAL_BUCKET, endpoint }, options.s3Client),
     LOCAL_BUCKET,
@@ -93,6 +108,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     threads: options.threads,
     inWorkerThread: true,
   }).catch(async (error) => {
+    await front.close();
     await server.close();
     throw error;
   });
@@ -229,6 +245,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     queue,
     deadLetters,
     ingestFailures,
+    front,
     async idle() {
       for (;;) {
         await Promise.all([...ingesting]);
@@ -241,6 +258,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       await Promise.all(loops);
       await Promise.all([...ingesting]);
       await model.engine.close();
+      await front.close();
       await server.close();
     },
   };

@@ -98,12 +98,12 @@ describe('S3 client: timeouts and retries', () => {
     expect(s3.paths).toHaveLength(3);
   }, 20_000);
 
-  it('uses adaptive retries and eight attempts by default; a client setting still wins', async () => {
+  it('uses standard retries (jittered exponential back-off) and eight attempts by default; a client setting still wins', async () => {
     // Act
     const client = createS3Client({ bucket: BUCKET });
     const tuned = createS3Client({ bucket: BUCKET }, { maxAttempts: 2 });
     // Assess
-    expect(await client.config.retryStrategy()).toMatchObject({ mode: 'adaptive' });
+    expect(await client.config.retryStrategy()).toMatchObject({ mode: 'standard' });
     expect(await client.config.maxAttempts()).toBe(8);
     expect(await tuned.config.maxAttempts()).toBe(2);
     client.destroy();
