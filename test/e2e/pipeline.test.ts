@@ -327,3 +327,88 @@ describe('Pipeline: driven by the AWS CLI', () => {
     }
   });
 });
+
+describe('Pipeline: job controls', () => {
+  let dir: string;
+  let pipeline: LocalPipeline;
+  let png: Buffer;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'fusebatch-e2e-controls-'));
+    pipeline = await start(dir, { workers: 1, chunkSize: 2 });
+    png = await readFile(path.join(parityPairs, 'parity-00004.png'));
+    await pipeline.store.put('uploads/controls/p.png', png);
+  });
+  afterAll(async () => {
+    await pipeline?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const lines = (n: number, missingFrom = n) =>
+    Array.from({ length: n }, (_, i) =>
+      JSON.stringify({
+        id: `p${i}`,
+        image: i >= missingFrom ? 'uploads/controls/none.png' : 'uploads/controls/p.png',
+        text: 'a red circle',
+      }),
+    ).join('\n');
+
+  it('stops a job as failed once its error records pass the share its manifest tolerates, skipping the rest', async () => {
+    // Prepare: 40 lines, all but the first 4 with a missing image; 10 % tolerated (4 errors).
+    const { submitManifest } = await import('../../lambdas/cli/bucket-commands.js');
+    const file = path.join(dir, 'tolerate.jsonl');
+    await writeFile(file, lines(40, 4));
+    // Act
+    await submitManifest(pipeline.store, file, { job: 'tolerate', progress: false, toleratedFailurePercent: 10 });
+    await pipeline.idle();
+    // Assess
+    const status = await readJobStatus(pipeline.store, 'tolerate');
+    expect(status).toMatchObject({ state: 'failed', complete: false, stop: { state: 'failed' } });
+    expect(status.stop?.reason).toMatch(/^more than 4 error records \(10 % of 40 lines tolerated\)/);
+    expect(status.done).toBeLessThan(40);
+    expect(status.failed).toBeGreaterThan(4);
+  });
+
+  it('cancels a job: chunks not started are not run, and status says cancelled', async () => {
+    // Prepare: a job held back from running until it is cancelled.
+    const { cancelJob } = await import('../../lambdas/cli/bucket-commands.js');
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const slow = await start(dir, {
+      chunkSize: 2,
+      wrapStore: (store) =>
+        withOverrides(store, {
+          get: async (key) => {
+            if (key.includes('/chunks/')) await held;
+            return store.get(key);
+          },
+        }),
+    });
+    try {
+      await slow.store.put('uploads/controls/p.png', png);
+      await slow.store.put('jobs/cancel-me.jsonl', lines(20));
+      // Act: wait until it is routed, cancel it, then let the workers go.
+      for (
+        let i = 0;
+        i < 100 && (await readJobStatus(slow.store, 'cancel-me').catch(() => null))?.state !== 'running';
+        i++
+      ) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const cancelled = await cancelJob(slow.store, 'cancel-me', 'changed my mind');
+      release();
+      await slow.idle();
+      // Assess
+      expect(cancelled.state).toBe('cancelled');
+      const status = await readJobStatus(slow.store, 'cancel-me');
+      expect(status).toMatchObject({ state: 'cancelled', stop: { reason: 'changed my mind' }, complete: false });
+      // At most the two chunks the two workers held when it was cancelled ran.
+      expect(status.done).toBeLessThanOrEqual(4);
+      await expect(cancelJob(slow.store, 'cancel-me')).rejects.toThrow(/already stopped/);
+    } finally {
+      release();
+      await slow.close();
+    }
+  });
+});
