@@ -11,6 +11,7 @@ import { readJobStatus } from '../../lambdas/core/job-status.js';
 import { jobKeys } from '../../lambdas/core/keys.js';
 import { OutputRecordSchema } from '../../lambdas/core/records.js';
 import { createIngestHandler } from '../../lambdas/handlers/ingest.js';
+import { startS3Front, total } from '../../lambdas/local/s3-front.js';
 import { type EmbeddedS3, runProcess, s3Event, startEmbeddedS3 } from '../helpers/fresh-process.js';
 import { evalDir, readTruthLines, referenceBundle } from '../helpers/runtime.js';
 
@@ -157,6 +158,42 @@ describe('Batch worker entry point (the GPU container’s command) on the cpu en
         ids.push(JSON.parse(line).id);
     }
     expect(ids.sort()).toEqual(lines.map((l) => l.id).sort());
+  }, 180_000);
+
+  it('runs a shard to exactly one record per pair behind an S3 endpoint answering SlowDown and resetting connections', async () => {
+    // Prepare: a third job, and the local S3 front before the server, injecting faults.
+    const stormy = 'gpu/stormy';
+    const truth = (await readTruthLines(evalDir)).slice(0, 12) as { image: string; text: string }[];
+    const lines = truth.map((t, i) => ({ id: `s${i}`, image: `uploads/stormy/${i}.png`, text: t.text }));
+    for (const [i, t] of truth.entries()) await s3.store.put(lines[i].image, readFileSync(path.join(evalDir, t.image)));
+    await s3.store.put(`jobs/${stormy}.jsonl`, lines.map((l) => JSON.stringify(l)).join('\n'));
+    await ingestBatchJob(`jobs/${stormy}.jsonl`);
+    const front = await startS3Front({
+      upstream: s3.endpoint,
+      faults: { seed: 5, slowDown: { rate: 0.3 }, reset: { rate: 0.05, at: 'response' } },
+    });
+    try {
+      // Act
+      const run = await runProcess(
+        ['--import', 'tsx', ENTRY],
+        {
+          FUSEBATCH_BUCKET: s3.bucket,
+          FUSEBATCH_S3_ENDPOINT: front.endpoint,
+          FUSEBATCH_MODEL_DIR: referenceBundle,
+          FUSEBATCH_ENGINE: 'cpu',
+          FUSEBATCH_JOB: stormy,
+        },
+        ROOT,
+      );
+      // Assess: the child finished (or, had a chunk exhausted its retries, exited 1 for Batch to retry).
+      const injected = total(front.counters.slowDowns) + total(front.counters.resets);
+      const retried = run.code === 0 ? run : await child(undefined, 1, stormy);
+      expect(retried.code, retried.stderr).toBe(0);
+      expect(injected).toBeGreaterThan(5);
+      expect(await readJobStatus(s3.store, stormy)).toMatchObject({ state: 'complete', done: 12, failed: 0 });
+    } finally {
+      await front.close();
+    }
   }, 180_000);
 
   it('exits 1 with every environment problem named', async () => {
