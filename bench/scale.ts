@@ -42,6 +42,8 @@ const { values } = parseArgs({
     lines: { type: 'string', default: '1000000' },
     'chunk-size': { type: 'string', default: '100' },
     child: { type: 'string' },
+    /** Only measure the pair rate again and price a million pairs with the saved completion counts. */
+    'cost-only': { type: 'boolean', default: false },
     endpoint: { type: 'string' },
   },
 });
@@ -371,6 +373,16 @@ function costTable(
 
 if (values.child) {
   await ingestChild(values.endpoint!, values.child, Number(values['chunk-size']));
+} else if (values['cost-only']) {
+  const saved = JSON.parse(await readFile(path.join(root, 'bench-results/scale.json'), 'utf8'));
+  const rate = await pairRate();
+  const cost = costTable(saved.completion.at(-1).perChunk, rate, Number(values['chunk-size']));
+  console.log(`reference model, wasm 2 threads: ${rate.pairsPerSecond.toFixed(1)} pairs/s`);
+  console.log('per 1,000,000 pairs:', JSON.stringify(cost, null, 2));
+  await writeFile(
+    path.join(root, 'bench-results/scale.json'),
+    JSON.stringify({ ...saved, rate, cost }, null, 2) + '\n',
+  );
 } else {
   const results = [];
   for (const chunks of values.chunks.split(',').map(Number)) {
