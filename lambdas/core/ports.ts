@@ -9,6 +9,7 @@ export interface StoredObject {
   readonly key: string;
   readonly size: number;
   readonly lastModified?: Date;
+  readonly etag?: string;
 }
 
 export interface ObjectStore {
