@@ -3,6 +3,7 @@
  * the exit code (non-zero only when a command could not run at all).
  */
 
+import { once } from 'node:events';
 import { stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -177,14 +178,20 @@ withBucket(program.command('status'))
   });
 
 withBucket(program.command('results'))
-  .description("stream a job's records (results, then errors)")
+  .description(
+    "stream a job's records (results, then errors); csv and table take their columns from the first 1,000 records (a task column first seen later is left out, with a note on stderr)",
+  )
   .argument('<job>')
   .addOption(new Option('--format <format>', 'output format').choices(RECORD_FORMATS).default('jsonl'))
   .action(async (job: string, opts: BucketFlags & { format: (typeof RECORD_FORMATS)[number] }) => {
     const { jobRecords } = await import('../lambdas/cli/bucket-commands.js');
     const { formatRecords } = await import('../lambdas/cli/record-format.js');
     const store = await storeFrom(opts);
-    for await (const chunk of formatRecords(jobRecords(store, job), opts.format)) process.stdout.write(chunk);
+    const onNote = (note: string) => console.error(`fusebatch: ${note}`);
+    for await (const chunk of formatRecords(jobRecords(store, job), opts.format, { onNote })) {
+      // Waits when stdout's buffer is full (a slow pipe or terminal), so memory stays flat.
+      if (!process.stdout.write(chunk)) await once(process.stdout, 'drain');
+    }
   });
 
 withBucket(program.command('pair'))
