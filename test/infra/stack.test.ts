@@ -297,14 +297,46 @@ describe('CDK app: the synthesized stack', () => {
     // The local table, as DuckDB itself describes it, has exactly the synthesized columns.
     const local = await queryRecordFiles(manifest, [], 'DESCRIBE results');
     const glue = template.toJSON().Resources;
-    const table = Object.values(glue as Resources).find((r) => r.Type === 'AWS::Glue::Table')!;
+    const table = Object.values(glue as Resources).find(
+      (r) => r.Type === 'AWS::Glue::Table' && r.Properties.TableInput.Name === 'results',
+    )!;
     expect(local.rows.map((r) => ({ Name: r.column_name, Type: hiveFromDuckdb(String(r.column_type)) }))).toEqual(
       table.Properties.TableInput.StorageDescriptor.Columns,
     );
     const outputs = Object.keys(template.toJSON().Outputs);
-    for (const name of ['BucketName', 'QueueUrl', 'ResultsTableName', 'AthenaWorkGroup']) {
+    for (const name of ['BucketName', 'QueueUrl', 'ResultsTableName', 'JobResultsTableName', 'AthenaWorkGroup']) {
       expect(outputs.some((o) => o.startsWith(`Pipeline${name}`))).toBe(true);
     }
+  });
+
+  it('defines job_results: the results columns over results/jobs/, partitioned by job with an injected projection', async () => {
+    // Prepare
+    const manifest = await readManifest(path.join(ROOT, 'models/reference'));
+    const jobs = { 'Fn::Join': ['', ['s3://', { Ref: Match.stringLikeRegexp('^PipelineBucket') }, '/results/jobs/']] };
+    // Assess
+    template.resourceCountIs('AWS::Glue::Table', 2);
+    template.hasResourceProperties('AWS::Glue::Table', {
+      TableInput: {
+        Name: 'job_results',
+        TableType: 'EXTERNAL_TABLE',
+        PartitionKeys: [{ Name: 'job', Type: 'string' }],
+        Parameters: Match.objectEquals({
+          classification: 'json',
+          EXTERNAL: 'TRUE',
+          'projection.enabled': 'true',
+          'projection.job.type': 'injected',
+          // The job's value is put into the template as written in the query's WHERE clause.
+          'storage.location.template': {
+            'Fn::Join': ['', ['s3://', { Ref: Match.stringLikeRegexp('^PipelineBucket') }, '/results/jobs/${job}/']],
+          },
+        }),
+        StorageDescriptor: Match.objectLike({
+          Location: jobs,
+          SerdeInfo: Match.objectLike({ SerializationLibrary: 'org.openx.data.jsonserde.JsonSerDe' }),
+          Columns: glueColumns(manifest).map((c) => ({ Name: c.name, Type: c.type })),
+        }),
+      },
+    });
   });
 });
 
