@@ -35,9 +35,14 @@ interface BucketFlags {
 }
 
 /** --endpoint (the local server) or AWS's defaults; --bucket is required on AWS. */
-async function storeFrom(flags: BucketFlags): Promise<S3ObjectStore> {
+function bucketFrom(flags: BucketFlags): string {
   const bucket = flags.bucket ?? (flags.endpoint ? LOCAL_BUCKET : process.env.FUSEBATCH_BUCKET);
   if (!bucket) throw new InvalidArgumentError('--bucket is required without --endpoint (or set FUSEBATCH_BUCKET)');
+  return bucket;
+}
+
+async function storeFrom(flags: BucketFlags): Promise<S3ObjectStore> {
+  const bucket = bucketFrom(flags);
   const { createS3Client, S3ObjectStore } = await import('../lambdas/adapters/s3-store.js');
   return new S3ObjectStore(createS3Client({ bucket, endpoint: flags.endpoint, region: flags.region }), bucket);
 }
@@ -219,14 +224,31 @@ withBucket(program.command('query'))
   .option('--job <job>', "only this job's records (default: every record under results/)")
   .addOption(new Option('--format <format>', 'output format').choices(ROW_FORMATS).default('table'))
   .option('--model <dir>', 'model bundle whose tasks are the columns of tasks', 'models/reference')
-  .action(async (sql: string, opts: BucketFlags & { job?: string; format: RowFormat; model: string }) => {
-    const { readManifest } = await import('../lambdas/adapters/model-bundle.js');
-    const { queryBucket } = await import('../lambdas/cli/query.js');
-    const manifest = await readManifest(opts.model);
-    const { columns, rows, objects } = await queryBucket(await storeFrom(opts), manifest, sql, { job: opts.job });
-    if (objects === 0) console.error(`fusebatch: no records under results/${opts.job ? `jobs/${opts.job}/` : ''}`);
-    process.stdout.write(formatRows(columns, rows, opts.format));
-  });
+  .option(
+    '--cache-dir <dir>',
+    'keep downloaded records here by bucket, key and ETag, so the next query downloads only new or changed objects (default: FUSEBATCH_CACHE_DIR, else $XDG_CACHE_HOME/fusebatch, else ~/.cache/fusebatch)',
+  )
+  .option('--no-cache', 'download every object, keeping nothing')
+  .action(
+    async (
+      sql: string,
+      opts: BucketFlags & { job?: string; format: RowFormat; model: string; cacheDir?: string; cache: boolean },
+    ) => {
+      const { readManifest } = await import('../lambdas/adapters/model-bundle.js');
+      const { ObjectCache, defaultCacheDir } = await import('../lambdas/adapters/object-cache.js');
+      const { queryBucket } = await import('../lambdas/cli/query.js');
+      const manifest = await readManifest(opts.model);
+      // The same bucket name on another server is another bucket.
+      const where = `${opts.endpoint ?? 's3:'}//${bucketFrom(opts)}`;
+      const cache = opts.cache ? new ObjectCache(opts.cacheDir ?? defaultCacheDir(), where) : undefined;
+      const { columns, rows, objects } = await queryBucket(await storeFrom(opts), manifest, sql, {
+        job: opts.job,
+        cache,
+      });
+      if (objects === 0) console.error(`fusebatch: no records under results/${opts.job ? `jobs/${opts.job}/` : ''}`);
+      process.stdout.write(formatRows(columns, rows, opts.format));
+    },
+  );
 
 withBucket(program.command('report'))
   .description(
