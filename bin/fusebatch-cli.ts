@@ -13,6 +13,7 @@ import { RECORD_FORMATS } from '../lambdas/cli/record-format.js';
 import { formatRows, ROW_FORMATS, type RowFormat } from '../lambdas/cli/row-format.js';
 import { FusebatchError } from '../lambdas/core/errors.js';
 import { formatMetric } from '../lambdas/core/evaluation.js';
+import { DEFAULT_GALLERY } from '../lambdas/core/report/gallery.js';
 import { ENGINE_NAMES, type EngineName } from '../lambdas/core/tensor.js';
 import { defaultDemoOut, LOCAL_BUCKET, LOCAL_CREDENTIALS } from '../lambdas/local/local-settings.js';
 
@@ -22,6 +23,12 @@ import { defaultDemoOut, LOCAL_BUCKET, LOCAL_CREDENTIALS } from '../lambdas/loca
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+function wholeNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number (0 or more)');
   return n;
 }
 
@@ -252,28 +259,36 @@ withBucket(program.command('query'))
 
 withBucket(program.command('report'))
   .description(
-    "write one self-contained HTML file of a job's records: summary and charts, then a paged gallery of the pairs",
+    "write one self-contained HTML file of a job's records: the summary, charts and metrics of every pair, then a paged gallery of at most --gallery pairs (past that: the errors and wrong pairs first, up to half, and a sample of the others chosen by a hash of the id)",
   )
   .argument('<job>')
   .requiredOption('--out <file>', 'the HTML file to write, e.g. report.html')
   .option('--truth <file>', 'ground truth (JSON Lines by id) for right/wrong marks and per-task metrics')
   .option('--model <dir>', 'model bundle that made the records (tasks, labels, thresholds)', 'models/reference')
   .option('--page-size <n>', 'pairs per page of the gallery', positiveInt, 50)
-  .action(async (job: string, opts: BucketFlags & { out: string; truth?: string; model: string; pageSize: number }) => {
-    const { readManifest } = await import('../lambdas/adapters/model-bundle.js');
-    const { writeReport } = await import('../lambdas/cli/report.js');
-    const manifest = await readManifest(opts.model);
-    const report = await writeReport(await storeFrom(opts), {
-      job,
-      out: opts.out,
-      manifest,
-      truth: opts.truth,
-      pageSize: opts.pageSize,
-    });
-    console.log(
-      `${report.file}: ${report.pairs} pairs, ${report.errors} errors, ${(report.bytes / 1e6).toFixed(1)} MB, ${report.seconds.toFixed(1)} s`,
-    );
-  });
+  .option('--gallery <n>', 'most pairs in the gallery (0: none)', wholeNumber, DEFAULT_GALLERY)
+  .action(
+    async (
+      job: string,
+      opts: BucketFlags & { out: string; truth?: string; model: string; pageSize: number; gallery: number },
+    ) => {
+      const { readManifest } = await import('../lambdas/adapters/model-bundle.js');
+      const { writeReport } = await import('../lambdas/cli/report.js');
+      const manifest = await readManifest(opts.model);
+      const report = await writeReport(await storeFrom(opts), {
+        job,
+        out: opts.out,
+        manifest,
+        truth: opts.truth,
+        pageSize: opts.pageSize,
+        gallery: opts.gallery,
+      });
+      const shown = report.shown < report.pairs ? ` (${report.shown} in the gallery)` : '';
+      console.log(
+        `${report.file}: ${report.pairs} pairs${shown}, ${report.errors} errors, ${(report.bytes / 1e6).toFixed(1)} MB, ${report.seconds.toFixed(1)} s`,
+      );
+    },
+  );
 
 program
   .command('demo')

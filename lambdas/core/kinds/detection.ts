@@ -15,7 +15,8 @@ import { activate, softmax } from '../activations.js';
 import { col } from '../columns.js';
 import type { Placement, Size } from '../placement.js';
 import type { ChartSpec } from '../report/charts.js';
-import { histogram, REPORT_HISTOGRAM_BINS } from '../report/histogram.js';
+import { LabelCounts } from '../report/charts.js';
+import { HistogramTally, REPORT_HISTOGRAM_BINS } from '../report/histogram.js';
 import {
   type DraftOutput,
   f2,
@@ -334,27 +335,27 @@ export const detection = {
       )
       .join(' · '),
   }),
-  charts(task, results): ChartSpec[] {
-    const all = results.flat();
-    return [
-      {
-        kind: 'bars',
-        task: task.name,
-        title: `${task.name}: boxes by label`,
-        bars: task.labels.map((label) => ({ label, count: all.filter((d) => d.label === label).length })),
+  chartTally(task) {
+    const labels = new LabelCounts(task.labels);
+    const scores = new HistogramTally(REPORT_HISTOGRAM_BINS, task.activation === 'identity' ? undefined : [0, 1]);
+    return {
+      add(result) {
+        for (const d of result) {
+          labels.add(d.label);
+          scores.add(d.score);
+        }
       },
-      {
-        kind: 'histogram',
-        task: task.name,
-        title: `${task.name}: box scores`,
-        axis: 'score of every box',
-        histogram: histogram(
-          all.map((d) => d.score),
-          REPORT_HISTOGRAM_BINS,
-          task.activation === 'identity' ? undefined : [0, 1],
-        ),
-      },
-    ];
+      charts: (): ChartSpec[] => [
+        { kind: 'bars', task: task.name, title: `${task.name}: boxes by label`, bars: labels.bars() },
+        {
+          kind: 'histogram',
+          task: task.name,
+          title: `${task.name}: box scores`,
+          axis: 'score of every box',
+          histogram: scores.result(),
+        },
+      ],
+    };
   },
   overlay: (_task, { result }) => ({
     kind: 'boxes',

@@ -36,3 +36,118 @@ export function histogram(values: readonly number[], bins: number, range?: reado
 
 /** Bins of every histogram in the report. */
 export const REPORT_HISTOGRAM_BINS = 20;
+
+/** Values kept as they are before a histogram without a fixed range turns to its grid. */
+export const EXACT_VALUES = 4096;
+/** Fine bins of the grid, per bin of the histogram drawn. */
+const FINE_PER_BIN = 16;
+
+/**
+ * The histogram of a stream of values, in memory that does not grow with their number.
+ *
+ * With a fixed `range`, it is exactly `histogram(values, bins, range)`. Without one (or with only
+ * its lower edge, `from`), up to EXACT_VALUES values are kept and it is exactly `histogram` over
+ * their own range (`[from, max]` with `from`). Past that, values are counted on a grid of
+ * `bins × 16` fine bins whose width is a power of two, doubled (two fine bins merged into one,
+ * which loses no count) whenever a value falls outside it; the histogram drawn then groups the
+ * fine bins that hold values into at most `bins` bins, so its edges lie on that grid, just
+ * outside the values' own range, and every count is exact.
+ */
+export class HistogramTally {
+  private values: number[] | null = [];
+  private fine: number[] = [];
+  private origin = 0;
+  private width = 1;
+  private readonly fixed?: readonly [number, number];
+  private readonly from?: number;
+
+  constructor(
+    private readonly bins: number,
+    bounds?: readonly [number, number] | { readonly from: number },
+  ) {
+    if (!Number.isInteger(bins) || bins < 1) throw new RangeError(`bins must be a positive integer, got ${bins}`);
+    if (Array.isArray(bounds)) {
+      this.fixed = bounds as readonly [number, number];
+      this.fine = new Array<number>(bins).fill(0);
+      this.values = null;
+    } else if (bounds) {
+      this.from = (bounds as { from: number }).from;
+    }
+  }
+
+  add(value: number): void {
+    if (!Number.isFinite(value)) return;
+    if (this.fixed) {
+      const [min, max] = this.fixed;
+      const i = Math.floor(((value - min) * this.bins) / (max - min));
+      this.fine[Math.min(this.bins - 1, Math.max(0, i))]++;
+      return;
+    }
+    if (this.values) {
+      this.values.push(value);
+      if (this.values.length > EXACT_VALUES) this.toGrid();
+      return;
+    }
+    this.count(value);
+  }
+
+  result(): Histogram {
+    if (this.fixed) return { min: this.fixed[0], max: this.fixed[1], counts: [...this.fine] };
+    if (this.values) {
+      if (this.from === undefined) return histogram(this.values, this.bins);
+      const top = this.values.reduce((a, b) => Math.max(a, b), this.from);
+      return histogram(this.values, this.bins, [this.from, top > this.from ? top : this.from + 1]);
+    }
+    const used = this.fine.flatMap((c, i) => (c ? [i] : []));
+    const first = this.from === undefined ? used[0] : 0;
+    const span = used[used.length - 1] - first + 1;
+    const group = Math.ceil(span / this.bins);
+    const counts = new Array<number>(Math.ceil(span / group)).fill(0);
+    for (let i = first; i <= used[used.length - 1]; i++) counts[Math.floor((i - first) / group)] += this.fine[i];
+    return {
+      min: this.origin + first * this.width,
+      max: this.origin + (first + counts.length * group) * this.width,
+      counts,
+    };
+  }
+
+  private get size() {
+    return this.bins * FINE_PER_BIN;
+  }
+
+  /** Leaves exact counting: a grid just wide enough for the values kept so far, then counts them. */
+  private toGrid(): void {
+    const values = this.values!;
+    this.values = null;
+    const min = this.from ?? values.reduce((a, b) => Math.min(a, b), Number.POSITIVE_INFINITY);
+    const max = values.reduce((a, b) => Math.max(a, b), Number.NEGATIVE_INFINITY);
+    const span = max - min;
+    // A power of two: doubling it stays exact, and grid edges stay multiples of it.
+    this.width = 2 ** Math.ceil(Math.log2(span > 0 ? span / this.size : Math.abs(min) / this.size || 2 ** -20));
+    this.origin = this.from ?? Math.floor(min / this.width) * this.width;
+    this.fine = new Array<number>(this.size).fill(0);
+    for (const v of values) this.count(v);
+  }
+
+  private count(value: number): void {
+    while (value >= this.origin + this.size * this.width || (this.from === undefined && value < this.origin)) {
+      this.widen();
+    }
+    const i = Math.floor((value - this.origin) / this.width);
+    this.fine[Math.min(this.size - 1, Math.max(0, i))]++;
+  }
+
+  /** Doubles the fine bins' width; each old bin falls wholly into one new bin. */
+  private widen(): void {
+    const width = 2 * this.width;
+    const origin = this.from ?? Math.floor(this.origin / width) * width;
+    const shift = Math.round((this.origin - origin) / this.width); // 0 or 1 old bins
+    const fine = new Array<number>(this.size).fill(0);
+    this.fine.forEach((c, i) => {
+      if (c) fine[(i + shift) >> 1] += c;
+    });
+    this.fine = fine;
+    this.width = width;
+    this.origin = origin;
+  }
+}
