@@ -58,6 +58,9 @@ export class HistogramTally {
   private fine: number[] = [];
   private origin = 0;
   private width = 1;
+  /** The least and greatest values counted on the grid. */
+  private lo = 0;
+  private hi = 0;
   private readonly fixed?: readonly [number, number];
   private readonly from?: number;
 
@@ -119,35 +122,41 @@ export class HistogramTally {
   private toGrid(): void {
     const values = this.values!;
     this.values = null;
-    const min = this.from ?? values.reduce((a, b) => Math.min(a, b), Number.POSITIVE_INFINITY);
-    const max = values.reduce((a, b) => Math.max(a, b), Number.NEGATIVE_INFINITY);
-    const span = max - min;
-    // A power of two: doubling it stays exact, and grid edges stay multiples of it.
-    this.width = 2 ** Math.ceil(Math.log2(span > 0 ? span / this.size : Math.abs(min) / this.size || 2 ** -20));
-    this.origin = this.from ?? Math.floor(min / this.width) * this.width;
+    this.lo = this.from ?? values.reduce((a, b) => Math.min(a, b), Number.POSITIVE_INFINITY);
+    this.hi = values.reduce((a, b) => Math.max(a, b), Number.NEGATIVE_INFINITY);
+    const span = this.hi - this.lo;
+    // A power of two: doubling it stays exact, and every grid edge is a multiple of it.
+    this.width = 2 ** Math.ceil(Math.log2(span > 0 ? span / this.size : Math.abs(this.lo) / this.size || 2 ** -20));
     this.fine = new Array<number>(this.size).fill(0);
+    this.refit(this.lo, this.hi);
     for (const v of values) this.count(v);
   }
 
   private count(value: number): void {
-    while (value >= this.origin + this.size * this.width || (this.from === undefined && value < this.origin)) {
-      this.widen();
-    }
+    const lo = this.from ?? Math.min(this.lo, value);
+    const hi = Math.max(this.hi, value);
+    if (value < this.origin || value >= this.origin + this.size * this.width) this.refit(lo, hi);
+    [this.lo, this.hi] = [lo, hi];
     const i = Math.floor((value - this.origin) / this.width);
     this.fine[Math.min(this.size - 1, Math.max(0, i))]++;
   }
 
-  /** Doubles the fine bins' width; each old bin falls wholly into one new bin. */
-  private widen(): void {
-    const width = 2 * this.width;
-    const origin = this.from ?? Math.floor(this.origin / width) * width;
-    const shift = Math.round((this.origin - origin) / this.width); // 0 or 1 old bins
+  /**
+   * Moves the grid over [lo, hi]: its width doubled until they fit, its origin on a multiple of
+   * the width (or at `from`) with room on both sides. Each old bin lies wholly in one new bin
+   * (old edges are multiples of the old width, which divides the new one), so no count moves
+   * to a wrong bin.
+   */
+  private refit(lo: number, hi: number): void {
+    const at = (v: number, width: number) => Math.floor((v - (this.from ?? 0)) / width);
+    let width = this.width;
+    while (at(hi, width) - at(lo, width) >= this.size) width *= 2;
+    const room = Math.floor((this.size - 1 - (at(hi, width) - at(lo, width))) / 2);
+    const origin = this.from ?? (at(lo, width) - room) * width;
     const fine = new Array<number>(this.size).fill(0);
     this.fine.forEach((c, i) => {
-      if (c) fine[(i + shift) >> 1] += c;
+      if (c) fine[Math.floor((this.origin + i * this.width - origin) / width)] += c;
     });
-    this.fine = fine;
-    this.width = width;
-    this.origin = origin;
+    [this.fine, this.width, this.origin] = [fine, width, origin];
   }
 }
