@@ -18,6 +18,8 @@ import { buildApp } from '../../lib/app.js';
 import { sharpPackages } from '../../lib/fused-inference-pipeline.js';
 import { allKindsManifest, allKindsModel } from '../helpers/all-kinds.js';
 
+// biome-ignore lint/suspicious/noTemplateCurlyInString: Athena's placeholder syntax, not JavaScript's
+const ATHENA_JOB_TEMPLATE = '/results/jobs/${job}/';
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const context = JSON.parse(readFileSync(path.join(ROOT, 'cdk.json'), 'utf8')).context;
 
@@ -327,7 +329,7 @@ describe('CDK app: the synthesized stack', () => {
           'projection.job.type': 'injected',
           // The job's value is put into the template as written in the query's WHERE clause.
           'storage.location.template': {
-            'Fn::Join': ['', ['s3://', { Ref: Match.stringLikeRegexp('^PipelineBucket') }, '/results/jobs/${job}/']],
+            'Fn::Join': ['', ['s3://', { Ref: Match.stringLikeRegexp('^PipelineBucket') }, ATHENA_JOB_TEMPLATE]],
           },
         }),
         StorageDescriptor: Match.objectLike({

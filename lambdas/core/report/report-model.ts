@@ -108,7 +108,7 @@ export class ReportTally {
   private readonly models = new Set<string>();
   private readonly charts;
 
-  constructor(private readonly manifest: ModelManifest) {
+  constructor(manifest: ModelManifest) {
     this.charts = manifest.tasks.map((task) => ({ task, tally: kindOf(task).chartTally(task) }));
   }
 
