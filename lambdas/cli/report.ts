@@ -12,8 +12,10 @@
  * job is the ground truth (held by id when given) and what a metric itself must keep
  * (detection's mAP keeps each box's score).
  */
+import { createReadStream } from 'node:fs';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { pMapIterable } from 'p-map';
 import { decodeDensePng, readTruthImage } from '../adapters/image-codec.js';
 import { dataUri, overlayWebp, thumbnail } from '../adapters/report-images.js';
@@ -26,7 +28,7 @@ import { type OutputRecord, OutputRecordSchema } from '../core/records.js';
 import { DEFAULT_GALLERY, GallerySample } from '../core/report/gallery.js';
 import { maskColor, type ReportAssets, reportClosing, reportOpening, reportPairJson } from '../core/report/html.js';
 import { type ReportOverlay, type ReportPair, ReportTally, reportPair } from '../core/report/report-model.js';
-import { parseTruth, type Truth } from '../core/report/truth.js';
+import { type Truth, TruthReader } from '../core/report/truth.js';
 import { jobRecords } from './bucket-commands.js';
 
 export interface ReportOptions {
@@ -78,6 +80,14 @@ async function getOrNull(store: ObjectStore, key: string | null): Promise<Uint8A
   }
 }
 
+/** The ground truth by id, read a line at a time. */
+async function readTruth(manifest: ModelManifest, file: string): Promise<Map<string, Truth>> {
+  const reader = new TruthReader(manifest, file);
+  const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Number.POSITIVE_INFINITY });
+  for await (const line of lines) reader.line(line);
+  return reader.done();
+}
+
 /** Every record of the job, validated, in listing order. */
 async function* readJob(store: ObjectStore, job: string): AsyncGenerator<OutputRecord> {
   for await (const raw of jobRecords(store, job)) {
@@ -103,7 +113,7 @@ export async function writeReport(store: ObjectStore, options: ReportOptions): P
   const { manifest } = options;
   const concurrency = options.concurrency ?? 8;
   const assets = await readAssets();
-  const truths = options.truth ? parseTruth(manifest, await readFile(options.truth, 'utf8'), options.truth) : undefined;
+  const truths = options.truth ? await readTruth(manifest, options.truth) : undefined;
   const truthDir = options.truth ? path.dirname(options.truth) : '';
   const drawn = manifest.tasks.filter((t) => kindOf(t).overlay);
   const rgb = (c: readonly number[]) => `rgb(${c.join(' ')})`;

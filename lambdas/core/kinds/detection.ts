@@ -275,11 +275,17 @@ export const detection = {
     };
   },
   tally(task) {
-    const detections = new Map(task.labels.map((l) => [l, [] as DetectionScore['detections'][number][]]));
+    // AP needs every detection's score and matches: kept as two numbers each (the matches as
+    // one bit per IoU threshold), as a large job's report holds them all until the end.
+    const detections = new Map(task.labels.map((l) => [l, { scores: [] as number[], hits: [] as number[] }]));
     const truths = new Map(task.labels.map((l) => [l, 0]));
     return {
       add(s) {
-        for (const d of s.detections) detections.get(d.label)?.push(d);
+        for (const d of s.detections) {
+          const kept = detections.get(d.label);
+          kept?.scores.push(d.score);
+          kept?.hits.push(d.tp.reduce((bits, tp, t) => bits | (Number(tp) << t), 0));
+        }
         for (const [label, n] of s.truths) truths.set(label, (truths.get(label) ?? 0) + n);
       },
       summary() {
@@ -290,7 +296,9 @@ export const detection = {
             l,
             IOU_THRESHOLDS.map((_, t) =>
               averagePrecision(
-                detections.get(l)!.map((d) => ({ score: d.score, tp: d.tp[t] })),
+                detections
+                  .get(l)!
+                  .scores.map((score, i) => ({ score, tp: ((detections.get(l)!.hits[i] >> t) & 1) === 1 })),
                 truths.get(l)!,
               ),
             ),
