@@ -9,16 +9,15 @@
  * Memory stays flat as jobs grow: the records are read once, as a stream, into the summary
  * (counts and fixed-size histograms), the metrics and the gallery's sample; only the sample's
  * records are kept, and their cards are written to the file one by one. What grows with the
- * job is the ground truth (held by id when given) and what a metric itself must keep
- * (detection's mAP keeps each box's score).
+ * job is the ground truth's index (each pair id's place in the truth file, TruthFile) and what
+ * a metric itself must keep (detection's mAP keeps each box's score and matches).
  */
-import { createReadStream } from 'node:fs';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { pMapIterable } from 'p-map';
 import { decodeDensePng, readTruthImage } from '../adapters/image-codec.js';
 import { dataUri, overlayWebp, thumbnail } from '../adapters/report-images.js';
+import { TruthFile } from '../adapters/truth-file.js';
 import { FusebatchError } from '../core/errors.js';
 import { Evaluation } from '../core/evaluation.js';
 import { kindOf, type PairScore, resultOf } from '../core/kinds/index.js';
@@ -28,7 +27,7 @@ import { type OutputRecord, OutputRecordSchema } from '../core/records.js';
 import { DEFAULT_GALLERY, GallerySample } from '../core/report/gallery.js';
 import { maskColor, type ReportAssets, reportClosing, reportOpening, reportPairJson } from '../core/report/html.js';
 import { type ReportOverlay, type ReportPair, ReportTally, reportPair } from '../core/report/report-model.js';
-import { type Truth, TruthReader } from '../core/report/truth.js';
+import type { Truth } from '../core/report/truth.js';
 import { jobRecords } from './bucket-commands.js';
 
 export interface ReportOptions {
@@ -80,14 +79,6 @@ async function getOrNull(store: ObjectStore, key: string | null): Promise<Uint8A
   }
 }
 
-/** The ground truth by id, read a line at a time. */
-async function readTruth(manifest: ModelManifest, file: string): Promise<Map<string, Truth>> {
-  const reader = new TruthReader(manifest, file);
-  const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Number.POSITIVE_INFINITY });
-  for await (const line of lines) reader.line(line);
-  return reader.done();
-}
-
 /** Every record of the job, validated, in listing order. */
 async function* readJob(store: ObjectStore, job: string): AsyncGenerator<OutputRecord> {
   for await (const raw of jobRecords(store, job)) {
@@ -110,10 +101,24 @@ interface Kept {
 
 export async function writeReport(store: ObjectStore, options: ReportOptions): Promise<ReportSummaryLine> {
   const started = performance.now();
+  // The truth is checked whole before any record is read, but kept as an index into the file.
+  const truths = options.truth ? await TruthFile.open(options.manifest, options.truth) : undefined;
+  try {
+    return await build(store, options, truths, started);
+  } finally {
+    await truths?.close();
+  }
+}
+
+async function build(
+  store: ObjectStore,
+  options: ReportOptions,
+  truths: TruthFile | undefined,
+  started: number,
+): Promise<ReportSummaryLine> {
   const { manifest } = options;
   const concurrency = options.concurrency ?? 8;
   const assets = await readAssets();
-  const truths = options.truth ? await readTruth(manifest, options.truth) : undefined;
   const truthDir = options.truth ? path.dirname(options.truth) : '';
   const drawn = manifest.tasks.filter((t) => kindOf(t).overlay);
   const rgb = (c: readonly number[]) => `rgb(${c.join(' ')})`;
@@ -134,7 +139,7 @@ export async function writeReport(store: ObjectStore, options: ReportOptions): P
   const judged = pMapIterable(
     readJob(store, options.job),
     async (record): Promise<Kept> => {
-      const truth = truths?.get(record.id);
+      const truth = await truths?.get(record.id);
       return truth ? { record, judged: { truth, scores: await evaluation.judge(record, truth) } } : { record };
     },
     { concurrency, backpressure: concurrency },
@@ -188,12 +193,12 @@ export async function writeReport(store: ObjectStore, options: ReportOptions): P
   const partial = `${options.out}.${process.pid}.partial`;
   const file = await open(partial, 'w');
   let bytes = 0;
-  const write = async (text: string) => {
+  const put = async (text: string) => {
     bytes += Buffer.byteLength(text);
     await file.write(text);
   };
   try {
-    await write(
+    await put(
       reportOpening(
         {
           job: options.job,
@@ -218,10 +223,10 @@ export async function writeReport(store: ObjectStore, options: ReportOptions): P
     let first = true;
     const cards = pMapIterable(gallery.items, prepare, { concurrency, backpressure: concurrency });
     for await (const card of cards) {
-      await write((first ? '' : ',') + reportPairJson(card));
+      await put((first ? '' : ',') + reportPairJson(card));
       first = false;
     }
-    await write(reportClosing(assets));
+    await put(reportClosing(assets));
     await file.close();
     await rename(partial, options.out);
   } catch (error) {

@@ -2,9 +2,16 @@
  * The report's summary and gallery at any job size: histograms counted one value at a time in
  * fixed memory, and the gallery's sample of a job larger than the gallery.
  */
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { TruthFile } from '../../lambdas/adapters/truth-file.js';
+import { ModelManifestSchema } from '../../lambdas/core/manifest.js';
 import { GallerySample, idRank } from '../../lambdas/core/report/gallery.js';
 import { EXACT_VALUES, type Histogram, HistogramTally, histogram } from '../../lambdas/core/report/histogram.js';
+import { TruthFileError } from '../../lambdas/core/report/truth.js';
 
 /** A seeded generator (mulberry32), so failures repeat. */
 function random(seed: number) {
@@ -131,5 +138,50 @@ describe('Report: the gallery of a large job', () => {
     expect(new Set(ranks).size).toBe(1000);
     expect(ranks.filter((r) => r < 2 ** 31).length).toBeGreaterThan(400);
     expect(ranks.filter((r) => r < 2 ** 31).length).toBeLessThan(600);
+  });
+});
+
+describe('Report: the ground truth, indexed by id', () => {
+  const manifest = ModelManifestSchema.parse(
+    JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../../models/reference/model.json'), 'utf8')),
+  );
+
+  it('reads each pair’s line back from where it lies, multi-byte text and a last line without newline included', async () => {
+    // Prepare
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'fusebatch-truth-'));
+    const file = path.join(dir, 'truth.jsonl');
+    const lines = [
+      '{"id":"étoile ★","shape":"star","note":"ünïcødé"}',
+      '',
+      '{"id":"b","shape":"circle"}\r',
+      ...Array.from({ length: 3000 }, (_, i) => `{"id":"p${i}","shape":"${i % 2 ? 'star' : 'circle'}"}`),
+      '{"id":"last","shape":"star"}',
+    ];
+    await writeFile(file, lines.join('\n'));
+    // Act
+    const truth = await TruthFile.open(manifest, file);
+    try {
+      // Assess
+      expect(truth.size).toBe(3003);
+      expect(await truth.get('étoile ★')).toEqual({ id: 'étoile ★', shape: 'star', note: 'ünïcødé' });
+      expect(await truth.get('b')).toEqual({ id: 'b', shape: 'circle' });
+      expect(await truth.get('p2999')).toEqual({ id: 'p2999', shape: 'star' });
+      expect(await truth.get('last')).toEqual({ id: 'last', shape: 'star' });
+      expect(await truth.get('missing')).toBeUndefined();
+    } finally {
+      await truth.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reports every bad line, with its number, before any is used', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'fusebatch-truth-'));
+    const file = path.join(dir, 'truth.jsonl');
+    await writeFile(file, '{"id":"a","shape":3}\nnot json\n{"id":"c","shape":"star"}\n');
+    const error = await TruthFile.open(manifest, file).catch((e: unknown) => e);
+    await rm(dir, { recursive: true, force: true });
+    expect(error).toBeInstanceOf(TruthFileError);
+    expect((error as Error).message).toMatch(/truth\.jsonl:1: shape: /);
+    expect((error as Error).message).toMatch(/truth\.jsonl:2: not JSON/);
   });
 });

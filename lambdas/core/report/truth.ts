@@ -32,7 +32,8 @@ export function parseTruth(manifest: ModelManifest, text: string, file: string):
 
 /**
  * A truth file read line by line (so a large one is never held as one string): `line` for
- * each line in order, then `done` for the truth by id, or every problem at once.
+ * each line in order, then `done` for the truth by id (or, built with `keep: false`, nothing:
+ * the caller keeps what `line` returns), or every problem at once.
  */
 export class TruthReader {
   private readonly schema;
@@ -43,23 +44,30 @@ export class TruthReader {
   constructor(
     manifest: ModelManifest,
     private readonly file: string,
+    private readonly keep = true,
   ) {
     this.schema = truthLineSchema(manifest);
   }
 
-  line(line: string): void {
+  /** Checks one line; returns its truth, or undefined for a blank or bad line (kept as a problem). */
+  line(line: string): Truth | undefined {
     const n = ++this.lines;
-    if (!line.trim()) return;
+    if (!line.trim()) return undefined;
     let json: unknown;
     try {
       json = JSON.parse(line);
     } catch (error) {
       this.problems.push(`${this.file}:${n}: not JSON (${(error as Error).message})`);
-      return;
+      return undefined;
     }
     const parsed = this.schema.safeParse(json);
-    if (parsed.success) this.truths.set(parsed.data.id, parsed.data as Truth);
-    else this.problems.push(...formatIssues(parsed.error).map((p) => `${this.file}:${n}: ${p}`));
+    if (!parsed.success) {
+      this.problems.push(...formatIssues(parsed.error).map((p) => `${this.file}:${n}: ${p}`));
+      return undefined;
+    }
+    const truth = parsed.data as Truth;
+    if (this.keep) this.truths.set(truth.id, truth);
+    return truth;
   }
 
   done(): Map<string, Truth> {
