@@ -3,6 +3,7 @@
  * the exit code (non-zero only when a command could not run at all).
  */
 
+import { once } from 'node:events';
 import { stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +13,7 @@ import { RECORD_FORMATS } from '../lambdas/cli/record-format.js';
 import { formatRows, ROW_FORMATS, type RowFormat } from '../lambdas/cli/row-format.js';
 import { FusebatchError } from '../lambdas/core/errors.js';
 import { formatMetric } from '../lambdas/core/evaluation.js';
+import { DEFAULT_GALLERY } from '../lambdas/core/report/gallery.js';
 import { ENGINE_NAMES, type EngineName } from '../lambdas/core/tensor.js';
 import { defaultDemoOut, LOCAL_BUCKET, LOCAL_CREDENTIALS } from '../lambdas/local/local-settings.js';
 
@@ -33,6 +35,12 @@ function jsonArgument(value: string): unknown {
   }
 }
 
+function wholeNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number (0 or more)');
+  return n;
+}
+
 const engineOption = () =>
   new Option('--engine <engine>', 'inference engine').choices(ENGINE_NAMES).default('cpu' satisfies EngineName);
 
@@ -43,9 +51,14 @@ interface BucketFlags {
 }
 
 /** --endpoint (the local server) or AWS's defaults; --bucket is required on AWS. */
-async function storeFrom(flags: BucketFlags): Promise<S3ObjectStore> {
+function bucketFrom(flags: BucketFlags): string {
   const bucket = flags.bucket ?? (flags.endpoint ? LOCAL_BUCKET : process.env.FUSEBATCH_BUCKET);
   if (!bucket) throw new InvalidArgumentError('--bucket is required without --endpoint (or set FUSEBATCH_BUCKET)');
+  return bucket;
+}
+
+async function storeFrom(flags: BucketFlags): Promise<S3ObjectStore> {
+  const bucket = bucketFrom(flags);
   const { createS3Client, S3ObjectStore } = await import('../lambdas/adapters/s3-store.js');
   return new S3ObjectStore(createS3Client({ bucket, endpoint: flags.endpoint, region: flags.region }), bucket);
 }
@@ -236,14 +249,20 @@ withBucket(program.command('cancel'))
   });
 
 withBucket(program.command('results'))
-  .description("stream a job's records (results, then errors)")
+  .description(
+    "stream a job's records (results, then errors); csv and table take their columns from the first 1,000 records (a task column first seen later is left out, with a note on stderr)",
+  )
   .argument('<job>')
   .addOption(new Option('--format <format>', 'output format').choices(RECORD_FORMATS).default('jsonl'))
   .action(async (job: string, opts: BucketFlags & { format: (typeof RECORD_FORMATS)[number] }) => {
     const { jobRecords } = await import('../lambdas/cli/bucket-commands.js');
     const { formatRecords } = await import('../lambdas/cli/record-format.js');
     const store = await storeFrom(opts);
-    for await (const chunk of formatRecords(jobRecords(store, job), opts.format)) process.stdout.write(chunk);
+    const onNote = (note: string) => console.error(`fusebatch: ${note}`);
+    for await (const chunk of formatRecords(jobRecords(store, job), opts.format, { onNote })) {
+      // Waits when stdout's buffer is full (a slow pipe or terminal), so memory stays flat.
+      if (!process.stdout.write(chunk)) await once(process.stdout, 'drain');
+    }
   });
 
 withBucket(program.command('pair'))
@@ -271,39 +290,64 @@ withBucket(program.command('query'))
   .option('--job <job>', "only this job's records (default: every record under results/)")
   .addOption(new Option('--format <format>', 'output format').choices(ROW_FORMATS).default('table'))
   .option('--model <dir>', 'model bundle whose tasks are the columns of tasks', 'models/reference')
-  .action(async (sql: string, opts: BucketFlags & { job?: string; format: RowFormat; model: string }) => {
-    const { readManifest } = await import('../lambdas/adapters/model-bundle.js');
-    const { queryBucket } = await import('../lambdas/cli/query.js');
-    const manifest = await readManifest(opts.model);
-    const { columns, rows, objects } = await queryBucket(await storeFrom(opts), manifest, sql, { job: opts.job });
-    if (objects === 0) console.error(`fusebatch: no records under results/${opts.job ? `jobs/${opts.job}/` : ''}`);
-    process.stdout.write(formatRows(columns, rows, opts.format));
-  });
+  .option(
+    '--cache-dir <dir>',
+    'keep downloaded records here by bucket, key and ETag, so the next query downloads only new or changed objects (default: FUSEBATCH_CACHE_DIR, else $XDG_CACHE_HOME/fusebatch, else ~/.cache/fusebatch)',
+  )
+  .option('--no-cache', 'download every object, keeping nothing')
+  .action(
+    async (
+      sql: string,
+      opts: BucketFlags & { job?: string; format: RowFormat; model: string; cacheDir?: string; cache: boolean },
+    ) => {
+      const { readManifest } = await import('../lambdas/adapters/model-bundle.js');
+      const { ObjectCache, defaultCacheDir } = await import('../lambdas/adapters/object-cache.js');
+      const { queryBucket } = await import('../lambdas/cli/query.js');
+      const manifest = await readManifest(opts.model);
+      // The same bucket name on another server is another bucket.
+      const where = `${opts.endpoint ?? 's3:'}//${bucketFrom(opts)}`;
+      const cache = opts.cache ? new ObjectCache(opts.cacheDir ?? defaultCacheDir(), where) : undefined;
+      const { columns, rows, objects } = await queryBucket(await storeFrom(opts), manifest, sql, {
+        job: opts.job,
+        cache,
+      });
+      if (objects === 0) console.error(`fusebatch: no records under results/${opts.job ? `jobs/${opts.job}/` : ''}`);
+      process.stdout.write(formatRows(columns, rows, opts.format));
+    },
+  );
 
 withBucket(program.command('report'))
   .description(
-    "write one self-contained HTML file of a job's records: summary and charts, then a paged gallery of the pairs",
+    "write one self-contained HTML file of a job's records: the summary, charts and metrics of every pair, then a paged gallery of at most --gallery pairs (past that: the errors and wrong pairs first, up to half, and a sample of the others chosen by a hash of the id)",
   )
   .argument('<job>')
   .requiredOption('--out <file>', 'the HTML file to write, e.g. report.html')
   .option('--truth <file>', 'ground truth (JSON Lines by id) for right/wrong marks and per-task metrics')
   .option('--model <dir>', 'model bundle that made the records (tasks, labels, thresholds)', 'models/reference')
   .option('--page-size <n>', 'pairs per page of the gallery', positiveInt, 50)
-  .action(async (job: string, opts: BucketFlags & { out: string; truth?: string; model: string; pageSize: number }) => {
-    const { readManifest } = await import('../lambdas/adapters/model-bundle.js');
-    const { writeReport } = await import('../lambdas/cli/report.js');
-    const manifest = await readManifest(opts.model);
-    const report = await writeReport(await storeFrom(opts), {
-      job,
-      out: opts.out,
-      manifest,
-      truth: opts.truth,
-      pageSize: opts.pageSize,
-    });
-    console.log(
-      `${report.file}: ${report.pairs} pairs, ${report.errors} errors, ${(report.bytes / 1e6).toFixed(1)} MB, ${report.seconds.toFixed(1)} s`,
-    );
-  });
+  .option('--gallery <n>', 'most pairs in the gallery (0: none)', wholeNumber, DEFAULT_GALLERY)
+  .action(
+    async (
+      job: string,
+      opts: BucketFlags & { out: string; truth?: string; model: string; pageSize: number; gallery: number },
+    ) => {
+      const { readManifest } = await import('../lambdas/adapters/model-bundle.js');
+      const { writeReport } = await import('../lambdas/cli/report.js');
+      const manifest = await readManifest(opts.model);
+      const report = await writeReport(await storeFrom(opts), {
+        job,
+        out: opts.out,
+        manifest,
+        truth: opts.truth,
+        pageSize: opts.pageSize,
+        gallery: opts.gallery,
+      });
+      const shown = report.shown < report.pairs ? ` (${report.shown} in the gallery)` : '';
+      console.log(
+        `${report.file}: ${report.pairs} pairs${shown}, ${report.errors} errors, ${(report.bytes / 1e6).toFixed(1)} MB, ${report.seconds.toFixed(1)} s`,
+      );
+    },
+  );
 
 program
   .command('demo')

@@ -2,8 +2,9 @@
  * FusedInferencePipeline: the whole fusebatch pipeline as one construct. A bucket whose inbox/
  * and jobs/ prefixes trigger the ingest function (its failed events kept in a queue); a worker
  * queue (with a dead-letter queue) feeding the worker function; an AWS Batch GPU route for
- * large jobs (its failed jobs kept in a queue); and a Glue table with an Athena workgroup over
- * results/. Each failure queue has an alarm. Every deploy-time setting comes from one
+ * large jobs (its failed jobs kept in a queue); and Glue tables (all of results/, and
+ * results/jobs/ partitioned by job) with an Athena workgroup. Each failure queue has an alarm.
+ * Every deploy-time setting comes from one
  * validated configuration (config.ts); each role gets the actions and prefixes it uses.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -38,7 +39,13 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
 import { PREFIXES } from '../lambdas/core/keys.js';
 import { bundleFiles, type ModelManifest, ModelManifestSchema } from '../lambdas/core/manifest.js';
-import { glueColumns, RESULTS_TABLE } from '../lambdas/core/result-table.js';
+import {
+  glueColumns,
+  JOB_PARTITION,
+  JOB_RESULTS_TABLE,
+  jobPartitionProjection,
+  RESULTS_TABLE,
+} from '../lambdas/core/result-table.js';
 import { type PipelineConfig, type PipelineConfigInput, resolvePipelineConfig } from './config.js';
 
 /** The project's root: lambdas/, models/ and package-lock.json are found from here. */
@@ -101,6 +108,8 @@ export class FusedInferencePipeline extends Construct {
   readonly ingestFunction: nodejs.NodejsFunction;
   readonly workerFunction: nodejs.NodejsFunction;
   readonly resultsTable: glue.CfnTable;
+  /** The same rows, of jobs only, partitioned by job (partition projection). */
+  readonly jobResultsTable: glue.CfnTable;
   readonly workGroup: athena.CfnWorkGroup;
   readonly gpu?: { jobQueue: batch.JobQueue; jobDefinition: batch.EcsJobDefinition; jobRole: iam.Role };
 
@@ -415,28 +424,47 @@ export class FusedInferencePipeline extends Construct {
       catalogId: Aws.ACCOUNT_ID,
       databaseInput: { name: databaseName, description: 'fusebatch results' },
     });
+    // Both tables read JSON lines with the same columns; only their locations differ.
+    const storage = (location: string): glue.CfnTable.StorageDescriptorProperty => ({
+      // Masks (_masks/) and _SUCCESS are skipped by Athena: names starting with _ are hidden.
+      location,
+      inputFormat: 'org.apache.hadoop.mapred.TextInputFormat',
+      outputFormat: 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat',
+      serdeInfo: {
+        serializationLibrary: 'org.openx.data.jsonserde.JsonSerDe',
+        parameters: { 'case.insensitive': 'TRUE', 'ignore.malformed.json': 'FALSE' },
+      },
+      columns: glueColumns(manifest),
+    });
+    const about = `fusebatch result and error records of ${manifest.name} ${manifest.version}, one row per JSON line`;
     this.resultsTable = new glue.CfnTable(this, 'ResultsTable', {
       catalogId: Aws.ACCOUNT_ID,
       databaseName,
       tableInput: {
         name: RESULTS_TABLE,
-        description: `fusebatch result and error records of ${manifest.name} ${manifest.version}, one row per JSON line`,
+        description: about,
         tableType: 'EXTERNAL_TABLE',
         parameters: { classification: 'json', EXTERNAL: 'TRUE' },
-        storageDescriptor: {
-          // Masks (_masks/) and _SUCCESS are skipped by Athena: names starting with _ are hidden.
-          location: `s3://${bucket.bucketName}/${PREFIXES.results}`,
-          inputFormat: 'org.apache.hadoop.mapred.TextInputFormat',
-          outputFormat: 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat',
-          serdeInfo: {
-            serializationLibrary: 'org.openx.data.jsonserde.JsonSerDe',
-            parameters: { 'case.insensitive': 'TRUE', 'ignore.malformed.json': 'FALSE' },
-          },
-          columns: glueColumns(manifest),
-        },
+        storageDescriptor: storage(`s3://${bucket.bucketName}/${PREFIXES.results}`),
       },
     });
     this.resultsTable.node.addDependency(database);
+    // One job's records without reading the others': partitioned by job, the partitions projected
+    // from the query (nothing to register as jobs come), so a query must name its job(s).
+    const jobsLocation = `s3://${bucket.bucketName}/${PREFIXES.results}jobs/`;
+    this.jobResultsTable = new glue.CfnTable(this, 'JobResultsTable', {
+      catalogId: Aws.ACCOUNT_ID,
+      databaseName,
+      tableInput: {
+        name: JOB_RESULTS_TABLE,
+        description: `${about}, of jobs only, partitioned by job (WHERE ${JOB_PARTITION} = '...' is required)`,
+        tableType: 'EXTERNAL_TABLE',
+        parameters: { classification: 'json', EXTERNAL: 'TRUE', ...jobPartitionProjection(jobsLocation) },
+        partitionKeys: [{ name: JOB_PARTITION, type: 'string' }],
+        storageDescriptor: storage(jobsLocation),
+      },
+    });
+    this.jobResultsTable.node.addDependency(database);
     this.workGroup = new athena.CfnWorkGroup(this, 'WorkGroup', {
       name: databaseName.replace(/_/g, '-'),
       description: 'fusebatch: queries over the results table',
@@ -462,6 +490,10 @@ export class FusedInferencePipeline extends Construct {
       new CfnOutput(this, 'BatchFailureQueueUrl', { value: this.batchFailureQueue.queueUrl });
     }
     new CfnOutput(this, 'ResultsTableName', { value: `${databaseName}.${RESULTS_TABLE}` });
+    new CfnOutput(this, 'JobResultsTableName', {
+      value: `${databaseName}.${JOB_RESULTS_TABLE}`,
+      description: `the records of jobs, partitioned by ${JOB_PARTITION}: WHERE ${JOB_PARTITION} = 'JOB' reads only that job`,
+    });
     new CfnOutput(this, 'AthenaWorkGroup', { value: this.workGroup.name });
   }
 

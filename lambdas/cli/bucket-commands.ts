@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
+import { pMapIterable } from 'p-map';
 import { listFolderPairs } from '../adapters/local-files.js';
 import { FusebatchError } from '../core/errors.js';
 import { stopJob, TOLERATED_FAILURE_METADATA } from '../core/job-ingest.js';
@@ -190,13 +191,28 @@ export async function cancelJob(store: ObjectStore, job: string, reason = 'cance
   return readJobStatus(store, job);
 }
 
-/** Every record of a job: its results parts, then its errors parts (invalid lines included). */
-export async function* jobRecords(store: ObjectStore, job: string): AsyncGenerator<OutputRecord> {
+/** Parts fetched ahead of the one being read: enough to hide S3's latency, few enough to keep memory flat. */
+export const PART_PREFETCH = 8;
+
+/**
+ * Every record of a job: its results parts, then its errors parts (invalid lines included),
+ * each prefix in listing order. Up to `prefetch` parts are downloaded at once, and no more
+ * than that many are held (fetched or in flight) ahead of the reader.
+ */
+export async function* jobRecords(
+  store: ObjectStore,
+  job: string,
+  options: { prefetch?: number } = {},
+): AsyncGenerator<OutputRecord> {
+  const keys: string[] = [];
   for (const prefix of [jobKeys.partsPrefix(job), jobKeys.errorsPrefix(job)]) {
-    for (const object of await store.list(prefix)) {
-      for (const line of decoder.decode(await store.get(object.key)).split('\n')) {
-        if (line) yield JSON.parse(line) as OutputRecord;
-      }
+    for (const object of await store.list(prefix)) keys.push(object.key);
+  }
+  const prefetch = options.prefetch ?? PART_PREFETCH;
+  const bodies = pMapIterable(keys, (key) => store.get(key), { concurrency: prefetch, backpressure: prefetch });
+  for await (const body of bodies) {
+    for (const line of decoder.decode(body).split('\n')) {
+      if (line) yield JSON.parse(line) as OutputRecord;
     }
   }
 }

@@ -1,45 +1,70 @@
 /**
  * `fusebatch query`: SQL over the records in a bucket (the local server or a deployed stack).
  * The records are downloaded into one JSON Lines file in a temporary folder and read by DuckDB
- * as the table `results`, with the columns of the Athena table.
+ * as the table `results`, with the columns of the Athena table. With a cache, objects whose
+ * ETag it already holds are read from it instead of the bucket.
  */
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { pMapIterable } from 'p-map';
 import { type QueryResult, queryRecordFiles } from '../adapters/duckdb-query.js';
+import type { ObjectCache } from '../adapters/object-cache.js';
 import type { ModelManifest } from '../core/manifest.js';
-import type { ObjectStore } from '../core/ports.js';
+import type { ObjectStore, StoredObject } from '../core/ports.js';
 import { isRecordKey, recordPrefixes } from '../core/query.js';
 
 export interface QueryOptions {
   /** One job's records; every record under results/ (single pairs and jobs) when absent. */
   readonly job?: string;
+  /** Where downloaded objects are kept by ETag, so a later query downloads only what changed. */
+  readonly cache?: ObjectCache;
 }
 
-/** Downloads a window of objects at a time, in parallel, and appends them in key order. */
-const WINDOW = 32;
+/** Objects downloaded (or read from the cache) at once; they are appended in key order. */
+export const DOWNLOAD_CONCURRENCY = 16;
 const NEWLINE = 0x0a;
 
-/** Writes every record object under the prefixes into `file`; returns how many objects were read. */
-export async function downloadRecords(store: ObjectStore, prefixes: readonly string[], file: string): Promise<number> {
-  const keys: string[] = [];
+export interface Download {
+  /** Record objects listed (every one is in the file). */
+  readonly objects: number;
+  /** Of those, fetched from the bucket (the rest came from the cache). */
+  readonly downloaded: number;
+}
+
+/** Writes every record object under the prefixes into `file`, in key order. */
+export async function downloadRecords(
+  store: ObjectStore,
+  prefixes: readonly string[],
+  file: string,
+  options: { cache?: ObjectCache; concurrency?: number } = {},
+): Promise<Download> {
+  const objects: StoredObject[] = [];
   for (const prefix of prefixes) {
-    for (const object of await store.list(prefix)) if (isRecordKey(object.key)) keys.push(object.key);
+    for (const object of await store.list(prefix)) if (isRecordKey(object.key)) objects.push(object);
   }
+  const { cache } = options;
+  let downloaded = 0;
+  const fetch = async (object: StoredObject) => {
+    const cached = await cache?.get(object);
+    if (cached) return cached;
+    const body = await store.get(object.key);
+    downloaded++;
+    await cache?.put(object, body);
+    return body;
+  };
+  const concurrency = options.concurrency ?? DOWNLOAD_CONCURRENCY;
   const out = await open(file, 'w');
   try {
-    for (let i = 0; i < keys.length; i += WINDOW) {
-      const bodies = await Promise.all(keys.slice(i, i + WINDOW).map((key) => store.get(key)));
-      for (const body of bodies) {
-        await out.write(body);
-        // A single pair's record may end without a newline: lines must not run together.
-        if (body.length && body[body.length - 1] !== NEWLINE) await out.write('\n');
-      }
+    for await (const body of pMapIterable(objects, fetch, { concurrency, backpressure: concurrency })) {
+      await out.write(body);
+      // A single pair's record may end without a newline: lines must not run together.
+      if (body.length && body[body.length - 1] !== NEWLINE) await out.write('\n');
     }
   } finally {
     await out.close();
   }
-  return keys.length;
+  return { objects: objects.length, downloaded };
 }
 
 export async function queryBucket(
@@ -47,12 +72,12 @@ export async function queryBucket(
   manifest: ModelManifest,
   sql: string,
   options: QueryOptions = {},
-): Promise<QueryResult & { objects: number }> {
+): Promise<QueryResult & Download> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'fusebatch-query-'));
   try {
     const file = path.join(dir, 'records.jsonl');
-    const objects = await downloadRecords(store, recordPrefixes(options.job), file);
-    return { ...(await queryRecordFiles(manifest, objects ? [file] : [], sql)), objects };
+    const download = await downloadRecords(store, recordPrefixes(options.job), file, { cache: options.cache });
+    return { ...(await queryRecordFiles(manifest, download.objects ? [file] : [], sql)), ...download };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -36,6 +36,16 @@ export class Evaluation {
    * does not mention (or gives as null) are skipped.
    */
   async add(record: OutputRecord, truth: Readonly<Record<string, unknown>>): Promise<Map<string, PairScore>> {
+    const scores = await this.judge(record, truth);
+    this.count(scores);
+    return scores;
+  }
+
+  /**
+   * Each scored task's verdict on one record, without adding it up: many records can be judged
+   * at once (their pictures loaded in parallel) and counted in their own order by `count`.
+   */
+  async judge(record: OutputRecord, truth: Readonly<Record<string, unknown>>): Promise<Map<string, PairScore>> {
     const scores = new Map<string, PairScore>();
     if (record.status !== 'ok') return scores;
     for (const task of this.manifest.tasks) {
@@ -46,12 +56,17 @@ export class Evaluation {
         loadTruthImage: this.loadTruthImage,
         loadPredicted: (key) => this.loadPredicted(record.id, task.name, key),
       };
-      const score = await kindOf(task).score(task, result as never, expected, io);
-      this.tallies.get(task.name)!.add(score);
-      this.pairs.set(task.name, (this.pairs.get(task.name) ?? 0) + 1);
-      scores.set(task.name, score);
+      scores.set(task.name, await kindOf(task).score(task, result as never, expected, io));
     }
     return scores;
+  }
+
+  /** Adds one record's verdicts (from `judge`) to the metrics. */
+  count(scores: ReadonlyMap<string, PairScore>): void {
+    for (const [task, score] of scores) {
+      this.tallies.get(task)!.add(score);
+      this.pairs.set(task, (this.pairs.get(task) ?? 0) + 1);
+    }
   }
 
   summary(): TaskMetrics[] {

@@ -9,6 +9,22 @@ import { kindOf } from './kinds/index.js';
 import type { ModelManifest } from './manifest.js';
 
 export const RESULTS_TABLE = 'results';
+/** The same columns over results/jobs/ only, partitioned by job: `WHERE job = '...'` reads one job's objects. */
+export const JOB_RESULTS_TABLE = 'job_results';
+/** The partition column of JOB_RESULTS_TABLE: the job's name. */
+export const JOB_PARTITION = 'job';
+
+/**
+ * Glue table parameters that make Athena compute a job's location from the query instead of
+ * listing partitions: an `injected` projection substitutes the value of `job` given in the
+ * WHERE clause literally into the template (so a job named `a/b` reads `jobs/a/b/`).
+ * `jobsLocation` is the S3 URI of results/jobs/, ending with a slash.
+ */
+export const jobPartitionProjection = (jobsLocation: string): Record<string, string> => ({
+  'projection.enabled': 'true',
+  [`projection.${JOB_PARTITION}.type`]: 'injected',
+  'storage.location.template': `${jobsLocation}\${${JOB_PARTITION}}/`,
+});
 
 /** Record files under results/: everything else there (masks, _SUCCESS) is not a row. */
 export const RECORD_FILE_EXTENSIONS = ['json', 'jsonl'] as const;

@@ -18,6 +18,8 @@ import { buildApp } from '../../lib/app.js';
 import { sharpPackages } from '../../lib/fused-inference-pipeline.js';
 import { allKindsManifest, allKindsModel } from '../helpers/all-kinds.js';
 
+// biome-ignore lint/suspicious/noTemplateCurlyInString: Athena's placeholder syntax, not JavaScript's
+const ATHENA_JOB_TEMPLATE = '/results/jobs/${job}/';
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const context = JSON.parse(readFileSync(path.join(ROOT, 'cdk.json'), 'utf8')).context;
 
@@ -410,7 +412,9 @@ describe('CDK app: the synthesized stack', () => {
     // The local table, as DuckDB itself describes it, has exactly the synthesized columns.
     const local = await queryRecordFiles(manifest, [], 'DESCRIBE results');
     const glue = template.toJSON().Resources;
-    const table = Object.values(glue as Resources).find((r) => r.Type === 'AWS::Glue::Table')!;
+    const table = Object.values(glue as Resources).find(
+      (r) => r.Type === 'AWS::Glue::Table' && r.Properties.TableInput.Name === 'results',
+    )!;
     expect(local.rows.map((r) => ({ Name: r.column_name, Type: hiveFromDuckdb(String(r.column_type)) }))).toEqual(
       table.Properties.TableInput.StorageDescriptor.Columns,
     );
@@ -421,10 +425,41 @@ describe('CDK app: the synthesized stack', () => {
       'IngestFailureQueueUrl',
       'BatchFailureQueueUrl',
       'ResultsTableName',
+      'JobResultsTableName',
       'AthenaWorkGroup',
     ]) {
       expect(outputs.some((o) => o.startsWith(`Pipeline${name}`))).toBe(true);
     }
+  });
+
+  it('defines job_results: the results columns over results/jobs/, partitioned by job with an injected projection', async () => {
+    // Prepare
+    const manifest = await readManifest(path.join(ROOT, 'models/reference'));
+    const jobs = { 'Fn::Join': ['', ['s3://', { Ref: Match.stringLikeRegexp('^PipelineBucket') }, '/results/jobs/']] };
+    // Assess
+    template.resourceCountIs('AWS::Glue::Table', 2);
+    template.hasResourceProperties('AWS::Glue::Table', {
+      TableInput: {
+        Name: 'job_results',
+        TableType: 'EXTERNAL_TABLE',
+        PartitionKeys: [{ Name: 'job', Type: 'string' }],
+        Parameters: Match.objectEquals({
+          classification: 'json',
+          EXTERNAL: 'TRUE',
+          'projection.enabled': 'true',
+          'projection.job.type': 'injected',
+          // The job's value is put into the template as written in the query's WHERE clause.
+          'storage.location.template': {
+            'Fn::Join': ['', ['s3://', { Ref: Match.stringLikeRegexp('^PipelineBucket') }, ATHENA_JOB_TEMPLATE]],
+          },
+        }),
+        StorageDescriptor: Match.objectLike({
+          Location: jobs,
+          SerdeInfo: Match.objectLike({ SerializationLibrary: 'org.openx.data.jsonserde.JsonSerDe' }),
+          Columns: glueColumns(manifest).map((c) => ({ Name: c.name, Type: c.type })),
+        }),
+      },
+    });
   });
 });
 

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Json } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ObjectCache } from '../../lambdas/adapters/object-cache.js';
 import { sendPair } from '../../lambdas/cli/bucket-commands.js';
 import { queryBucket } from '../../lambdas/cli/query.js';
 import { pairKeys } from '../../lambdas/core/keys.js';
@@ -42,9 +43,12 @@ async function readmeQueries(): Promise<string[]> {
     readme.indexOf('## Query results'),
     readme.indexOf('\n## ', readme.indexOf('## Query results') + 1),
   );
-  return [...section.matchAll(/```sql\n([\s\S]*?)```/g)]
-    .map((m) => m[1].trim())
-    .filter((q) => !q.includes('"$path"') && !q.includes('tasks.embedding')); // the reference model has no embedding: test/infra/stack.test.ts runs that one
+  return (
+    [...section.matchAll(/```sql\n([\s\S]*?)```/g)]
+      .map((m) => m[1].trim())
+      // Athena's own (job_results, "$path") are left out; the reference model has no embedding: test/infra/stack.test.ts runs that one.
+      .filter((q) => !q.includes('"$path"') && !q.includes('job_results') && !q.includes('tasks.embedding'))
+  );
 }
 
 /** What each README query must answer, computed from the records. */
@@ -202,6 +206,18 @@ describe('Query: SQL over the records in a bucket', () => {
     }
   });
 
+  it('keeps what it downloaded by the server’s ETags: the same query again downloads nothing', async () => {
+    // Prepare
+    const cache = new ObjectCache(path.join(dir, 'cache'), `${pipeline.endpoint}//fusebatch`);
+    const sql = 'SELECT count(*) AS n FROM results';
+    // Act
+    const first = await queryBucket(pipeline.store, manifest, sql, { cache });
+    const second = await queryBucket(pipeline.store, manifest, sql, { cache });
+    // Assess
+    expect(first.downloaded).toBe(first.objects);
+    expect(second).toMatchObject({ objects: first.objects, downloaded: 0, rows: first.rows });
+  });
+
   it('answers a job with no records with no rows, and the same columns', async () => {
     const { rows, objects } = await queryBucket(
       pipeline.store,
@@ -221,6 +237,8 @@ describe('Query: SQL over the records in a bucket', () => {
       promisify(execFile)(process.execPath, [bin, 'query', ...args, '--job', JOB, '--endpoint', pipeline.endpoint], {
         cwd: root,
         timeout: 60_000,
+        // Four at once, sharing one cache folder (never the user's own).
+        env: { ...process.env, FUSEBATCH_CACHE_DIR: path.join(dir, 'cli-cache') },
       });
     const sql =
       "SELECT tasks.shape.label AS shape, count(*) AS pairs FROM results WHERE status = 'ok' GROUP BY 1 ORDER BY 1";

@@ -9,7 +9,7 @@ import { renderChart } from '../../lambdas/core/report/charts.js';
 import { histogram } from '../../lambdas/core/report/histogram.js';
 import { renderReport } from '../../lambdas/core/report/html.js';
 import { escapeHtml, scriptJson } from '../../lambdas/core/report/html-escape.js';
-import { reportPair, summarize } from '../../lambdas/core/report/report-model.js';
+import { reportPair, summarize, taskCharts } from '../../lambdas/core/report/report-model.js';
 import { parseTruth, TruthFileError } from '../../lambdas/core/report/truth.js';
 
 const manifest = ModelManifestSchema.parse(
@@ -199,11 +199,7 @@ describe('Report: summary and charts', () => {
 
   it('draws no chart for a score task without threshold but its histogram', () => {
     const score = TaskSchema.parse({ name: 'q', kind: 'score', output: 'o' });
-    expect(
-      kindOf(score)
-        .charts(score, [{ score: 0.2 }] as never)
-        .map((c) => c.kind),
-    ).toEqual(['histogram']);
+    expect(taskCharts(score, [{ score: 0.2 }] as never).map((c) => c.kind)).toEqual(['histogram']);
   });
 
   it('renders bars and histograms as SVG with exact counts in titles, text escaped', () => {

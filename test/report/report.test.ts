@@ -237,6 +237,28 @@ describe('Report: a job as one HTML file, in headless Chromium', () => {
     expect(problems).toEqual([]);
   });
 
+  it('with --gallery smaller than the job: all errors, a sample of the rest, the summary of every pair', async () => {
+    // Prepare
+    const out = path.join(dir, 'sampled.html');
+    const full = await page.locator('#summary').innerHTML();
+    // Act
+    const report = await writeReport(pipeline.store, { job: JOB, out, manifest: pipeline.model.manifest, gallery: 10 });
+    const sampled = await browser.newPage();
+    await sampled.goto(`file://${out}`);
+    // Assess
+    expect(report).toMatchObject({ pairs: PAIRS + 2, shown: 10, errors: 2 });
+    expect(await sampled.locator('article.card').count()).toBe(10);
+    expect(await sampled.locator('article.card.error').count()).toBe(2);
+    expect(await sampled.locator('#gallery-note').textContent()).toMatch(/^10 of 58 pairs: 2 of the 2 errors, /);
+    expect(await sampled.locator('[data-tile="pairs"] b').textContent()).toBe(String(PAIRS + 2));
+    // The same charts as the full report's (which has the truth's metrics and marks besides).
+    const charts = (html: string) => html.match(/<figure class="chart".*?<\/figure>/gs);
+    expect(charts(await sampled.locator('#summary').innerHTML())).toEqual(charts(full));
+    const ids = await sampled.locator('article.card h3').allTextContents();
+    expect(ids).toEqual([...ids].sort());
+    await sampled.close();
+  });
+
   it('refuses a job with no records, saying so', async () => {
     await expect(
       writeReport(pipeline.store, {

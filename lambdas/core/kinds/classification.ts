@@ -2,7 +2,8 @@
 import { z } from 'zod';
 import { activate } from '../activations.js';
 import { col } from '../columns.js';
-import { histogram, REPORT_HISTOGRAM_BINS } from '../report/histogram.js';
+import { LabelCounts } from '../report/charts.js';
+import { HistogramTally, REPORT_HISTOGRAM_BINS } from '../report/histogram.js';
 import { accuracyTally, f2, labelList, round6, TaskBase, type TaskKind, todo } from './kind.js';
 
 export const ClassificationTaskSchema = z.object({
@@ -63,25 +64,26 @@ export const classification = {
     text: `${r.label} ${f2(r.score)}`,
     detail: r.top.map((t) => `${t.label} ${f2(t.score)}`).join(' · '),
   }),
-  charts: (task, results) => [
-    {
-      kind: 'bars',
-      task: task.name,
-      title: `${task.name}: label distribution`,
-      bars: task.labels.map((label) => ({ label, count: results.filter((r) => r.label === label).length })),
-    },
-    {
-      kind: 'histogram',
-      task: task.name,
-      title: `${task.name}: top score`,
-      axis: 'score of the top label',
-      histogram: histogram(
-        results.map((r) => r.score),
-        REPORT_HISTOGRAM_BINS,
-        [0, 1],
-      ),
-    },
-  ],
+  chartTally(task) {
+    const labels = new LabelCounts(task.labels);
+    const top = new HistogramTally(REPORT_HISTOGRAM_BINS, [0, 1]);
+    return {
+      add(r) {
+        labels.add(r.label);
+        top.add(r.score);
+      },
+      charts: () => [
+        { kind: 'bars', task: task.name, title: `${task.name}: label distribution`, bars: labels.bars() },
+        {
+          kind: 'histogram',
+          task: task.name,
+          title: `${task.name}: top score`,
+          axis: 'score of the top label',
+          histogram: top.result(),
+        },
+      ],
+    };
+  },
   draft: (output) =>
     output.dims.length === 1 && typeof output.dims[0] === 'number' && output.dims[0] >= 2 && output.dims[0] < 128
       ? {

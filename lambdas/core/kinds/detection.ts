@@ -15,7 +15,8 @@ import { activate, softmax } from '../activations.js';
 import { col } from '../columns.js';
 import type { Placement, Size } from '../placement.js';
 import type { ChartSpec } from '../report/charts.js';
-import { histogram, REPORT_HISTOGRAM_BINS } from '../report/histogram.js';
+import { LabelCounts } from '../report/charts.js';
+import { HistogramTally, REPORT_HISTOGRAM_BINS } from '../report/histogram.js';
 import {
   type DraftOutput,
   f2,
@@ -274,11 +275,17 @@ export const detection = {
     };
   },
   tally(task) {
-    const detections = new Map(task.labels.map((l) => [l, [] as DetectionScore['detections'][number][]]));
+    // AP needs every detection's score and matches: kept as two numbers each (the matches as
+    // one bit per IoU threshold), as a large job's report holds them all until the end.
+    const detections = new Map(task.labels.map((l) => [l, { scores: [] as number[], hits: [] as number[] }]));
     const truths = new Map(task.labels.map((l) => [l, 0]));
     return {
       add(s) {
-        for (const d of s.detections) detections.get(d.label)?.push(d);
+        for (const d of s.detections) {
+          const kept = detections.get(d.label);
+          kept?.scores.push(d.score);
+          kept?.hits.push(d.tp.reduce((bits, tp, t) => bits | (Number(tp) << t), 0));
+        }
         for (const [label, n] of s.truths) truths.set(label, (truths.get(label) ?? 0) + n);
       },
       summary() {
@@ -289,7 +296,9 @@ export const detection = {
             l,
             IOU_THRESHOLDS.map((_, t) =>
               averagePrecision(
-                detections.get(l)!.map((d) => ({ score: d.score, tp: d.tp[t] })),
+                detections
+                  .get(l)!
+                  .scores.map((score, i) => ({ score, tp: ((detections.get(l)!.hits[i] >> t) & 1) === 1 })),
                 truths.get(l)!,
               ),
             ),
@@ -334,27 +343,27 @@ export const detection = {
       )
       .join(' · '),
   }),
-  charts(task, results): ChartSpec[] {
-    const all = results.flat();
-    return [
-      {
-        kind: 'bars',
-        task: task.name,
-        title: `${task.name}: boxes by label`,
-        bars: task.labels.map((label) => ({ label, count: all.filter((d) => d.label === label).length })),
+  chartTally(task) {
+    const labels = new LabelCounts(task.labels);
+    const scores = new HistogramTally(REPORT_HISTOGRAM_BINS, task.activation === 'identity' ? undefined : [0, 1]);
+    return {
+      add(result) {
+        for (const d of result) {
+          labels.add(d.label);
+          scores.add(d.score);
+        }
       },
-      {
-        kind: 'histogram',
-        task: task.name,
-        title: `${task.name}: box scores`,
-        axis: 'score of every box',
-        histogram: histogram(
-          all.map((d) => d.score),
-          REPORT_HISTOGRAM_BINS,
-          task.activation === 'identity' ? undefined : [0, 1],
-        ),
-      },
-    ];
+      charts: (): ChartSpec[] => [
+        { kind: 'bars', task: task.name, title: `${task.name}: boxes by label`, bars: labels.bars() },
+        {
+          kind: 'histogram',
+          task: task.name,
+          title: `${task.name}: box scores`,
+          axis: 'score of every box',
+          histogram: scores.result(),
+        },
+      ],
+    };
   },
   overlay: (_task, { result }) => ({
     kind: 'boxes',

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { col } from '../columns.js';
-import { histogram, REPORT_HISTOGRAM_BINS } from '../report/histogram.js';
+import { HistogramTally, REPORT_HISTOGRAM_BINS } from '../report/histogram.js';
 import { type PairScore, round6, TaskBase, type TaskKind } from './kind.js';
 
 export const EmbeddingTaskSchema = z.object({
@@ -83,18 +83,21 @@ export const embedding = {
       .map((x) => x.toFixed(3))
       .join(', ')}${result.length > 8 ? ', …' : ''}`,
   }),
-  charts: (task, results) => [
-    {
-      kind: 'histogram',
-      task: task.name,
-      title: `${task.name}: vector length`,
-      axis: 'L2 norm',
-      histogram: histogram(
-        results.map((r) => norm(r)),
-        REPORT_HISTOGRAM_BINS,
-      ),
-    },
-  ],
+  chartTally(task) {
+    const norms = new HistogramTally(REPORT_HISTOGRAM_BINS);
+    return {
+      add: (r) => norms.add(norm(r)),
+      charts: () => [
+        {
+          kind: 'histogram',
+          task: task.name,
+          title: `${task.name}: vector length`,
+          axis: 'L2 norm',
+          histogram: norms.result(),
+        },
+      ],
+    };
+  },
   draft: (output) =>
     output.dims.length === 1 && typeof output.dims[0] === 'number' && output.dims[0] >= 128
       ? {

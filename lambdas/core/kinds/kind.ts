@@ -13,7 +13,7 @@
 import { z } from 'zod';
 import type { ColumnType } from '../columns.js';
 import type { Placement, Size } from '../placement.js';
-import type { ChartSpec } from '../report/charts.js';
+import type { ChartTally } from '../report/charts.js';
 
 // ---- model.json ----
 
@@ -214,7 +214,8 @@ export interface TaskKind<
   cell(result: R): string;
   /** The result in words on a report card, and more of it on hover. */
   describe(task: T, result: R): { text: string; detail?: string };
-  charts(task: T, results: readonly R[]): ChartSpec[];
+  /** The report's charts of the task, fed one result at a time. */
+  chartTally(task: T): ChartTally<R>;
   overlay?(task: T, input: OverlayInput<R>): Overlay | null;
   /** The overlay's colours in words, when it has its own (one per class); else the task's colour is shown. */
   legend?(task: T): { label: string; color: Rgb }[];

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { sigmoid } from '../activations.js';
 import { col } from '../columns.js';
 import type { Placement, Size } from '../placement.js';
-import { histogram, REPORT_HISTOGRAM_BINS } from '../report/histogram.js';
+import { HistogramTally, REPORT_HISTOGRAM_BINS } from '../report/histogram.js';
 import { forEachBilinearPixel, nearestIndex, oneChannelPlane, planeSizeOf } from './dense.js';
 import { type DenseImage, f2, type PairScore, type Rgb, round6, TaskBase, type TaskKind } from './kind.js';
 
@@ -192,30 +192,33 @@ export const valueMap = {
     text: `peak ${f2(r.max)} at (${r.peak.x}, ${r.peak.y})`,
     detail: `min ${f2(r.min)} · mean ${f2(r.mean)} · max ${f2(r.max)}`,
   }),
-  charts: (task, results) => [
-    {
-      kind: 'histogram',
-      task: task.name,
-      title: `${task.name}: peak value`,
-      axis: 'maximum of each map',
-      histogram: histogram(
-        results.map((r) => r.max),
-        REPORT_HISTOGRAM_BINS,
-        task.activation === 'sigmoid' ? [0, 1] : undefined,
-      ),
-    },
-    {
-      kind: 'histogram',
-      task: task.name,
-      title: `${task.name}: mean value`,
-      axis: 'mean of each map',
-      histogram: histogram(
-        results.map((r) => r.mean),
-        REPORT_HISTOGRAM_BINS,
-        task.activation === 'sigmoid' ? [0, 1] : undefined,
-      ),
-    },
-  ],
+  chartTally(task) {
+    const range = task.activation === 'sigmoid' ? ([0, 1] as const) : undefined;
+    const peaks = new HistogramTally(REPORT_HISTOGRAM_BINS, range);
+    const means = new HistogramTally(REPORT_HISTOGRAM_BINS, range);
+    return {
+      add(r) {
+        peaks.add(r.max);
+        means.add(r.mean);
+      },
+      charts: () => [
+        {
+          kind: 'histogram',
+          task: task.name,
+          title: `${task.name}: peak value`,
+          axis: 'maximum of each map',
+          histogram: peaks.result(),
+        },
+        {
+          kind: 'histogram',
+          task: task.name,
+          title: `${task.name}: mean value`,
+          axis: 'mean of each map',
+          histogram: means.result(),
+        },
+      ],
+    };
+  },
   overlay(_task, { dense, size }) {
     const values = asValues(dense);
     if (!values) return null;

@@ -2,7 +2,8 @@
 import { z } from 'zod';
 import { activate } from '../activations.js';
 import { col } from '../columns.js';
-import { histogram, REPORT_HISTOGRAM_BINS } from '../report/histogram.js';
+import { LabelCounts } from '../report/charts.js';
+import { HistogramTally, REPORT_HISTOGRAM_BINS } from '../report/histogram.js';
 import { f2, labelList, type PairScore, round6, TaskBase, type TaskKind } from './kind.js';
 
 export const MultilabelTaskSchema = z.object({
@@ -88,23 +89,24 @@ export const multilabel = {
       .map(([label, score]) => `${label} ${f2(score)}`)
       .join(' · '),
   }),
-  charts: (task, results) => [
-    {
-      kind: 'bars',
-      task: task.name,
-      title: `${task.name}: labels predicted`,
-      bars: task.labels.map((label) => ({ label, count: results.filter((r) => r.labels.includes(label)).length })),
-    },
-    {
-      kind: 'histogram',
-      task: task.name,
-      title: `${task.name}: scores`,
-      axis: 'score of every label',
-      histogram: histogram(
-        results.flatMap((r) => Object.values(r.scores)),
-        REPORT_HISTOGRAM_BINS,
-        [0, 1],
-      ),
-    },
-  ],
+  chartTally(task) {
+    const labels = new LabelCounts(task.labels);
+    const scores = new HistogramTally(REPORT_HISTOGRAM_BINS, [0, 1]);
+    return {
+      add(r) {
+        for (const label of new Set(r.labels)) labels.add(label);
+        for (const s of Object.values(r.scores)) scores.add(s);
+      },
+      charts: () => [
+        { kind: 'bars', task: task.name, title: `${task.name}: labels predicted`, bars: labels.bars() },
+        {
+          kind: 'histogram',
+          task: task.name,
+          title: `${task.name}: scores`,
+          axis: 'score of every label',
+          histogram: scores.result(),
+        },
+      ],
+    };
+  },
 } satisfies TaskKind<'multilabel', MultilabelTask, MultilabelResult, MultilabelScore>;

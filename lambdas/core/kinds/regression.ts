@@ -1,7 +1,7 @@
 /** `regression`: one value, [N] or [N, 1] → the value. */
 import { z } from 'zod';
 import { col } from '../columns.js';
-import { histogram, REPORT_HISTOGRAM_BINS } from '../report/histogram.js';
+import { HistogramTally, REPORT_HISTOGRAM_BINS } from '../report/histogram.js';
 import { accuracyTally, f2, round6, TaskBase, type TaskKind } from './kind.js';
 
 export const RegressionTaskSchema = z.object({
@@ -34,16 +34,13 @@ export const regression = {
   describeTask: (task) => task.activation,
   cell: (result) => result.value.toFixed(3),
   describe: (_task, r) => ({ text: f2(r.value) }),
-  charts: (task, results) => [
-    {
-      kind: 'histogram',
-      task: task.name,
-      title: `${task.name}: value`,
-      axis: 'value',
-      histogram: histogram(
-        results.map((r) => r.value),
-        REPORT_HISTOGRAM_BINS,
-      ),
-    },
-  ],
+  chartTally(task) {
+    const values = new HistogramTally(REPORT_HISTOGRAM_BINS);
+    return {
+      add: (r) => values.add(r.value),
+      charts: () => [
+        { kind: 'histogram', task: task.name, title: `${task.name}: value`, axis: 'value', histogram: values.result() },
+      ],
+    };
+  },
 } satisfies TaskKind<'regression', RegressionTask, RegressionResult>;

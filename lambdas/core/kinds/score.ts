@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { activate } from '../activations.js';
 import { col } from '../columns.js';
 import type { ChartSpec } from '../report/charts.js';
-import { histogram, REPORT_HISTOGRAM_BINS } from '../report/histogram.js';
+import { LabelCounts } from '../report/charts.js';
+import { HistogramTally, REPORT_HISTOGRAM_BINS } from '../report/histogram.js';
 import { accuracyTally, f2, round6, TaskBase, type TaskKind } from './kind.js';
 
 export const ScoreTaskSchema = z.object({
@@ -49,29 +50,30 @@ export const score = {
   describe: (_task, r) => ({
     text: r.positive === undefined ? f2(r.score) : `${f2(r.score)} ${r.positive ? 'yes' : 'no'}`,
   }),
-  charts(task, results) {
-    const scores = results.map((r) => r.score);
-    const charts: ChartSpec[] = [];
-    if (task.threshold !== undefined) {
-      const cut = task.threshold;
-      charts.push({
-        kind: 'bars',
-        task: task.name,
-        title: `${task.name}: at or above ${cut}`,
-        bars: [
-          { label: 'yes', count: scores.filter((s) => s >= cut).length },
-          { label: 'no', count: scores.filter((s) => s < cut).length },
-        ],
-      });
-    }
-    charts.push({
-      kind: 'histogram',
-      task: task.name,
-      title: `${task.name}: score`,
-      axis: 'score',
-      histogram: histogram(scores, REPORT_HISTOGRAM_BINS, task.activation === 'sigmoid' ? [0, 1] : undefined),
-    });
-    return charts;
+  chartTally(task) {
+    const cut = task.threshold;
+    const sides = new LabelCounts(['yes', 'no']);
+    const scores = new HistogramTally(REPORT_HISTOGRAM_BINS, task.activation === 'sigmoid' ? [0, 1] : undefined);
+    return {
+      add(r) {
+        if (cut !== undefined && !Number.isNaN(r.score)) sides.add(r.score >= cut ? 'yes' : 'no');
+        scores.add(r.score);
+      },
+      charts() {
+        const charts: ChartSpec[] = [];
+        if (cut !== undefined) {
+          charts.push({ kind: 'bars', task: task.name, title: `${task.name}: at or above ${cut}`, bars: sides.bars() });
+        }
+        charts.push({
+          kind: 'histogram',
+          task: task.name,
+          title: `${task.name}: score`,
+          axis: 'score',
+          histogram: scores.result(),
+        });
+        return charts;
+      },
+    };
   },
   draft: (output) =>
     output.dims.length === 0 || (output.dims.length === 1 && output.dims[0] === 1)

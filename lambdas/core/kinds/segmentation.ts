@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { col } from '../columns.js';
-import { histogram, REPORT_HISTOGRAM_BINS } from '../report/histogram.js';
+import { HistogramTally, REPORT_HISTOGRAM_BINS } from '../report/histogram.js';
 import { maskAtOriginalSize, maskStats, nearestIndex, oneChannelPlane, planeSizeOf } from './dense.js';
 import {
   type BinaryMask,
@@ -149,18 +149,21 @@ export const segmentation = {
     text: r.coverage ? `coverage ${percent(r.coverage)}` : 'empty',
     detail: r.box ? `box ${r.box.width}×${r.box.height} at (${r.box.x}, ${r.box.y})` : 'no box',
   }),
-  charts(task, results) {
-    const coverage = results.map((r) => r.coverage);
-    const top = Math.max(0, ...coverage);
-    return [
-      {
-        kind: 'histogram',
-        task: task.name,
-        title: `${task.name}: coverage`,
-        axis: 'fraction of the image in the mask',
-        histogram: histogram(coverage, REPORT_HISTOGRAM_BINS, [0, top > 0 ? top : 1]),
-      },
-    ];
+  chartTally(task) {
+    // From 0 to the largest coverage seen: masks are often small, and [0, 1] would squash them.
+    const coverage = new HistogramTally(REPORT_HISTOGRAM_BINS, { from: 0 });
+    return {
+      add: (r) => coverage.add(r.coverage),
+      charts: () => [
+        {
+          kind: 'histogram',
+          task: task.name,
+          title: `${task.name}: coverage`,
+          axis: 'fraction of the image in the mask',
+          histogram: coverage.result(),
+        },
+      ],
+    };
   },
   overlay(_task, { dense, size, color }) {
     const mask = asMask(dense);

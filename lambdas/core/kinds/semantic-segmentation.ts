@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { col } from '../columns.js';
 import type { Placement, Size } from '../placement.js';
+import { LabelCounts } from '../report/charts.js';
 import { axisSamples, forEachBilinearPixel, nearestIndex } from './dense.js';
 import {
   type DenseImage,
@@ -276,14 +277,22 @@ export const semanticSegmentation = {
         .join(' · '),
     };
   },
-  charts: (task, results) => [
-    {
-      kind: 'bars',
-      task: task.name,
-      title: `${task.name}: pairs where each class appears`,
-      bars: task.labels.map((label) => ({ label, count: results.filter((r) => (r.coverage[label] ?? 0) > 0).length })),
-    },
-  ],
+  chartTally(task) {
+    const present = new LabelCounts(task.labels);
+    return {
+      add(r) {
+        for (const label of task.labels) if ((r.coverage[label] ?? 0) > 0) present.add(label);
+      },
+      charts: () => [
+        {
+          kind: 'bars',
+          task: task.name,
+          title: `${task.name}: pairs where each class appears`,
+          bars: present.bars(),
+        },
+      ],
+    };
+  },
   overlay(task, { dense, size }) {
     const map = asClasses(dense);
     if (!map) return null;

@@ -21,6 +21,24 @@ export type ChartSpec =
       readonly axis: string;
     };
 
+/** A kind's charts, drawn from its results one at a time (a job's results are never all held). */
+export interface ChartTally<R> {
+  add(result: R): void;
+  charts(): ChartSpec[];
+}
+
+/** Counts by label, for bar charts: every label of the task, in the task's order, even at 0. */
+export class LabelCounts {
+  private readonly counts = new Map<string, number>();
+  constructor(private readonly labels: readonly string[]) {}
+  add(label: string): void {
+    this.counts.set(label, (this.counts.get(label) ?? 0) + 1);
+  }
+  bars(): { label: string; count: number }[] {
+    return this.labels.map((label) => ({ label, count: this.counts.get(label) ?? 0 }));
+  }
+}
+
 const WIDTH = 360;
 const fmt = (x: number) => (Number.isInteger(x) ? String(x) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2));
 

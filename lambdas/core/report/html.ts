@@ -7,6 +7,7 @@
 import { ERROR_CODES } from '../errors.js';
 import type { TaskMetrics } from '../evaluation.js';
 import { renderChart } from './charts.js';
+import type { GalleryCounts } from './gallery.js';
 import { escapeHtml, scriptJson } from './html-escape.js';
 import type { ReportPair, ReportSummary } from './report-model.js';
 
@@ -21,20 +22,26 @@ export const maskColor = (index: number) => MASK_COLORS[index % MASK_COLORS.leng
 
 export const DEFAULT_PAGE_SIZE = 50;
 
-export interface ReportDocument {
+/** Everything on the page but the gallery's pairs. */
+export interface ReportHeader {
   readonly job: string;
   /** Model identities and engines that produced the records. */
   readonly models: readonly string[];
   readonly generatedAt: string;
   readonly truthFile?: string;
   readonly summary: ReportSummary;
-  readonly pairs: readonly ReportPair[];
   /** Tasks that draw over the thumbnails, with their colours and what each shows. */
   readonly overlayTasks: readonly {
     readonly task: string;
     readonly swatches: readonly { readonly color: string; readonly label?: string }[];
   }[];
   readonly pageSize?: number;
+  /** When the gallery holds fewer pairs than the job: how they were chosen (gallery.ts). */
+  readonly gallery?: GalleryCounts;
+}
+
+export interface ReportDocument extends ReportHeader {
+  readonly pairs: readonly ReportPair[];
 }
 
 /** The page's stylesheet and script, inlined as they are. */
@@ -72,7 +79,26 @@ function metricsTable(metrics: readonly TaskMetrics[] | undefined, truthFile: st
   );
 }
 
-export function renderReport(doc: ReportDocument, assets: ReportAssets): string {
+const count = (n: number) => n.toLocaleString('en-US');
+
+/** A line under the gallery's title when it holds only some of the job's pairs. */
+function galleryNote(gallery: GalleryCounts | undefined, truth: boolean): string {
+  if (!gallery || gallery.shown === gallery.pairs) return '';
+  if (gallery.shown === 0)
+    return '<p class="meta" id="gallery-note">No gallery: the report was written with --gallery 0.</p>';
+  const flagged = truth ? 'errors and wrong pairs' : 'errors';
+  return (
+    `<p class="meta" id="gallery-note">${count(gallery.shown)} of ${count(gallery.pairs)} pairs: ` +
+    `${count(gallery.flaggedShown)} of the ${count(gallery.flagged)} ${flagged}, and a sample of the others ` +
+    '(chosen by a hash of the pair id, so the same job gives the same sample). The summary above counts every pair.</p>'
+  );
+}
+
+/**
+ * The page up to the gallery's pairs, which follow as JSON values separated by commas
+ * (reportPairJson), then reportClosing: the file is written as it goes, never held whole.
+ */
+export function reportOpening(doc: ReportHeader, assets: ReportAssets): string {
   const { summary } = doc;
   const title = `fusebatch report: ${doc.job}`;
   const tiles = [
@@ -89,11 +115,7 @@ export function renderReport(doc: ReportDocument, assets: ReportAssets): string 
           .join('')}</span>`,
     )
     .join(' ');
-  const data = {
-    pageSize: doc.pageSize ?? DEFAULT_PAGE_SIZE,
-    truth: doc.truthFile !== undefined,
-    pairs: doc.pairs,
-  };
+  const data = { pageSize: doc.pageSize ?? DEFAULT_PAGE_SIZE, truth: doc.truthFile !== undefined };
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -119,6 +141,7 @@ ${metricsTable(summary.metrics, doc.truthFile)}
 </section>
 <section id="gallery">
 <h2>Pairs</h2>
+${galleryNote(doc.gallery, data.truth)}
 <div class="controls">
 <label>show <select id="filter"><option value="all">all pairs</option><option value="error">errors</option>${data.truth ? '<option value="wrong">wrong</option>' : ''}</select></label>
 <input id="search" type="search" placeholder="search id or caption" aria-label="search id or caption">
@@ -128,11 +151,23 @@ ${metricsTable(summary.metrics, doc.truthFile)}
 <div id="cards" class="cards"></div>
 </section>
 </main>
-<script type="application/json" id="report-data">${scriptJson(data)}</script>
+<script type="application/json" id="report-data">${scriptJson(data).slice(0, -1)},"pairs":[`;
+}
+
+/** One pair of the gallery, as the page's data holds it (escaped for a <script> element). */
+export const reportPairJson = (pair: ReportPair) => scriptJson(pair);
+
+export function reportClosing(assets: ReportAssets): string {
+  return `]}</script>
 <script>
 ${assets.js}
 </script>
 </body>
 </html>
 `;
+}
+
+/** The whole page as one string (for a gallery already in memory). */
+export function renderReport(doc: ReportDocument, assets: ReportAssets): string {
+  return reportOpening(doc, assets) + doc.pairs.map(reportPairJson).join(',') + reportClosing(assets);
 }

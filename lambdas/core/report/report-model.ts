@@ -4,7 +4,7 @@
  * is right. Images and masks are added by the caller (they need an image codec).
  */
 import type { TaskMetrics } from '../evaluation.js';
-import { kindOf, type PairScore, resultOf } from '../kinds/index.js';
+import { kindOf, type PairScore, type ResultOf, resultOf, type Task } from '../kinds/index.js';
 import type { ModelManifest } from '../manifest.js';
 import type { ModelIdentity, OutputRecord } from '../records.js';
 import type { ChartSpec } from './charts.js';
@@ -97,34 +97,78 @@ export function reportPair(manifest: ModelManifest, record: OutputRecord, judgem
   return { ...base, status: 'ok', tasks, ...(judgement ? { wrong } : {}) };
 }
 
-/** Pairs, errors by code (most frequent first) and every task's charts; an errors chart when there are errors. */
-export function summarize(manifest: ModelManifest, records: readonly OutputRecord[]): ReportSummary {
-  const byCode = new Map<string, number>();
-  for (const r of records) if (r.status === 'error') byCode.set(r.error.code, (byCode.get(r.error.code) ?? 0) + 1);
-  const errorsByCode = [...byCode]
-    .map(([code, count]) => ({ code, count }))
-    .sort((a, b) => b.count - a.count || a.code.localeCompare(b.code));
-  const errors = errorsByCode.reduce((n, e) => n + e.count, 0);
-  const charts: ChartSpec[] = [];
-  if (errors)
-    charts.push({
-      kind: 'bars',
-      task: null,
-      title: 'errors by code',
-      bars: errorsByCode.map((e) => ({ label: e.code, count: e.count })),
-    });
-  for (const task of manifest.tasks) {
-    const results = records.flatMap((r) => {
-      const result = r.status === 'ok' ? resultOf(r.tasks, task) : undefined;
-      return result === undefined ? [] : [result]; // a result may itself be a list
-    });
-    charts.push(...kindOf(task).charts(task, results));
+/**
+ * The summary of a job, built one record at a time: pairs, errors by code, every task's charts
+ * (ChartTally: counts and fixed-size histograms) and the models seen. Its memory depends on the
+ * tasks and their labels, never on the number of records.
+ */
+export class ReportTally {
+  private pairs = 0;
+  private readonly byCode = new Map<string, number>();
+  private readonly models = new Set<string>();
+  private readonly charts;
+
+  constructor(manifest: ModelManifest) {
+    this.charts = manifest.tasks.map((task) => ({ task, tally: kindOf(task).chartTally(task) }));
   }
-  return { pairs: records.length, ok: records.length - errors, errors, errorsByCode, charts };
+
+  get count(): number {
+    return this.pairs;
+  }
+
+  add(record: OutputRecord): void {
+    this.pairs++;
+    this.models.add(describeModel(record.model, record.engine));
+    if (record.status === 'error') {
+      this.byCode.set(record.error.code, (this.byCode.get(record.error.code) ?? 0) + 1);
+      return;
+    }
+    for (const { task, tally } of this.charts) {
+      const result = resultOf(record.tasks, task);
+      if (result !== undefined) tally.add(result as never);
+    }
+  }
+
+  /** Pairs, errors by code (most frequent first) and every task's charts; an errors chart when there are errors. */
+  summary(): ReportSummary {
+    const errorsByCode = [...this.byCode]
+      .map(([code, count]) => ({ code, count }))
+      .sort((a, b) => b.count - a.count || a.code.localeCompare(b.code));
+    const errors = errorsByCode.reduce((n, e) => n + e.count, 0);
+    const charts: ChartSpec[] = [];
+    if (errors)
+      charts.push({
+        kind: 'bars',
+        task: null,
+        title: 'errors by code',
+        bars: errorsByCode.map((e) => ({ label: e.code, count: e.count })),
+      });
+    for (const { tally } of this.charts) charts.push(...tally.charts());
+    return { pairs: this.pairs, ok: this.pairs - errors, errors, errorsByCode, charts };
+  }
+
+  /** Model identities and engines seen in the records, for the report's header. */
+  describeModels(): string[] {
+    return [...this.models].sort();
+  }
+}
+
+/** The summary of records held in memory (ReportTally over them). */
+export function summarize(manifest: ModelManifest, records: Iterable<OutputRecord>): ReportSummary {
+  const tally = new ReportTally(manifest);
+  for (const r of records) tally.add(r);
+  return tally.summary();
+}
+
+/** One task's charts of some results (its kind's ChartTally over them). */
+export function taskCharts<T extends Task>(task: T, results: Iterable<ResultOf<T['kind']>>): ChartSpec[] {
+  const tally = kindOf(task).chartTally(task);
+  for (const r of results) tally.add(r);
+  return tally.charts();
 }
 
 /** Model identities and engines seen in the records, for the report's header. */
-export function describeModels(records: readonly OutputRecord[]): string[] {
+export function describeModels(records: Iterable<OutputRecord>): string[] {
   const seen = new Set<string>();
   for (const r of records) seen.add(describeModel(r.model, r.engine));
   return [...seen].sort();

@@ -25,26 +25,58 @@ export class TruthFileError extends FusebatchError {
 
 /** Parses a whole truth file; every bad line is reported at once, with its line number. */
 export function parseTruth(manifest: ModelManifest, text: string, file: string): Map<string, Truth> {
-  const schema = truthLineSchema(manifest);
-  const truths = new Map<string, Truth>();
-  const problems: string[] = [];
-  text.split('\n').forEach((line, i) => {
-    if (!line.trim()) return;
+  const reader = new TruthReader(manifest, file);
+  for (const line of text.split('\n')) reader.line(line);
+  return reader.done();
+}
+
+/**
+ * A truth file read line by line (so a large one is never held as one string): `line` for
+ * each line in order, then `done` for the truth by id (or, built with `keep: false`, nothing:
+ * the caller keeps what `line` returns), or every problem at once.
+ */
+export class TruthReader {
+  private readonly schema;
+  private readonly truths = new Map<string, Truth>();
+  private readonly problems: string[] = [];
+  private lines = 0;
+
+  constructor(
+    manifest: ModelManifest,
+    private readonly file: string,
+    private readonly keep = true,
+  ) {
+    this.schema = truthLineSchema(manifest);
+  }
+
+  /** Checks one line; returns its truth, or undefined for a blank or bad line (kept as a problem). */
+  line(line: string): Truth | undefined {
+    const n = ++this.lines;
+    if (!line.trim()) return undefined;
     let json: unknown;
     try {
       json = JSON.parse(line);
     } catch (error) {
-      problems.push(`${file}:${i + 1}: not JSON (${(error as Error).message})`);
-      return;
+      this.problems.push(`${this.file}:${n}: not JSON (${(error as Error).message})`);
+      return undefined;
     }
-    const parsed = schema.safeParse(json);
-    if (parsed.success) truths.set(parsed.data.id, parsed.data as Truth);
-    else problems.push(...formatIssues(parsed.error).map((p) => `${file}:${i + 1}: ${p}`));
-  });
-  if (problems.length) {
-    const shown = problems.slice(0, 20).map((p) => `  - ${p}`);
-    if (problems.length > 20) shown.push(`  - … and ${problems.length - 20} more`);
-    throw new TruthFileError(`ground truth ${file} is not usable:\n${shown.join('\n')}`);
+    const parsed = this.schema.safeParse(json);
+    if (!parsed.success) {
+      this.problems.push(...formatIssues(parsed.error).map((p) => `${this.file}:${n}: ${p}`));
+      return undefined;
+    }
+    const truth = parsed.data as Truth;
+    if (this.keep) this.truths.set(truth.id, truth);
+    return truth;
   }
-  return truths;
+
+  done(): Map<string, Truth> {
+    const { problems } = this;
+    if (problems.length) {
+      const shown = problems.slice(0, 20).map((p) => `  - ${p}`);
+      if (problems.length > 20) shown.push(`  - … and ${problems.length - 20} more`);
+      throw new TruthFileError(`ground truth ${this.file} is not usable:\n${shown.join('\n')}`);
+    }
+    return this.truths;
+  }
 }
