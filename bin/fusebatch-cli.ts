@@ -13,9 +13,11 @@ import { RECORD_FORMATS } from '../lambdas/cli/record-format.js';
 import { formatRows, ROW_FORMATS, type RowFormat } from '../lambdas/cli/row-format.js';
 import { FusebatchError } from '../lambdas/core/errors.js';
 import { formatMetric } from '../lambdas/core/evaluation.js';
+import { formatIssues } from '../lambdas/core/manifest.js';
 import { DEFAULT_GALLERY } from '../lambdas/core/report/gallery.js';
 import { ENGINE_NAMES, type EngineName } from '../lambdas/core/tensor.js';
 import { defaultDemoOut, LOCAL_BUCKET, LOCAL_CREDENTIALS } from '../lambdas/local/local-settings.js';
+import { type FaultOptions, FaultOptionsSchema } from '../lambdas/local/s3-front-faults.js';
 
 // Each command imports what it runs when it runs: `infer` and `validate-model` never load the
 // AWS SDK, s3rver or DuckDB, and `--help` loads none of them.
@@ -26,13 +28,17 @@ function positiveInt(value: string): number {
   return n;
 }
 
-/** JSON text; what it must hold is checked where it is used. */
-function jsonArgument(value: string): unknown {
+/** --faults: JSON, checked against the fault options' schema here, so a mistake is one clear line. */
+function faultsArgument(value: string): FaultOptions {
+  let json: unknown;
   try {
-    return JSON.parse(value);
+    json = JSON.parse(value);
   } catch {
     throw new InvalidArgumentError('expected JSON');
   }
+  const parsed = FaultOptionsSchema.safeParse(json);
+  if (!parsed.success) throw new InvalidArgumentError(formatIssues(parsed.error).join('; '));
+  return json as FaultOptions;
 }
 
 function wholeNumber(value: string): number {
@@ -144,7 +150,7 @@ program
   .option(
     '--faults <json>',
     'S3 faults to inject, for trying retries: e.g. \'{"slowDown":{"rate":0.2}}\' (see lambdas/local/s3-front-faults.ts)',
-    jsonArgument,
+    faultsArgument,
   )
   .action(async (opts) => {
     const { startLocalPipeline } = await import('../lambdas/local/local-pipeline.js');

@@ -99,6 +99,13 @@ describe('CLI: fusebatch', () => {
     expect(result.stderr).toContain('nope');
   });
 
+  it('refuses serve --faults that are not fault options, naming the field, before starting anything', async () => {
+    const result = await fusebatch('serve', '--port', '0', '--faults', '{"slowDown":{"rate":2},"resets":{}}');
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/--faults <json>.*is invalid\. .*slowDown\.rate: Too big/);
+    expect(result.stderr).toMatch(/resets/);
+  });
+
   it('validates a bundle and prints its inputs and tasks', async () => {
     const result = await fusebatch('validate-model', referenceBundle);
     expect(result.code).toBe(0);
