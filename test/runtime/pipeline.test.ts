@@ -33,6 +33,19 @@ describe('Function: runPipeline', () => {
     await model?.engine.close();
   });
 
+  /** The real engine, except that it fails any batch holding the caption 'cross' (its first token). */
+  const poisonedEngine = () => {
+    const poisonIds = (model.text as TokenIdsEncoder).encode('cross')[0];
+    return {
+      ...model.engine,
+      run: async (feeds: Parameters<RuntimeModel['engine']['run']>[0]) => {
+        const ids = feeds[(model.manifest.inputs.text as TokenTextInput).idsTensor].data as BigInt64Array;
+        if (ids.includes(BigInt(poisonIds))) throw new Error('kernel exploded');
+        return model.engine.run(feeds);
+      },
+    };
+  };
+
   it('returns one record per pair, in order, with bad pairs failing alone', async () => {
     // Prepare
     const pairs: PairSource[] = [
@@ -71,15 +84,7 @@ describe('Function: runPipeline', () => {
 
   it('fails only the pair that breaks the engine, not its batch', async () => {
     // Prepare: an engine that refuses any batch holding the poisoned caption's first token.
-    const poisonIds = (model.text as TokenIdsEncoder).encode('cross')[0];
-    const engine = {
-      ...model.engine,
-      run: async (feeds: Parameters<RuntimeModel['engine']['run']>[0]) => {
-        const ids = feeds[(model.manifest.inputs.text as TokenTextInput).idsTensor].data as BigInt64Array;
-        if (ids.includes(BigInt(poisonIds))) throw new Error('kernel exploded');
-        return model.engine.run(feeds);
-      },
-    };
+    const engine = poisonedEngine();
     const pairs = [
       memoryPair('a', png, 'a red circle'),
       memoryPair('b', png, 'cross'),
@@ -98,15 +103,7 @@ describe('Function: runPipeline', () => {
 
   it('records a pair that fails alone in a batch of one when the engine still runs the pairs it ran before', async () => {
     // Prepare: batches of one, the poisoned pair after a good one.
-    const poisonIds = (model.text as TokenIdsEncoder).encode('cross')[0];
-    const engine = {
-      ...model.engine,
-      run: async (feeds: Parameters<RuntimeModel['engine']['run']>[0]) => {
-        const ids = feeds[(model.manifest.inputs.text as TokenTextInput).idsTensor].data as BigInt64Array;
-        if (ids.includes(BigInt(poisonIds))) throw new Error('kernel exploded');
-        return model.engine.run(feeds);
-      },
-    };
+    const engine = poisonedEngine();
     const pairs = [memoryPair('a', png, 'a red circle'), memoryPair('b', png, 'cross')];
     // Act
     const records = await collect(
