@@ -37,7 +37,7 @@ import {
 } from 'aws-cdk-lib';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
-import { PREFIXES } from '../lambdas/core/keys.js';
+import { INPUT_PREFIXES, PREFIXES } from '../lambdas/core/keys.js';
 import { bundleFiles, type ModelManifest, ModelManifestSchema } from '../lambdas/core/manifest.js';
 import {
   glueColumns,
@@ -56,9 +56,6 @@ export const BATCH_DOCKERFILE = 'batch/Dockerfile';
 
 /** Prefix for Athena's query results in the bucket (expired like other temporary objects). */
 export const ATHENA_RESULTS_PREFIX = 'athena-results/';
-
-/** Where manifests' images may live: what workers may read besides state/. */
-export const INPUT_PREFIXES = [PREFIXES.inbox, PREFIXES.jobs, 'uploads/'] as const;
 
 /**
  * S3 invokes the ingest function asynchronously: Lambda retries a failed event twice and keeps

@@ -9,15 +9,28 @@
 import { Readable } from 'node:stream';
 import { parse as parseCsvStream } from 'csv-parse';
 import { z } from 'zod';
+import { INPUT_PREFIXES } from './keys.js';
 import { formatIssues, type PairNeeds } from './manifest.js';
+import { MAX_TEXT_BYTES } from './preprocess.js';
 
 const SAFE_ID = /^(?!\/)(?!.*(?:^|\/)\.\.?(?:\/|$))[^\0]+$/;
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 const idField = z
   .string()
   .min(1, 'id must not be empty')
   .max(512)
-  .regex(SAFE_ID, 'id must be a relative path without . or .. segments');
+  .regex(SAFE_ID, 'id must be a relative path without . or .. segments')
+  .refine((id) => !CONTROL.test(id), 'id must not hold control characters (newlines, tabs, ...)');
+
+/** An image key workers may read: under one of the input prefixes, no . or .. segment. */
+const imageKey = (field: z.ZodString) =>
+  field
+    .min(1, 'image must name an object key')
+    .refine((key) => INPUT_PREFIXES.some((p) => key.startsWith(p)), {
+      message: `image must be a key under ${INPUT_PREFIXES.join(', ')} (where workers may read)`,
+    })
+    .refine((key) => !/(?:^|\/)\.\.?(?:\/|$)/.test(key), 'image key must not have . or .. segments');
 
 /** A manifest line for a model that reads these halves. */
 export function manifestLineSchema(needs: PairNeeds) {
@@ -31,8 +44,12 @@ export function manifestLineSchema(needs: PairNeeds) {
   return z
     .object({
       id: idField,
-      image: needs.image ? required('image').min(1, 'image must name an object key') : z.unknown().optional(),
-      text: needs.text ? required('text') : z.unknown().optional(),
+      image: needs.image ? imageKey(required('image')) : z.unknown().optional(),
+      text: needs.text
+        ? required('text').refine((t) => Buffer.byteLength(t) <= MAX_TEXT_BYTES, {
+            message: `text must be at most ${MAX_TEXT_BYTES} bytes (the caption limit)`,
+          })
+        : z.unknown().optional(),
     })
     .catchall(z.unknown());
 }

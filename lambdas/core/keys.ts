@@ -30,6 +30,9 @@ export const IMAGE_EXTENSIONS = ['png', 'jpg', 'jpeg', 'webp', 'gif', 'tif', 'ti
 
 export const PREFIXES = { inbox: 'inbox/', jobs: 'jobs/', results: 'results/', state: 'state/' } as const;
 
+/** Where a manifest's images may live: what workers may read besides state/ (IAM grants follow). */
+export const INPUT_PREFIXES = [PREFIXES.inbox, PREFIXES.jobs, 'uploads/'] as const;
+
 export type KeyKind =
   | { readonly kind: 'pair-image'; readonly id: string; readonly key: string }
   | { readonly kind: 'pair-text'; readonly id: string; readonly key: string }

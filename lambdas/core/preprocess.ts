@@ -44,7 +44,10 @@ const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g;
  * - leading and trailing whitespace is trimmed; what is left must not be empty (TEXT_EMPTY).
  * Strings (already decoded) go through the same cleaning.
  */
-export function cleanText(input: Uint8Array | string, maxBytes = 64 * 1024): string {
+/** The most bytes a pair's text may have, in a file or a manifest line. */
+export const MAX_TEXT_BYTES = 64 * 1024;
+
+export function cleanText(input: Uint8Array | string, maxBytes = MAX_TEXT_BYTES): string {
   let text: string;
   if (typeof input === 'string') {
     text = input;

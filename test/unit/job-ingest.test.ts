@@ -14,7 +14,7 @@ const kind = (job: string, format: 'jsonl' | 'csv' = 'jsonl') =>
 
 const lines = (n: number, bad: number[] = []) =>
   Array.from({ length: n }, (_, i) =>
-    bad.includes(i) ? `{"id":"p${i}"}` : JSON.stringify({ id: `p${i}`, image: `img/${i}.png`, text: `t${i}` }),
+    bad.includes(i) ? `{"id":"p${i}"}` : JSON.stringify({ id: `p${i}`, image: `uploads/img/${i}.png`, text: `t${i}` }),
   ).join('\n') + '\n';
 
 function setup(overrides: Partial<IngestDeps> = {}) {
@@ -147,7 +147,7 @@ describe('Function: ingestJob', () => {
 
   it('reads a CSV manifest as a stream too', async () => {
     const { store, deps } = setup();
-    store.seed('jobs/c.csv', 'id,image,text\r\na,img/a.png,"red, circle"\r\nb,img/b.png,blue\r\n');
+    store.seed('jobs/c.csv', 'id,image,text\r\na,uploads/img/a.png,"red, circle"\r\nb,uploads/img/b.png,blue\r\n');
     expect(await ingestJob(kind('c', 'csv'), deps)).toMatchObject({ chunks: 1 });
     expect(store.text(jobKeys.chunk('c', 0))).toContain('"text":"red, circle"');
   });
