@@ -95,24 +95,25 @@ export async function handlePairObject(
   if (kind.kind === 'pair-text' && !needs.text) {
     return { outcome: 'ignored', key: kind.key, reason: 'the model reads no text: inbox/ takes <id>.<image> alone' };
   }
-  const textKey = pairKeys.text(id);
-  const [hasText, siblings] = await Promise.all([
-    needs.text ? deps.store.exists(textKey) : false,
-    needs.image ? deps.store.list(`${PREFIXES.inbox}${id}.`) : [],
-  ]);
-  const images = siblings
-    .map((o) => classifyKey(o.key))
-    .filter((k) => k.kind === 'pair-image' && k.id === id)
-    .map((k) => k.key);
+  // One listing finds both halves, whatever the case of their extensions (`cat.PNG`, `cat.TXT`).
+  const siblings = (await deps.store.list(`${PREFIXES.inbox}${id}.`)).map((o) => classifyKey(o.key));
+  const halves = (kind: 'pair-image' | 'pair-text') =>
+    siblings.filter((k) => k.kind === kind && k.id === id).map((k) => k.key);
+  const images = needs.image ? halves('pair-image') : [];
+  const texts = needs.text ? halves('pair-text') : [];
   if (needs.image && !images.length) return { outcome: 'waiting', id, missing: 'image' };
-  if (needs.text && !hasText) return { outcome: 'waiting', id, missing: 'text' };
+  if (needs.text && !texts.length) return { outcome: 'waiting', id, missing: 'text' };
   let record: OutputRecord;
-  if (images.length > 1) {
-    const message = `more than one image for id '${id}': ${images.join(', ')}`;
-    const inputs = { image: images.join(','), ...(needs.text ? { text: null } : {}) };
+  if (images.length > 1 || texts.length > 1) {
+    const [half, keys] = images.length > 1 ? ['image', images] : ['caption', texts];
+    const message = `more than one ${half} for id '${id}': ${keys.join(', ')}`;
+    const inputs = {
+      ...(needs.image ? { image: images.join(',') } : {}),
+      ...(needs.text ? { text: null } : {}),
+    };
     record = errorRecord(deps.model, id, inputs, new PairError('INPUT_INVALID', message));
   } else {
-    const pair = storePair(deps.store, id, images[0] ?? null, needs.text ? { key: textKey } : null);
+    const pair = storePair(deps.store, id, images[0] ?? null, needs.text ? { key: texts[0] } : null);
     record = await runOne(pair, deps, deps.masks(pairKeys.mask));
   }
   await deps.store.put(pairKeys.result(id), jsonl([record]), 'application/x-ndjson');

@@ -412,3 +412,37 @@ describe('Pipeline: job controls', () => {
     }
   });
 });
+
+describe('Pipeline: inbox halves by any extension case', () => {
+  it('runs a pair whose extensions are upper case (cat.PNG + cat.TXT), and refuses two captions for one id', async () => {
+    // Prepare
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'fusebatch-e2e-case-'));
+    const pipeline = await start(dir);
+    try {
+      const png = await readFile(path.join(parityPairs, 'parity-00005.png'));
+      // Act
+      await pipeline.store.put('inbox/case/cat.PNG', png);
+      await pipeline.store.put('inbox/case/cat.TXT', 'a red circle');
+      await pipeline.store.put('inbox/case/two.png', png);
+      await pipeline.store.put('inbox/case/two.txt', 'a red circle');
+      await pipeline.idle();
+      await pipeline.store.put('inbox/case/two.Txt', 'a blue star');
+      await pipeline.idle();
+      // Assess
+      expect(await readRecord(pipeline.store, pairKeys.result('case/cat'))).toMatchObject({
+        status: 'ok',
+        inputs: { image: 'inbox/case/cat.PNG', text: 'a red circle' },
+      });
+      expect(await readRecord(pipeline.store, pairKeys.result('case/two'))).toMatchObject({
+        status: 'error',
+        error: {
+          code: 'INPUT_INVALID',
+          message: "more than one caption for id 'case/two': inbox/case/two.Txt, inbox/case/two.txt",
+        },
+      });
+    } finally {
+      await pipeline.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
