@@ -71,6 +71,15 @@ export async function submitFolder(
   return { job, pairs: pairs.length };
 }
 
+function parseOrNull(line: string): Record<string, unknown> | null {
+  try {
+    const value = JSON.parse(line);
+    return value && typeof value === 'object' && !Array.isArray(value) ? value : null;
+  } catch {
+    return null;
+  }
+}
+
 /** A manifest whose `image` fields are local paths (relative to it): images uploaded, keys rewritten. */
 export async function submitManifest(
   store: ObjectStore,
@@ -82,12 +91,22 @@ export async function submitManifest(
   const job = options.job ?? path.basename(file, '.jsonl');
   const dir = path.dirname(path.resolve(file));
   const lines = (await readFile(file, 'utf8')).split('\n').filter((l) => l.trim());
+  // Only files under the manifest's folder are uploaded: a manifest from elsewhere must not be
+  // able to copy ~/.aws/credentials into the bucket. Every line is checked before any upload.
+  lines.forEach((line, i) => {
+    const image = parseOrNull(line)?.image;
+    if (typeof image !== 'string') return;
+    const relative = path.relative(dir, path.resolve(dir, image));
+    if (path.isAbsolute(image) || relative.startsWith('..') || path.isAbsolute(relative)) {
+      throw new FusebatchError(
+        `${file} line ${i + 1}: image '${image}' is outside the manifest's folder; submit uploads only files under ${dir}`,
+      );
+    }
+  });
   const out: string[] = [];
   for (const line of lines) {
-    let value: Record<string, unknown>;
-    try {
-      value = JSON.parse(line);
-    } catch {
+    const value = parseOrNull(line);
+    if (!value) {
       out.push(line); // left for the pipeline to report as an invalid line
       continue;
     }

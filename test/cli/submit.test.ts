@@ -1,0 +1,53 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { submitManifest } from '../../lambdas/cli/bucket-commands.js';
+import { MemoryStore } from '../helpers/memory-store.js';
+
+describe('Function: submitManifest', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'fusebatch-submit-'));
+    await mkdir(path.join(dir, 'job/imgs'), { recursive: true });
+    await writeFile(path.join(dir, 'job/imgs/a.png'), 'png bytes');
+    await writeFile(path.join(dir, 'secret.txt'), 'do not upload');
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it.each([
+    ['a path above the manifest', '../secret.txt', 2],
+    ['an absolute path', '/etc/passwd', 2],
+    ['a path that climbs out through a subfolder', 'imgs/../../secret.txt', 2],
+  ])('refuses %s, naming the line, before uploading anything', async (_what, image, line) => {
+    // Prepare
+    const store = new MemoryStore();
+    const manifest = path.join(dir, 'job/manifest.jsonl');
+    await writeFile(
+      manifest,
+      [JSON.stringify({ id: 'a', image: 'imgs/a.png', text: 't' }), JSON.stringify({ id: 'b', image, text: 't' })].join(
+        '\n',
+      ),
+    );
+    // Act
+    const submit = submitManifest(store, manifest, { progress: false });
+    // Assess
+    await expect(submit).rejects.toThrow(new RegExp(`line ${line}: image '.*' is outside the manifest's folder`));
+    expect(store.calls.put).toBe(0);
+  });
+
+  it('uploads the images under its folder and rewrites their keys', async () => {
+    const store = new MemoryStore();
+    const manifest = path.join(dir, 'job/ok.jsonl');
+    await writeFile(manifest, JSON.stringify({ id: 'a', image: 'imgs/a.png', text: 't' }));
+    await submitManifest(store, manifest, { progress: false });
+    expect(store.text('uploads/ok/imgs/a.png')).toBe('png bytes');
+    expect(JSON.parse(store.text('jobs/ok.jsonl').trim())).toEqual({
+      id: 'a',
+      image: 'uploads/ok/imgs/a.png',
+      text: 't',
+    });
+  });
+});
