@@ -10,7 +10,7 @@
 
 import { DEFAULT_FANOUT, readProgress } from './completion.js';
 import { RETRYABLE_CODES, RetryLaterError } from './errors.js';
-import { isInvalid, readManifestLines } from './job-manifest.js';
+import { isInvalid, ManifestUnreadableError, readManifestLines } from './job-manifest.js';
 import {
   errorLimit,
   type JobStatusDocument,
@@ -251,9 +251,24 @@ export async function ingestJob(
       await releaseLease(deps.store, job, lease);
       return { outcome: 'job-already-ingested', job };
     }
-    const doc =
-      (await readDocument(deps.store, jobKeys.status(job), JobStatusDocumentSchema)) ??
-      (await writeChunks(kind, deps, now));
+    let doc = await readDocument(deps.store, jobKeys.status(job), JobStatusDocumentSchema);
+    if (!doc) {
+      try {
+        doc = await writeChunks(kind, deps, now);
+      } catch (error) {
+        if (!(error instanceof ManifestUnreadableError)) throw error;
+        // The file's own fault: retrying cannot help. The job fails, and status says why.
+        const reason = `${kind.key}: ${error.message}`;
+        await stopJob(deps.store, job, { state: 'failed', reason, at: now.toISOString() });
+        await deps.store.put(
+          jobKeys.routed(job),
+          JSON.stringify({ sent: 0, complete: true }) + '\n',
+          'application/json',
+        );
+        await releaseLease(deps.store, job, lease);
+        return { outcome: 'job-failed-at-ingest', job, reason };
+      }
+    }
     if (doc.invalid > errorLimit(doc)) {
       const reason = `${doc.invalid} of ${doc.lines} lines are invalid, more than the ${doc.toleratedFailurePercent} % of error records tolerated`;
       await stopJob(deps.store, job, { state: 'failed', reason, at: now.toISOString() });

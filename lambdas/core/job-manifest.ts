@@ -9,6 +9,7 @@
 import { Readable } from 'node:stream';
 import { parse as parseCsvStream } from 'csv-parse';
 import { z } from 'zod';
+import { FusebatchError } from './errors.js';
 import { INPUT_PREFIXES } from './keys.js';
 import { formatIssues, type PairNeeds } from './manifest.js';
 import { MAX_TEXT_BYTES } from './preprocess.js';
@@ -31,6 +32,11 @@ const imageKey = (field: z.ZodString) =>
       message: `image must be a key under ${INPUT_PREFIXES.join(', ')} (where workers may read)`,
     })
     .refine((key) => !/(?:^|\/)\.\.?(?:\/|$)/.test(key), 'image key must not have . or .. segments');
+
+/** A manifest that cannot be read past some point (a broken CSV): the job fails, with this reason. */
+export class ManifestUnreadableError extends FusebatchError {
+  override name = 'ManifestUnreadableError';
+}
 
 /** A manifest line for a model that reads these halves. */
 export function manifestLineSchema(needs: PairNeeds) {
@@ -167,38 +173,52 @@ export const isInvalid = (line: JobPair | InvalidLine): line is InvalidLine => '
 /** A line longer than this is invalid and skipped without being held (a manifest line is a few hundred bytes). */
 export const MAX_LINE_BYTES = 1 << 20;
 
-/** The lines of a UTF-8 byte stream, numbered from 1, in bounded memory (see MAX_LINE_BYTES). */
-async function* textLines(body: AsyncIterable<Uint8Array>): AsyncGenerator<{ line: number; text: string | null }> {
-  const decoder = new TextDecoder();
-  let current = '';
+/**
+ * The lines of a byte stream, numbered from 1, each decoded as UTF-8 on its own (a line that is
+ * not valid UTF-8 is `null` text with a reason, and its neighbours are unharmed), in bounded
+ * memory: a line longer than MAX_LINE_BYTES is skipped without being held.
+ */
+async function* textLines(
+  body: AsyncIterable<Uint8Array>,
+): AsyncGenerator<{ line: number; text: string | null; problem?: string }> {
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  let parts: Uint8Array[] = [];
+  let length = 0;
   let line = 0;
   let tooLong = false;
-  const take = (text: string) => {
-    if (tooLong) return;
-    current += text;
-    if (current.length > MAX_LINE_BYTES) {
+  const take = (bytes: Uint8Array) => {
+    if (tooLong || !bytes.length) return;
+    length += bytes.length;
+    if (length > MAX_LINE_BYTES) {
       tooLong = true;
-      current = '';
+      parts = [];
+    } else parts.push(bytes);
+  };
+  const finish = () => {
+    line++;
+    const bytes = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    const wasTooLong = tooLong;
+    parts = [];
+    length = 0;
+    tooLong = false;
+    if (wasTooLong) return { line, text: null, problem: `the line is longer than ${MAX_LINE_BYTES} bytes` };
+    try {
+      return { line, text: utf8.decode(bytes).replace(/\r$/, '') };
+    } catch {
+      return { line, text: null, problem: 'the line is not valid UTF-8' };
     }
   };
-  const pieces = async function* () {
-    for await (const chunk of body) yield decoder.decode(chunk, { stream: true });
-    yield decoder.decode();
-  };
-  for await (const piece of pieces()) {
-    // Only the new piece is searched for newlines: work stays linear in the manifest's size.
+  for await (const chunk of body) {
+    // A newline byte is never part of a multi-byte UTF-8 character: lines split on bytes.
     let start = 0;
-    for (let nl = piece.indexOf('\n'); nl >= 0; nl = piece.indexOf('\n', start)) {
-      take(piece.slice(start, nl));
-      line++;
-      yield { line, text: tooLong ? null : current.replace(/\r$/, '') };
-      current = '';
-      tooLong = false;
+    for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, start)) {
+      take(chunk.subarray(start, nl));
+      yield finish();
       start = nl + 1;
     }
-    take(piece.slice(start));
+    take(chunk.subarray(start));
   }
-  if (current || tooLong) yield { line: line + 1, text: tooLong ? null : current };
+  if (length || tooLong) yield finish();
 }
 
 /**
@@ -213,19 +233,35 @@ export async function* readManifestLines(
   const checker = new ManifestLineChecker(needs);
   if (format === 'csv') {
     const parser = Readable.from(body).pipe(
-      parseCsvStream({ columns: true, bom: true, skip_empty_lines: true, relax_column_count: true, info: true }),
+      // relax_quotes: a quote inside an unquoted field (a sign reading "STOP") is text, as people write it.
+      parseCsvStream({
+        columns: true,
+        bom: true,
+        skip_empty_lines: true,
+        relax_column_count: true,
+        relax_quotes: true,
+        info: true,
+      }),
     );
-    for await (const { record, info } of parser as AsyncIterable<{
-      record: Record<string, string>;
-      info: { lines: number };
-    }>) {
-      yield checker.check(info.lines, record);
+    try {
+      for await (const { record, info } of parser as AsyncIterable<{
+        record: Record<string, string>;
+        info: { lines: number };
+      }>) {
+        yield checker.check(info.lines, record);
+      }
+    } catch (error) {
+      // csv-parse's own errors are the file's (an unclosed quote): nothing after them can be read.
+      const code = (error as { code?: string }).code;
+      if (code?.startsWith('CSV_'))
+        throw new ManifestUnreadableError(`not a readable CSV: ${(error as Error).message}`);
+      throw error;
     }
     return;
   }
-  for await (const { line, text } of textLines(body)) {
+  for await (const { line, text, problem } of textLines(body)) {
     if (text === null) {
-      yield checker.check(line, null, `the line is longer than ${MAX_LINE_BYTES} bytes`);
+      yield checker.check(line, null, problem);
       continue;
     }
     const trimmed = line === 1 ? text.replace(/^\uFEFF/, '') : text;

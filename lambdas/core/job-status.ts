@@ -126,6 +126,25 @@ export async function readJobStatus(store: ObjectStore, job: string, now = Date.
     store.list(jobKeys.stalledPrefix(job)),
   ]);
   let requests = 5;
+  if (!doc && stop) {
+    // Stopped before its chunks were written (a manifest that cannot be read): nothing ran.
+    return {
+      job,
+      state: stop.state,
+      route: null,
+      total: 0,
+      done: 0,
+      failed: 0,
+      pending: 0,
+      chunks: { total: 0, done: 0, stalled: 0 },
+      stalled: [],
+      stop,
+      started: null,
+      finished: null,
+      complete: false,
+      requests,
+    };
+  }
   if (!doc) {
     if (!lease) throw new ObjectNotFoundError(jobKeys.status(job));
     const live =

@@ -145,6 +145,51 @@ describe('Function: ingestJob', () => {
     expect(submitted).toEqual([{ job: 'j', chunks: 3 }]);
   });
 
+  it('reads a CSV caption holding a bare quote as text, and fails a CSV it cannot read past with the reason in status', async () => {
+    // Prepare
+    const { store, sent, deps } = setup();
+    store.seed('jobs/q.csv', 'id,image,text\nq1,uploads/a.png,a sign reading "STOP"\nq2,uploads/b.png,plain\n');
+    store.seed('jobs/broken.csv', 'id,image,text\nb1,uploads/a.png,"never closed\nb2,uploads/b.png,t\n');
+    // Act
+    const quoted = await ingestJob(kind('q', 'csv'), deps);
+    const broken = await ingestJob(kind('broken', 'csv'), deps);
+    // Assess
+    expect(quoted).toMatchObject({ outcome: 'job-routed', chunks: 1 });
+    expect(store.text(jobKeys.chunk('q', 0))).toContain('"text":"a sign reading \\"STOP\\""');
+    expect(broken).toMatchObject({
+      outcome: 'job-failed-at-ingest',
+      reason: expect.stringMatching(/^jobs\/broken\.csv: not a readable CSV: /),
+    });
+    expect(sent.map((m) => m.job)).toEqual(['q']);
+    expect(await readJobStatus(store, 'broken')).toMatchObject({
+      state: 'failed',
+      stop: { reason: broken.outcome === 'job-failed-at-ingest' ? broken.reason : '' },
+    });
+  });
+
+  it('refuses a line that is not valid UTF-8 on its own, and runs its neighbours', async () => {
+    const { store, deps } = setup();
+    const good = (id: string) =>
+      new TextEncoder().encode(JSON.stringify({ id, image: 'uploads/a.png', text: 'café' }) + '\n');
+    const latin1 = Uint8Array.from([
+      ...new TextEncoder().encode('{"id":"bad","image":"uploads/a.png","text":"caf'),
+      0xe9,
+      ...new TextEncoder().encode('"}\n'),
+    ]);
+    store.seed('jobs/u.jsonl', Buffer.concat([good('a'), latin1, good('b')]));
+    await ingestJob(kind('u'), deps);
+    const lines = store
+      .text(jobKeys.chunk('u', 0))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.id, l.text, l.invalid])).toEqual([
+      ['a', 'café', undefined],
+      ['line-2', null, 'line 2: the line is not valid UTF-8'],
+      ['b', 'café', undefined],
+    ]);
+  });
+
   it('reads a CSV manifest as a stream too', async () => {
     const { store, deps } = setup();
     store.seed('jobs/c.csv', 'id,image,text\r\na,uploads/img/a.png,"red, circle"\r\nb,uploads/img/b.png,blue\r\n');
