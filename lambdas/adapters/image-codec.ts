@@ -12,6 +12,7 @@ import { PairError } from '../core/errors.js';
 import type { BinaryMask, DenseImage } from '../core/kinds/index.js';
 import type { ImageInput } from '../core/manifest.js';
 import type { ImageDecoder } from '../core/pipeline.js';
+import { MAX_IMAGE_BYTES } from '../core/preprocess.js';
 
 export interface ImageLimits {
   /** Largest accepted file, in bytes. */
@@ -20,7 +21,7 @@ export interface ImageLimits {
   readonly maxPixels: number;
 }
 
-export const DEFAULT_IMAGE_LIMITS: ImageLimits = { maxBytes: 25 * 1024 * 1024, maxPixels: 40_000_000 };
+export const DEFAULT_IMAGE_LIMITS: ImageLimits = { maxBytes: MAX_IMAGE_BYTES, maxPixels: 40_000_000 };
 
 const FIT = { stretch: 'fill', contain: 'contain', cover: 'cover' } as const;
 /** The raster formats accepted, as sharp names them (AVIF is `heif`). SVG, PDF and the rest

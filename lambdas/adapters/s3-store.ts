@@ -18,6 +18,7 @@ import {
   ObjectNotFoundError,
   type ObjectStore,
   type ObjectStream,
+  ObjectTooLargeError,
   type StoredObject,
   type WriteCondition,
 } from '../core/ports.js';
@@ -100,13 +101,19 @@ export class S3ObjectStore implements ObjectStore {
     readonly bucket: string,
   ) {}
 
-  async get(key: string): Promise<Uint8Array> {
+  async get(key: string, options: { readonly maxBytes?: number } = {}): Promise<Uint8Array> {
     // The SDK retries until the response's headers arrive; a connection reset while the body
     // streams reaches us, so the read is made again (a few times) like any transient fault.
     for (let attempt = 1; ; attempt++) {
       let body: { transformToByteArray(): Promise<Uint8Array> };
       try {
-        body = (await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }))).Body!;
+        const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+        body = out.Body!;
+        // Too large: refused from the headers, the body left unread (a worker's memory is bounded).
+        if (options.maxBytes !== undefined && (out.ContentLength ?? 0) > options.maxBytes) {
+          (out.Body as Readable).destroy();
+          throw new ObjectTooLargeError(key, out.ContentLength ?? 0, options.maxBytes);
+        }
       } catch (error) {
         throw notFound(error, key);
       }

@@ -25,7 +25,8 @@ import {
   type RuntimeModel,
   runPipeline,
 } from './pipeline.js';
-import { type ChunkMessage, ObjectNotFoundError, type ObjectStore } from './ports.js';
+import { type ChunkMessage, ObjectNotFoundError, type ObjectStore, ObjectTooLargeError } from './ports.js';
+import { MAX_IMAGE_BYTES, MAX_TEXT_BYTES } from './preprocess.js';
 import type { OutputRecord } from './records.js';
 
 export interface BucketPipelineDeps {
@@ -51,11 +52,17 @@ export function storePair(
   text: { key: string } | { inline: string } | null,
   extra?: Record<string, unknown>,
 ): PairSource {
-  const read = async (key: string, missing: 'IMAGE_MISSING' | 'TEXT_MISSING') => {
+  const read = async (key: string, half: 'image' | 'text') => {
     try {
-      return await store.get(key);
+      return await store.get(key, { maxBytes: half === 'image' ? MAX_IMAGE_BYTES : MAX_TEXT_BYTES });
     } catch (error) {
-      if (error instanceof ObjectNotFoundError) throw new PairError(missing, `no object at ${key}`);
+      if (error instanceof ObjectNotFoundError) {
+        throw new PairError(half === 'image' ? 'IMAGE_MISSING' : 'TEXT_MISSING', `no object at ${key}`);
+      }
+      if (error instanceof ObjectTooLargeError) {
+        const code = half === 'image' ? 'IMAGE_TOO_MANY_BYTES' : 'TEXT_TOO_MANY_BYTES';
+        throw new PairError(code, `${half} is ${error.size} bytes; the limit is ${error.maxBytes} (not downloaded)`);
+      }
       throw error;
     }
   };
@@ -64,13 +71,13 @@ export function storePair(
     image: imageKey,
     extra,
     readImage: () =>
-      imageKey ? read(imageKey, 'IMAGE_MISSING') : Promise.reject(new PairError('IMAGE_MISSING', `no image for ${id}`)),
+      imageKey ? read(imageKey, 'image') : Promise.reject(new PairError('IMAGE_MISSING', `no image for ${id}`)),
     readText: () =>
       !text
         ? Promise.reject(new PairError('TEXT_MISSING', `no text for ${id}`))
         : 'inline' in text
           ? Promise.resolve(text.inline)
-          : read(text.key, 'TEXT_MISSING'),
+          : read(text.key, 'text'),
   };
 }
 

@@ -23,8 +23,11 @@ export interface ObjectStream {
 export type WriteCondition = { readonly ifNoneMatch: '*' } | { readonly ifMatch: string };
 
 export interface ObjectStore {
-  /** @throws ObjectNotFoundError when the key does not exist. */
-  get(key: string): Promise<Uint8Array>;
+  /**
+   * @param options.maxBytes refuse, without downloading it, an object larger than this
+   * @throws ObjectNotFoundError when the key does not exist; ObjectTooLargeError past maxBytes.
+   */
+  get(key: string, options?: { readonly maxBytes?: number }): Promise<Uint8Array>;
   /** @throws ObjectNotFoundError when the key does not exist. */
   read(key: string): Promise<ObjectStream>;
   /** @param metadata user metadata (`x-amz-meta-*`), e.g. a manifest's tolerated failure share. */
@@ -53,6 +56,17 @@ export class ObjectNotFoundError extends Error {
 
 /** How a job's chunks run: Lambda workers through the queue, or an AWS Batch array job. */
 export const ROUTES = ['queue', 'batch'] as const;
+
+export class ObjectTooLargeError extends Error {
+  override name = 'ObjectTooLargeError';
+  constructor(
+    readonly key: string,
+    readonly size: number,
+    readonly maxBytes: number,
+  ) {
+    super(`${key} is ${size} bytes; the limit is ${maxBytes}`);
+  }
+}
 
 /** One chunk of one job: the body of a worker-queue message, and of a Batch shard's work. */
 export const ChunkMessageSchema = z.object({

@@ -44,6 +44,9 @@ const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g;
  * - leading and trailing whitespace is trimmed; what is left must not be empty (TEXT_EMPTY).
  * Strings (already decoded) go through the same cleaning.
  */
+/** The most bytes an image file may have (a guard on memory, checked before it is downloaded). */
+export const MAX_IMAGE_BYTES = 25 * 1024 * 1024;
+
 /** The most bytes a pair's text may have, in a file or a manifest line. */
 export const MAX_TEXT_BYTES = 64 * 1024;
 

@@ -446,3 +446,25 @@ describe('Pipeline: inbox halves by any extension case', () => {
     }
   });
 });
+
+describe('Pipeline: size limits before download', () => {
+  it('refuses a caption over the limit from its headers, without downloading it', async () => {
+    // Prepare
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'fusebatch-e2e-size-'));
+    const pipeline = await start(dir);
+    try {
+      await pipeline.store.put('inbox/size/big.png', await readFile(path.join(parityPairs, 'parity-00006.png')));
+      // Act
+      await pipeline.store.put('inbox/size/big.txt', 'a red circle '.repeat(6000));
+      await pipeline.idle();
+      // Assess
+      expect(await readRecord(pipeline.store, pairKeys.result('size/big'))).toMatchObject({
+        status: 'error',
+        error: { code: 'TEXT_TOO_MANY_BYTES', message: 'text is 78000 bytes; the limit is 65536 (not downloaded)' },
+      });
+    } finally {
+      await pipeline.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
