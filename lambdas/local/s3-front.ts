@@ -15,6 +15,7 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
+import { LOCAL_CREDENTIALS } from './local-settings.js';
 import { type FaultDecision, FaultInjector, type FaultOptions } from './s3-front-faults.js';
 import {
   escapeXml,
@@ -246,6 +247,42 @@ class UpstreamAnswer extends Error {
   }
 }
 
+/**
+ * What the local server refuses before anything reaches s3rver: a web page's request (an Origin
+ * header, a CORS preflight, a browser form upload), a request not signed by an S3 client with
+ * the local credentials (the Authorization header, or a presigned URL's credential), and a key
+ * with a `.` or `..` segment (which s3rver would follow out of its folder). The signature itself
+ * is not verified: the secret is public; what this stops is any page the user visits, or a
+ * stray unsigned request, driving the pipeline.
+ */
+export function refusal(req: http.IncomingMessage): S3ErrorReply | null {
+  const denied = (message: string): S3ErrorReply => ({ status: 403, code: 'AccessDenied', message });
+  if (req.headers.origin !== undefined || req.method === 'OPTIONS') {
+    return denied('the local S3 server takes no requests from web pages');
+  }
+  if (/^multipart\/form-data/i.test(req.headers['content-type'] ?? '')) {
+    return denied('the local S3 server takes no form uploads');
+  }
+  const rawPath = (req.url ?? '/').split('?')[0];
+  const segments = rawPath.split('/').map((segment) => {
+    try {
+      return decodeURIComponent(segment);
+    } catch {
+      return segment;
+    }
+  });
+  if (segments.some((segment) => segment === '.' || segment === '..')) {
+    return { status: 400, code: 'InvalidArgument', message: 'a key must not have a . or .. segment' };
+  }
+  const signedBy =
+    /Credential=([^/,\s]+)\//.exec(req.headers.authorization ?? '')?.[1] ??
+    /(?:^|&)X-Amz-Credential=([^%&/]+)(?:%2F|\/)/i.exec((req.url ?? '').split('?')[1] ?? '')?.[1];
+  if (signedBy !== LOCAL_CREDENTIALS.accessKeyId) {
+    return denied(`requests must be signed with the local credentials (access key ${LOCAL_CREDENTIALS.accessKeyId})`);
+  }
+  return null;
+}
+
 export async function startS3Front(options: S3FrontOptions): Promise<S3Front> {
   const upstream = new URL(options.upstream);
   const { directory } = options;
@@ -462,6 +499,8 @@ export async function startS3Front(options: S3FrontOptions): Promise<S3Front> {
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     const method = req.method ?? 'GET';
     bump(counters.requests, method);
+    const refused = refusal(req);
+    if (refused) return replyError(req, res, refused);
     const url = new URL(req.url ?? '/', 'http://front.invalid');
     const { bucket, key } = parseTarget(url.pathname);
     const isListing =
