@@ -9,6 +9,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createS3Client, S3ObjectStore } from '../../lambdas/adapters/s3-store.js';
 import { jobRecords, requestRedrive } from '../../lambdas/cli/bucket-commands.js';
 import { type JobStatus, readJobStatus } from '../../lambdas/core/job-status.js';
 import { jobKeys } from '../../lambdas/core/keys.js';
@@ -55,11 +56,19 @@ async function start(over: Partial<LocalPipelineOptions> = {}): Promise<LocalPip
   });
 }
 
+/**
+ * The test's own client, as a user's would be (the SDK's usual attempts), apart from the
+ * handlers' store, whose settings a test may cut down.
+ */
+const userStore = (pipeline: LocalPipeline) =>
+  new S3ObjectStore(createS3Client({ bucket: pipeline.bucket, endpoint: pipeline.endpoint }), pipeline.bucket);
+
 /** Uploads the evaluation images, and returns a manifest of `pairs` lines over them. */
 async function manifest(pipeline: LocalPipeline, job: string, pairs: number): Promise<string> {
   const captions = new Map<string, string>();
+  const store = userStore(pipeline);
   for (const image of images) {
-    await pipeline.store.put(`uploads/${job}/${image}`, await readFile(path.join(evalDir, 'pairs', image)));
+    await store.put(`uploads/${job}/${image}`, await readFile(path.join(evalDir, 'pairs', image)));
     captions.set(image, await readFile(path.join(evalDir, 'pairs', image.replace(/\.png$/, '.txt')), 'utf8'));
   }
   return Array.from({ length: pairs }, (_, i) => {
@@ -103,12 +112,13 @@ function watchCompleteness(store: ObjectStore, job: string, chunks: number) {
 
 /** Waits for the job to settle; one redrive if it stalled, as a user would. */
 async function settle(pipeline: LocalPipeline, job: string): Promise<{ status: JobStatus; redriven: boolean }> {
+  const store = userStore(pipeline);
   await pipeline.idle();
-  let status = await readJobStatus(pipeline.store, job);
+  let status = await readJobStatus(store, job);
   if (status.complete) return { status, redriven: false };
-  await requestRedrive(pipeline.store, job);
+  await requestRedrive(store, job);
   await pipeline.idle();
-  status = await readJobStatus(pipeline.store, job);
+  status = await readJobStatus(store, job);
   return { status, redriven: true };
 }
 
@@ -156,13 +166,14 @@ describe('Pipeline: a 2,000-pair job under S3 faults', () => {
       s3Client: { requestHandler: { requestTimeout: 1500, throwOnRequestTimeout: true }, maxAttempts: 2 },
     });
     const job = 'outage';
+    const store = userStore(pipeline);
     try {
       const lines = await manifest(pipeline, job, 200);
       pipeline.front.setFaults({ slowDown: { rate: 1, untilMs: 6000, only: { methods: ['GET'], key: '^uploads/' } } });
       // Act
-      await pipeline.store.put(`jobs/${job}.jsonl`, lines);
+      await store.put(`jobs/${job}.jsonl`, lines);
       await pipeline.idle();
-      const stalled = await readJobStatus(pipeline.store, job);
+      const stalled = await readJobStatus(store, job);
       await new Promise((resolve) => setTimeout(resolve, 6000));
       const { status, redriven } = await settle(pipeline, job);
       // Assess
@@ -171,7 +182,7 @@ describe('Pipeline: a 2,000-pair job under S3 faults', () => {
       expect(pipeline.deadLetters.length).toBeGreaterThan(0);
       expect(redriven).toBe(true);
       expect(status).toMatchObject({ state: 'complete', done: 200, failed: 0 });
-      const all = await records(pipeline.store, job);
+      const all = await records(store, job);
       expect(new Set(all.map((r) => r.id)).size).toBe(200);
       expect(all).toHaveLength(200);
     } finally {
