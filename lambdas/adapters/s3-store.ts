@@ -11,6 +11,7 @@ import {
   NoSuchKey,
   NotFound,
   PutObjectCommand,
+  type PutObjectCommandInput,
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
@@ -141,20 +142,10 @@ export class S3ObjectStore implements ObjectStore {
     condition: WriteCondition,
     contentType?: string,
   ): Promise<string | null> {
-    const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
     const conditions = 'ifNoneMatch' in condition ? { IfNoneMatch: '*' } : { IfMatch: condition.ifMatch };
     for (let attempt = 1; ; attempt++) {
       try {
-        const out = await this.client.send(
-          new PutObjectCommand({
-            Bucket: this.bucket,
-            Key: key,
-            Body: bytes,
-            ContentLength: bytes.length,
-            ContentType: contentType,
-            ...conditions,
-          }),
-        );
+        const out = await this.client.send(this.putCommand(key, body, contentType, conditions));
         return out.ETag ?? '';
       } catch (error) {
         const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
@@ -176,17 +167,25 @@ export class S3ObjectStore implements ObjectStore {
     contentType?: string,
     metadata?: Record<string, string>,
   ): Promise<void> {
+    await this.client.send(this.putCommand(key, body, contentType, metadata ? { Metadata: metadata } : {}));
+  }
+
+  /** A PutObject of these bytes, with its length given (the local server needs it), and any extra fields. */
+  private putCommand(
+    key: string,
+    body: Uint8Array | string,
+    contentType: string | undefined,
+    extra: Partial<PutObjectCommandInput>,
+  ): PutObjectCommand {
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-    await this.client.send(
-      new PutObjectCommand({
-        Bucket: this.bucket,
-        Key: key,
-        Body: bytes,
-        ContentLength: bytes.length,
-        ContentType: contentType,
-        ...(metadata ? { Metadata: metadata } : {}),
-      }),
-    );
+    return new PutObjectCommand({
+      Bucket: this.bucket,
+      Key: key,
+      Body: bytes,
+      ContentLength: bytes.length,
+      ContentType: contentType,
+      ...extra,
+    });
   }
 
   async exists(key: string): Promise<boolean> {

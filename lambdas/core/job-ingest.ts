@@ -19,9 +19,9 @@ import {
   type RoutedDocument,
   RoutedDocumentSchema,
   readDocument,
-  readJobStatus,
   StalledDocumentSchema,
   type StopDocument,
+  StopDocumentSchema,
   treeOf,
 } from './job-status.js';
 import { jobKeys, type KeyKind, PREFIXES } from './keys.js';
@@ -326,9 +326,9 @@ export async function redriveJob(
     }
     return { outcome: 'redrive-ignored', job, reason: `no manifest jobs/${job}.jsonl or .csv to ingest` };
   }
-  const status = await readJobStatus(deps.store, job);
-  if (status.stop)
-    return { outcome: 'redrive-ignored', job, reason: `the job is ${status.stop.state}: ${status.stop.reason}` };
+  // Only the stop matters here; the progress below is read once, in full.
+  const stop = await readDocument(deps.store, jobKeys.stop(job), StopDocumentSchema);
+  if (stop) return { outcome: 'redrive-ignored', job, reason: `the job is ${stop.state}: ${stop.reason}` };
   const progress = await readProgress(deps.store, treeOf(doc), { full: true });
   const rerun = new Set<number>();
   const stalled = await deps.store.list(jobKeys.stalledPrefix(job));

@@ -125,49 +125,30 @@ export async function readJobStatus(store: ObjectStore, job: string, now = Date.
     readDocument(store, jobKeys.stop(job), StopDocumentSchema),
     store.list(jobKeys.stalledPrefix(job)),
   ]);
-  let requests = 5;
-  if (!doc && stop) {
-    // Stopped before its chunks were written (a manifest that cannot be read): nothing ran.
-    return {
-      job,
-      state: stop.state,
-      route: null,
-      total: 0,
-      done: 0,
-      failed: 0,
-      pending: 0,
-      chunks: { total: 0, done: 0, stalled: 0 },
-      stalled: [],
-      stop,
-      started: null,
-      finished: null,
-      complete: false,
-      requests,
-    };
-  }
+  let requests = 5; // the four documents and the stalled/ listing
   if (!doc) {
-    if (!lease) throw new ObjectNotFoundError(jobKeys.status(job));
+    // Nothing ran yet: stopped before the chunks were written (a manifest that cannot be read),
+    // or an ingest is writing them, is due to be retried, or stopped.
+    if (!stop && !lease) throw new ObjectNotFoundError(jobKeys.status(job));
     const live =
-      lease.expiresAt > now || (lease.failedAt !== undefined && now - lease.failedAt < INGEST_RETRY_WINDOW_MS);
+      !!lease &&
+      (lease.expiresAt > now || (lease.failedAt !== undefined && now - lease.failedAt < INGEST_RETRY_WINDOW_MS));
+    const stalledIngest = {
+      chunk: -1,
+      reason: `the ingest stopped before writing the chunks${lease?.reason ? ` (${lease.reason})` : ''}: fusebatch redrive ingests again`,
+      at: '',
+    };
     return {
       job,
-      state: live ? 'ingesting' : 'stalled',
+      state: stop ? stop.state : live ? 'ingesting' : 'stalled',
       route: null,
       total: 0,
       done: 0,
       failed: 0,
       pending: 0,
       chunks: { total: 0, done: 0, stalled: 0 },
-      stalled:
-        lease.expiresAt > now
-          ? []
-          : [
-              {
-                chunk: -1,
-                reason: 'the ingest stopped before writing the chunks: fusebatch redrive ingests again',
-                at: '',
-              },
-            ],
+      stalled: stop || live ? [] : [stalledIngest],
+      ...(stop ? { stop } : {}),
       started: null,
       finished: null,
       complete: false,

@@ -44,6 +44,25 @@ describe('Function: readJobStatus', () => {
     });
   });
 
+  it("says ingesting, with nothing stalled, while a failed ingest awaits Lambda's retry, and stalled with its reason after", async () => {
+    const store = new MemoryStore();
+    const failedAt = NOW - 60_000;
+    store.seed(
+      jobKeys.lease('j'),
+      JSON.stringify({ owner: 'released', expiresAt: 0, failedAt, reason: 'Error: socket hang up' }),
+    );
+    expect(await readJobStatus(store, 'j', NOW)).toMatchObject({ state: 'ingesting', stalled: [] });
+    expect(await readJobStatus(store, 'j', NOW + 10 * 60_000)).toMatchObject({
+      state: 'stalled',
+      stalled: [
+        {
+          reason:
+            'the ingest stopped before writing the chunks (Error: socket hang up): fusebatch redrive ingests again',
+        },
+      ],
+    });
+  });
+
   it('counts done lines and error records from the completion markers, chunk by chunk', async () => {
     // Prepare: chunks 0, 1 and 4 done (5 + 5 + 3 lines).
     const store = routedJob();
