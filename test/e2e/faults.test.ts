@@ -15,13 +15,10 @@ import { type JobStatus, readJobStatus } from '../../lambdas/core/job-status.js'
 import { jobKeys } from '../../lambdas/core/keys.js';
 import type { ChunkMessage, ObjectStore } from '../../lambdas/core/ports.js';
 import type { OutputRecord } from '../../lambdas/core/records.js';
-import {
-  type LocalPipeline,
-  type LocalPipelineOptions,
-  startLocalPipeline,
-} from '../../lambdas/local/local-pipeline.js';
+import type { LocalPipeline, LocalPipelineOptions } from '../../lambdas/local/local-pipeline.js';
 import { total } from '../../lambdas/local/s3-front.js';
-import { evalDir, referenceBundle } from '../helpers/runtime.js';
+import { startTestPipeline } from '../helpers/local-pipeline.js';
+import { evalDir } from '../helpers/runtime.js';
 
 let dir: string;
 let images: string[];
@@ -33,19 +30,11 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function start(over: Partial<LocalPipelineOptions> = {}): Promise<LocalPipeline> {
-  return startLocalPipeline({
-    port: 0,
-    dataDir: await mkdtemp(path.join(dir, 's3-')),
-    workers: 2,
-    modelDir: referenceBundle,
-    engine: 'cpu',
-    threads: 1,
+function start(over: Partial<LocalPipelineOptions> = {}): Promise<LocalPipeline> {
+  return startTestPipeline(dir, {
     chunkSize: 50,
     batchThreshold: 1_000_000,
     visibilityTimeoutMs: 30_000,
-    maxReceiveCount: 3,
-    logLevel: 'SILENT',
     // A stalled request gives up after 1.5 s (30 s in production) and is retried.
     s3Client: {
       requestHandler: { requestTimeout: 1500, connectionTimeout: 1000, throwOnRequestTimeout: true },

@@ -14,34 +14,16 @@ import { readJobStatus } from '../../lambdas/core/job-status.js';
 import { jobKeys, pairKeys } from '../../lambdas/core/keys.js';
 import type { ObjectStore } from '../../lambdas/core/ports.js';
 import { OutputRecordSchema } from '../../lambdas/core/records.js';
-import {
-  type LocalPipeline,
-  type LocalPipelineOptions,
-  startLocalPipeline,
-} from '../../lambdas/local/local-pipeline.js';
-import { parityPairs, referenceBundle } from '../helpers/runtime.js';
+import type { LocalPipeline } from '../../lambdas/local/local-pipeline.js';
+import { startTestPipeline } from '../helpers/local-pipeline.js';
+import { parityPairs } from '../helpers/runtime.js';
 import { withOverrides } from '../helpers/store-wrappers.js';
 
 const decode = (b: Uint8Array) => new TextDecoder().decode(b);
 const readRecord = async (store: ObjectStore, key: string) =>
   OutputRecordSchema.parse(JSON.parse(decode(await store.get(key))));
 
-async function start(dir: string, over: Partial<LocalPipelineOptions> = {}): Promise<LocalPipeline> {
-  return startLocalPipeline({
-    port: 0,
-    dataDir: await mkdtemp(path.join(dir, 's3-')),
-    workers: 2,
-    modelDir: referenceBundle,
-    engine: 'cpu',
-    threads: 1,
-    chunkSize: 4,
-    batchThreshold: 1000,
-    visibilityTimeoutMs: 300,
-    maxReceiveCount: 3,
-    logLevel: 'SILENT',
-    ...over,
-  });
-}
+const start = startTestPipeline;
 
 describe('Pipeline: local mode over the embedded S3 server', () => {
   let dir: string;
