@@ -139,7 +139,8 @@ describe('Pipeline: a 2,000-pair job under S3 faults', () => {
       expect(all.filter((r) => r.status === 'error')).toEqual([]);
       expect(watch.violations).toEqual([]);
       const injected = pipeline.front.counters;
-      expect(total(injected.slowDowns)).toBeGreaterThan(30);
+      // The storm lasts 8 s of wall time, so how many requests it meets depends on the machine's speed.
+      expect(total(injected.slowDowns)).toBeGreaterThan(10);
       expect(total(injected.resets)).toBeGreaterThan(10);
       expect(total(injected.stalls)).toBeGreaterThan(0);
     } finally {
