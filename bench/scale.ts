@@ -85,8 +85,8 @@ function counting(store: ObjectStore) {
     put: (k, b, t, m) => counted('put', () => store.put(k, b, t, m)),
     putIf: (k, b, c, t) => counted('putIf', () => store.putIf(k, b, c, t)),
     exists: (k) => counted('exists', () => store.exists(k)),
-    list: async (p) => {
-      const out = await store.list(p);
+    list: async (p, options) => {
+      const out = await store.list(p, options);
       calls.list += Math.max(1, Math.ceil(out.length / 1000));
       keysListed += out.length;
       return out;

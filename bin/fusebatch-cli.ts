@@ -13,6 +13,7 @@ import { RECORD_FORMATS } from '../lambdas/cli/record-format.js';
 import { formatRows, ROW_FORMATS, type RowFormat } from '../lambdas/cli/row-format.js';
 import { FusebatchError } from '../lambdas/core/errors.js';
 import { formatMetric } from '../lambdas/core/evaluation.js';
+import { jobNameProblem } from '../lambdas/core/keys.js';
 import { formatIssues } from '../lambdas/core/manifest.js';
 import { DEFAULT_GALLERY } from '../lambdas/core/report/gallery.js';
 import { ENGINE_NAMES, type EngineName } from '../lambdas/core/tensor.js';
@@ -39,6 +40,13 @@ function faultsArgument(value: string): FaultOptions {
   const parsed = FaultOptionsSchema.safeParse(json);
   if (!parsed.success) throw new InvalidArgumentError(formatIssues(parsed.error).join('; '));
   return json as FaultOptions;
+}
+
+/** A job name, checked here so that a name no job can have is one clear line, not a job not found. */
+function jobName(value: string): string {
+  const problem = jobNameProblem(value);
+  if (problem) throw new InvalidArgumentError(problem);
+  return value;
 }
 
 function wholeNumber(value: string): number {
@@ -190,7 +198,7 @@ function percent(value: string): number {
 withBucket(program.command('submit'))
   .description('upload a folder of pairs (or a .jsonl manifest and its images) as a job; prints the job id')
   .argument('<source>', 'folder of pairs, or manifest.jsonl whose image fields are paths relative to it')
-  .option('--job <name>', 'job name (default: from the folder or manifest name)')
+  .option('--job <name>', 'job name (default: from the folder or manifest name)', jobName)
   .option(
     '--tolerate <percent>',
     "stop the job as failed once its error records pass this share of its lines (default: the stack's, 100)",
@@ -211,7 +219,7 @@ withBucket(program.command('status'))
   .description(
     "print a job's state (ingesting, running, stalled, complete, failed, cancelled) and progress, from its completion markers",
   )
-  .argument('<job>')
+  .argument('<job>', 'job name', jobName)
   .option('--watch', 'follow with a progress bar until the job is complete, failed or cancelled')
   .option('--interval <seconds>', 'seconds between polls when watching', (v) => Number(v), 5)
   .option('--timeout <seconds>', 'give up watching after this long', (v) => Number(v), 3600)
@@ -233,7 +241,7 @@ withBucket(program.command('redrive'))
   .description(
     'run again the stalled chunks of a job and those with retryable error records (IMAGE_MISSING, TEXT_MISSING, INFERENCE_FAILED), or finish an ingest that stopped',
   )
-  .argument('<job>')
+  .argument('<job>', 'job name', jobName)
   .option('--all-missing', 'also re-send every chunk not done yet, stalled or not (chunks whose message was lost)')
   .action(async (job: string, opts: BucketFlags & { allMissing?: boolean }) => {
     const { requestRedrive } = await import('../lambdas/cli/bucket-commands.js');
@@ -246,7 +254,7 @@ withBucket(program.command('redrive'))
 
 withBucket(program.command('cancel'))
   .description('cancel a job: chunks not started yet are not run (records already written stay)')
-  .argument('<job>')
+  .argument('<job>', 'job name', jobName)
   .option('--reason <text>', 'why, shown by status', 'cancelled by the user')
   .action(async (job: string, opts: BucketFlags & { reason: string }) => {
     const { cancelJob } = await import('../lambdas/cli/bucket-commands.js');
@@ -258,7 +266,7 @@ withBucket(program.command('results'))
   .description(
     "stream a job's records (results, then errors); csv and table take their columns from the first 1,000 records (a task column first seen later is left out, with a note on stderr)",
   )
-  .argument('<job>')
+  .argument('<job>', 'job name', jobName)
   .addOption(new Option('--format <format>', 'output format').choices(RECORD_FORMATS).default('jsonl'))
   .action(async (job: string, opts: BucketFlags & { format: (typeof RECORD_FORMATS)[number] }) => {
     const { jobRecords } = await import('../lambdas/cli/bucket-commands.js');
@@ -293,7 +301,7 @@ withBucket(program.command('query'))
     'run SQL over the results (single pairs and jobs) as the table `results`, with the Athena table’s columns (DuckDB, in process)',
   )
   .argument('<sql>', 'e.g. "SELECT tasks.shape.label, count(*) FROM results GROUP BY 1"')
-  .option('--job <job>', "only this job's records (default: every record under results/)")
+  .option('--job <job>', "only this job's records (default: every record under results/)", jobName)
   .addOption(new Option('--format <format>', 'output format').choices(ROW_FORMATS).default('table'))
   .option('--model <dir>', 'model bundle whose tasks are the columns of tasks', 'models/reference')
   .option(
@@ -326,7 +334,7 @@ withBucket(program.command('report'))
   .description(
     "write one self-contained HTML file of a job's records: the summary, charts and metrics of every pair, then a paged gallery of at most --gallery pairs (past that: the errors and wrong pairs first, up to half, and a sample of the others chosen by a hash of the id)",
   )
-  .argument('<job>')
+  .argument('<job>', 'job name', jobName)
   .requiredOption('--out <file>', 'the HTML file to write, e.g. report.html')
   .option('--truth <file>', 'ground truth (JSON Lines by id) for right/wrong marks and per-task metrics')
   .option('--model <dir>', 'model bundle that made the records (tasks, labels, thresholds)', 'models/reference')

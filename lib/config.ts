@@ -123,7 +123,13 @@ export const PipelineConfigSchema = z
      * failed; a manifest's metadata `tolerated-failure-percent` sets its own. 100: never stop.
      */
     toleratedFailurePercent: z.number().min(0).max(100).default(100),
-    /** Days before state/ (status documents, chunk lists) and Athena query results expire. */
+    /**
+     * Days after which results/ and state/ expire, by one rule each with the same days, or never
+     * (the default): a job's records and its state go together, so a name whose state expired
+     * never reports another job's old records as its own.
+     */
+    jobRetentionDays: z.number().int().min(1).optional(),
+    /** Days before Athena query results expire. */
     temporaryObjectDays: z.number().int().min(1).default(30),
     /** Days the bucket's access logs are kept. */
     accessLogDays: z.number().int().min(1).default(90),

@@ -142,7 +142,14 @@ export class FusedInferencePipeline extends Construct {
       serverAccessLogsBucket: accessLogs,
       serverAccessLogsPrefix: 'bucket/',
       lifecycleRules: [
-        { id: 'state', prefix: PREFIXES.state, expiration: Duration.days(config.temporaryObjectDays) },
+        // A job's records and its state expire together (see jobRetentionDays), or not at all.
+        ...(config.jobRetentionDays === undefined
+          ? []
+          : [PREFIXES.results, PREFIXES.state].map((prefix) => ({
+              id: `job-${prefix.replace('/', '')}`,
+              prefix,
+              expiration: Duration.days(config.jobRetentionDays!),
+            }))),
         { id: 'athena-results', prefix: ATHENA_RESULTS_PREFIX, expiration: Duration.days(config.temporaryObjectDays) },
         { id: 'incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],

@@ -203,16 +203,22 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async list(prefix: string): Promise<StoredObject[]> {
+  async list(prefix: string, options: { readonly limit?: number } = {}): Promise<StoredObject[]> {
+    const { limit } = options;
     const out: StoredObject[] = [];
     let token: string | undefined;
     do {
       const page = await this.client.send(
-        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: prefix,
+          ContinuationToken: token,
+          ...(limit !== undefined ? { MaxKeys: Math.min(1000, limit - out.length) } : {}),
+        }),
       );
       for (const o of page.Contents ?? [])
         out.push({ key: o.Key!, size: o.Size ?? 0, lastModified: o.LastModified, etag: o.ETag });
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      token = page.IsTruncated && (limit === undefined || out.length < limit) ? page.NextContinuationToken : undefined;
     } while (token);
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }

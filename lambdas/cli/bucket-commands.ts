@@ -10,7 +10,7 @@ import { listFolderPairs } from '../adapters/local-files.js';
 import { FusebatchError } from '../core/errors.js';
 import { stopJob, TOLERATED_FAILURE_METADATA } from '../core/job-ingest.js';
 import { type JobState, type JobStatus, readJobStatus } from '../core/job-status.js';
-import { jobKeys, pairKeys } from '../core/keys.js';
+import { jobKeys, jobNameProblem, pairKeys, toJobName } from '../core/keys.js';
 import { ObjectNotFoundError, type ObjectStore } from '../core/ports.js';
 import type { OutputRecord } from '../core/records.js';
 
@@ -30,13 +30,33 @@ const manifestMetadata = (options: SubmitOptions) =>
     ? undefined
     : { [TOLERATED_FAILURE_METADATA]: String(options.toleratedFailurePercent) };
 
+/**
+ * Refuses, before anything is uploaded, a name that is not a job name or that an earlier job
+ * holds (its ingest lease or its records exist): the pipeline would refuse its manifest anyway.
+ */
+async function claimableJobName(store: ObjectStore, job: string): Promise<string> {
+  const problem = jobNameProblem(job);
+  if (problem) throw new FusebatchError(`${problem}; choose one with --job`);
+  const [ingested, results] = await Promise.all([
+    store.exists(jobKeys.lease(job)),
+    store.list(jobKeys.results(job), { limit: 1 }),
+  ]);
+  if (ingested || results.length) {
+    throw new FusebatchError(`job ${job} already exists in this bucket; choose another name with --job`);
+  }
+  return job;
+}
+
 /** A folder of pairs becomes uploads/<job>/... plus jobs/<job>.jsonl (uploaded last: it starts the job). */
 export async function submitFolder(
   store: ObjectStore,
   dir: string,
   options: SubmitOptions,
 ): Promise<{ job: string; pairs: number }> {
-  const job = options.job ?? `${path.basename(path.resolve(dir))}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  const job = await claimableJobName(
+    store,
+    options.job ?? toJobName(`${path.basename(path.resolve(dir))}-${new Date().toISOString().replace(/[:.]/g, '-')}`),
+  );
   const pairs = await listFolderPairs(dir);
   const bar = options.progress
     ? new cliProgress.SingleBar(
@@ -88,7 +108,7 @@ export async function submitManifest(
 ): Promise<{ job: string; pairs: number }> {
   const ext = path.extname(file).slice(1).toLowerCase();
   if (ext !== 'jsonl') throw new Error(`submit takes a folder of pairs or a .jsonl manifest, not ${file}`);
-  const job = options.job ?? path.basename(file, '.jsonl');
+  const job = await claimableJobName(store, options.job ?? toJobName(path.basename(file, path.extname(file))));
   const dir = path.dirname(path.resolve(file));
   const lines = (await readFile(file, 'utf8')).split('\n').filter((l) => l.trim());
   // Only files under the manifest's folder are uploaded: a manifest from elsewhere must not be

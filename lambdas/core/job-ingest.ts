@@ -26,7 +26,14 @@ import {
 } from './job-status.js';
 import { jobKeys, type KeyKind, PREFIXES } from './keys.js';
 import { type ModelManifest, pairNeeds } from './manifest.js';
-import { type BatchRoute, type ChunkMessage, type ChunkQueue, ObjectNotFoundError, type ObjectStore } from './ports.js';
+import {
+  type BatchRoute,
+  type ChunkMessage,
+  type ChunkQueue,
+  ObjectNotFoundError,
+  type ObjectStore,
+  type StoredObject,
+} from './ports.js';
 
 export interface IngestDeps {
   readonly store: ObjectStore;
@@ -59,6 +66,7 @@ export type JobIngestOutcome =
       readonly chunks: number;
     }
   | { readonly outcome: 'job-already-ingested'; readonly job: string }
+  | { readonly outcome: 'job-refused'; readonly key: string; readonly job?: string; readonly reason: string }
   | { readonly outcome: 'job-failed-at-ingest'; readonly job: string; readonly reason: string }
   | { readonly outcome: 'job-redriven'; readonly job: string; readonly generation: number; readonly chunks: number }
   | { readonly outcome: 'redrive-ignored'; readonly job: string; readonly reason: string };
@@ -144,6 +152,53 @@ export async function stopJob(store: ObjectStore, job: string, stop: StopDocumen
     'application/json',
   );
   return written !== null;
+}
+
+/** The object at exactly this key, from a one-key listing (its ETag and date without reading it), or null. */
+async function listedObject(store: ObjectStore, key: string): Promise<StoredObject | null> {
+  const [first] = await store.list(key, { limit: 1 });
+  return first?.key === key ? first : null;
+}
+
+const bareEtag = (etag: string | undefined) => (etag ?? '').replace(/^W\//, '').replace(/"/g, '');
+
+/**
+ * A manifest event for a job whose routing is complete: S3 delivering an event twice, or an
+ * upload under a name that is taken (the same key replaced, or jobs/<job>.csv beside
+ * jobs/<job>.jsonl). The first is the same object, uploaded before routing finished; anything
+ * else is refused where `fusebatch status` shows it, never dropped in silence. Both dates are
+ * S3's own (the manifest's and routed.json's), so no clock is compared with another.
+ */
+async function alreadyIngested(
+  kind: Extract<KeyKind, { kind: 'job-manifest' }>,
+  deps: IngestDeps,
+  now: Date,
+): Promise<JobIngestOutcome> {
+  const { job, key } = kind;
+  const [upload, routed, doc, stop] = await Promise.all([
+    listedObject(deps.store, key),
+    listedObject(deps.store, jobKeys.routed(job)),
+    readDocument(deps.store, jobKeys.status(job), JobStatusDocumentSchema),
+    readDocument(deps.store, jobKeys.stop(job), StopDocumentSchema),
+  ]);
+  if (!upload) return { outcome: 'job-already-ingested', job };
+  const sameObject =
+    (!doc || (doc.manifest === key && bareEtag(doc.manifestEtag) === bareEtag(upload.etag))) &&
+    !!routed?.lastModified &&
+    !!upload.lastModified &&
+    upload.lastModified <= routed.lastModified;
+  if (sameObject) return { outcome: 'job-already-ingested', job };
+  const what = doc
+    ? `from ${doc.manifest}, ingested ${doc.createdAt}`
+    : `${stop ? `${stop.state}: ${stop.reason}` : 'ingested'}`;
+  const reason = `${key} was not run: job ${job} already exists (${what}); upload it under a new job name`;
+  const refusal = { key, etag: upload.etag ?? '', reason, at: now.toISOString() };
+  await deps.store.put(
+    jobKeys.refusal(job, bareEtag(upload.etag) || String(now.getTime())),
+    JSON.stringify(refusal, null, 2) + '\n',
+    'application/json',
+  );
+  return { outcome: 'job-refused', job, key, reason };
 }
 
 /** Streams the manifest into chunk objects and writes the status document. */
@@ -240,7 +295,7 @@ export async function ingestJob(
   const { job } = kind;
   const now = deps.now?.() ?? new Date();
   const routedBefore = await readDocument(deps.store, jobKeys.routed(job), RoutedDocumentSchema);
-  if (routedBefore?.complete) return { outcome: 'job-already-ingested', job };
+  if (routedBefore?.complete) return alreadyIngested(kind, deps, now);
   const lease = await acquireLease(deps.store, job, deps.leaseSeconds ?? 900, now.getTime());
   if (!lease)
     throw new RetryLaterError(`job ${job} is being ingested by another invocation; this one is retried later`);
@@ -249,32 +304,35 @@ export async function ingestJob(
     const routed = await readDocument(deps.store, jobKeys.routed(job), RoutedDocumentSchema);
     if (routed?.complete) {
       await releaseLease(deps.store, job, lease);
-      return { outcome: 'job-already-ingested', job };
+      return alreadyIngested(kind, deps, now);
     }
+    const failAtIngest = async (reason: string): Promise<JobIngestOutcome> => {
+      await stopJob(deps.store, job, { state: 'failed', reason, at: now.toISOString() });
+      await deps.store.put(jobKeys.routed(job), JSON.stringify({ sent: 0, complete: true }) + '\n', 'application/json');
+      await releaseLease(deps.store, job, lease);
+      return { outcome: 'job-failed-at-ingest', job, reason };
+    };
     let doc = await readDocument(deps.store, jobKeys.status(job), JobStatusDocumentSchema);
     if (!doc) {
+      // Records under the name with no state: an earlier job's, whose state was deleted. Running
+      // would mix the two jobs' records, so the name stays taken until both are gone.
+      if ((await deps.store.list(jobKeys.results(job), { limit: 1 })).length) {
+        return failAtIngest(
+          `${jobKeys.results(job)} holds records of an earlier job named ${job} whose state is gone: delete ${jobKeys.results(job)} and state/jobs/${job}/, or upload ${kind.key} under a new job name`,
+        );
+      }
       try {
         doc = await writeChunks(kind, deps, now);
       } catch (error) {
         if (!(error instanceof ManifestUnreadableError)) throw error;
         // The file's own fault: retrying cannot help. The job fails, and status says why.
-        const reason = `${kind.key}: ${error.message}`;
-        await stopJob(deps.store, job, { state: 'failed', reason, at: now.toISOString() });
-        await deps.store.put(
-          jobKeys.routed(job),
-          JSON.stringify({ sent: 0, complete: true }) + '\n',
-          'application/json',
-        );
-        await releaseLease(deps.store, job, lease);
-        return { outcome: 'job-failed-at-ingest', job, reason };
+        return failAtIngest(`${kind.key}: ${error.message}`);
       }
     }
     if (doc.invalid > errorLimit(doc)) {
-      const reason = `${doc.invalid} of ${doc.lines} lines are invalid, more than the ${doc.toleratedFailurePercent} % of error records tolerated`;
-      await stopJob(deps.store, job, { state: 'failed', reason, at: now.toISOString() });
-      await deps.store.put(jobKeys.routed(job), JSON.stringify({ sent: 0, complete: true }) + '\n', 'application/json');
-      await releaseLease(deps.store, job, lease);
-      return { outcome: 'job-failed-at-ingest', job, reason };
+      return failAtIngest(
+        `${doc.invalid} of ${doc.lines} lines are invalid, more than the ${doc.toleratedFailurePercent} % of error records tolerated`,
+      );
     }
     const outcome = await routeJob(doc, routed, deps);
     await releaseLease(deps.store, job, lease);

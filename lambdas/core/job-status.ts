@@ -54,6 +54,15 @@ export const StalledDocumentSchema = z.object({
 });
 export type StalledDocument = z.infer<typeof StalledDocumentSchema>;
 
+/** A manifest upload that was not run because its job name was taken. */
+export const RefusalDocumentSchema = z.object({
+  key: z.string(),
+  etag: z.string(),
+  reason: z.string(),
+  at: z.string(),
+});
+export type RefusalDocument = z.infer<typeof RefusalDocumentSchema>;
+
 export const LeaseDocumentSchema = z.object({
   owner: z.string(),
   expiresAt: z.number(),
@@ -89,6 +98,8 @@ export interface JobStatus {
   readonly stalled: readonly { readonly chunk: number; readonly reason: string; readonly at: string }[];
   /** Why the job stopped (cancelled, or failed its threshold). */
   readonly stop?: StopDocument;
+  /** Manifests uploaded under this job's name after it was ingested, which were not run (the first 20). */
+  readonly refused?: readonly RefusalDocument[];
   /** Routing, while incomplete. */
   readonly routing?: { readonly sent: number; readonly of: number };
   readonly started: string | null;
@@ -118,14 +129,19 @@ export const errorLimit = (doc: JobStatusDocument) => Math.floor((doc.toleratedF
 
 /** @throws ObjectNotFoundError when nothing of the job exists (not ingested, or no such job). */
 export async function readJobStatus(store: ObjectStore, job: string, now = Date.now()): Promise<JobStatus> {
-  const [doc, routed, lease, stop, stalledKeys] = await Promise.all([
+  const [doc, routed, lease, stop, stalledKeys, refusalKeys] = await Promise.all([
     readDocument(store, jobKeys.status(job), JobStatusDocumentSchema),
     readDocument(store, jobKeys.routed(job), RoutedDocumentSchema),
     readDocument(store, jobKeys.lease(job), LeaseDocumentSchema),
     readDocument(store, jobKeys.stop(job), StopDocumentSchema),
     store.list(jobKeys.stalledPrefix(job)),
+    store.list(jobKeys.refusalsPrefix(job), { limit: 20 }),
   ]);
-  let requests = 5; // the four documents and the stalled/ listing
+  const refusals = await Promise.all(refusalKeys.map((o) => readDocument(store, o.key, RefusalDocumentSchema)));
+  const refused = refusals.filter((r): r is RefusalDocument => r !== null);
+  // the four documents, the stalled/ and refusals/ listings, and each refusal
+  let requests = 6 + refusals.length;
+  const refusedField = refused.length ? { refused } : {};
   if (!doc) {
     // Nothing ran yet: stopped before the chunks were written (a manifest that cannot be read),
     // or an ingest is writing them, is due to be retried, or stopped.
@@ -149,6 +165,7 @@ export async function readJobStatus(store: ObjectStore, job: string, now = Date.
       chunks: { total: 0, done: 0, stalled: 0 },
       stalled: stop || live ? [] : [stalledIngest],
       ...(stop ? { stop } : {}),
+      ...refusedField,
       started: null,
       finished: null,
       complete: false,
@@ -196,6 +213,7 @@ export async function readJobStatus(store: ObjectStore, job: string, now = Date.
     chunks: { total: doc.chunks, done: progress.doneChunks, stalled: stalled.length },
     stalled: [...routingReason, ...stalled.slice(0, 20).map(({ chunk, reason, at }) => ({ chunk, reason, at }))],
     ...(stop ? { stop } : {}),
+    ...refusedField,
     ...(routed?.complete ? {} : { routing: { sent: routed?.sent ?? 0, of: doc.chunks } }),
     started: doc.createdAt,
     finished: progress.complete ? (progress.finished ?? new Date(doc.createdAt)).toISOString() : null,

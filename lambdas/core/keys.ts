@@ -4,8 +4,8 @@
  * masks, what users query) or `state/` (job bookkeeping). Only `inbox/` and `jobs/` ever
  * trigger processing.
  *
- *   inbox/<id>.<image ext>, inbox/<id>.txt      a single pair (<id> may contain folders)
- *   jobs/<job>.jsonl | jobs/<job>.csv           a manifest job (<job> may contain folders)
+ *   inbox/<id>.<image ext>, inbox/<id>.txt      a single pair (<id> may contain folders: inboxIdProblem)
+ *   jobs/<job>.jsonl | jobs/<job>.csv           a manifest job (<job> is one segment: jobNameProblem)
  *   results/pairs/<id>.json                     the pair's record (one JSON line)
  *   results/pairs/_masks/<id>.<task>.png        its masks
  *   jobs/<job>.redrive                          a request to redrive a job (`fusebatch redrive`)
@@ -20,6 +20,7 @@
  *   state/jobs/<job>/done/<level>/<group>/...   completion markers (completion.ts)
  *   state/jobs/<job>/stalled/<chunk>.json       a chunk that failed its last attempt, and why
  *   state/jobs/<job>/stop.json                  the job was cancelled, or failed its error threshold
+ *   state/jobs/<job>/refusals/<etag>.json       a manifest upload refused because the name is taken
  *   state/jobs/<job>/redrives/...               redrive requests taken, and generations handed out
  *
  * `_SUCCESS` and the `_masks/` folders start with an underscore because Athena (Trino's Hive
@@ -38,7 +39,47 @@ export type KeyKind =
   | { readonly kind: 'pair-text'; readonly id: string; readonly key: string }
   | { readonly kind: 'job-manifest'; readonly job: string; readonly format: 'jsonl' | 'csv'; readonly key: string }
   | { readonly kind: 'job-redrive'; readonly job: string; readonly key: string }
+  /** A manifest the pipeline will not run (its name is not a job name): logged as a warning, never silent. */
+  | { readonly kind: 'job-refused'; readonly key: string; readonly reason: string }
   | { readonly kind: 'ignored'; readonly key: string; readonly reason: string };
+
+/**
+ * Job names are one flat namespace: one path segment, so that no job's folders (results/jobs/<job>/,
+ * state/jobs/<job>/) can nest inside another's, and starting with a letter or digit, so that no
+ * name is hidden from Athena and the local query engine, which skip `_` and `.` names.
+ */
+const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+export const JOB_NAME_RULE =
+  'a job name is 1 to 128 letters, digits, ".", "_" and "-", starting with a letter or digit (one segment: no "/")';
+
+/** Why `name` is not a job name, or null when it is one. */
+export function jobNameProblem(name: string): string | null {
+  return JOB_NAME.test(name) ? null : `'${name}' is not a job name: ${JOB_NAME_RULE}`;
+}
+
+/** A job name made from any text (a folder's or file's name): invalid characters become `-`. */
+export function toJobName(text: string): string {
+  const name = text
+    .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .slice(0, 128)
+    .replace(/[-._]+$/, '');
+  return name || 'job';
+}
+
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/**
+ * Why an inbox id cannot be run, or null: its record would be results/pairs/<id>.json, which must
+ * be a key every reader sees (no empty, `_` or `.` segment: Athena skips those) and one line.
+ */
+export function inboxIdProblem(id: string): string | null {
+  if (CONTROL.test(id)) return 'an inbox id must not hold control characters';
+  if (id.split('/').some((segment) => segment === '' || segment.startsWith('_') || segment.startsWith('.'))) {
+    return 'an inbox id must not have empty segments or segments starting with _ or . (Athena and query skip them)';
+  }
+  return null;
+}
 
 const extensionOf = (key: string) => {
   const slash = key.lastIndexOf('/');
@@ -55,16 +96,21 @@ export function classifyKey(key: string): KeyKind {
     const id = stem.slice(PREFIXES.inbox.length);
     if (!id || id.endsWith('/'))
       return { kind: 'ignored', key, reason: 'an inbox key needs a name before its extension' };
-    if ((IMAGE_EXTENSIONS as readonly string[]).includes(lower)) return { kind: 'pair-image', id, key };
-    if (lower === 'txt') return { kind: 'pair-text', id, key };
-    return { kind: 'ignored', key, reason: `inbox/ takes images (.${IMAGE_EXTENSIONS.join(', .')}) and .txt captions` };
+    const isImage = (IMAGE_EXTENSIONS as readonly string[]).includes(lower);
+    if (!isImage && lower !== 'txt')
+      return { kind: 'ignored', key, reason: `inbox/ takes images (.${IMAGE_EXTENSIONS.join(', .')}) and .txt captions` };
+    const problem = inboxIdProblem(id);
+    if (problem) return { kind: 'ignored', key, reason: problem };
+    return isImage ? { kind: 'pair-image', id, key } : { kind: 'pair-text', id, key };
   }
   if (key.startsWith(PREFIXES.jobs)) {
     const job = stem.slice(PREFIXES.jobs.length);
-    if (job && !job.endsWith('/') && (lower === 'jsonl' || lower === 'csv')) {
+    if (job && (lower === 'jsonl' || lower === 'csv')) {
+      const problem = jobNameProblem(job);
+      if (problem) return { kind: 'job-refused', key, reason: `${key} is not run: ${problem}` };
       return { kind: 'job-manifest', job, format: lower, key };
     }
-    if (job && !job.endsWith('/') && lower === 'redrive') return { kind: 'job-redrive', job, key };
+    if (job && !jobNameProblem(job) && lower === 'redrive') return { kind: 'job-redrive', job, key };
     return { kind: 'ignored', key, reason: 'jobs/ takes manifests named <job>.jsonl or <job>.csv (and <job>.redrive)' };
   }
   return { kind: 'ignored', key, reason: 'only inbox/ and jobs/ are processed' };
@@ -110,6 +156,9 @@ export const jobKeys = {
   lease: (job: string) => `${PREFIXES.state}jobs/${job}/lease.json`,
   routed: (job: string) => `${PREFIXES.state}jobs/${job}/routed.json`,
   stop: (job: string) => `${PREFIXES.state}jobs/${job}/stop.json`,
+  refusalsPrefix: (job: string) => `${PREFIXES.state}jobs/${job}/refusals/`,
+  refusal: (job: string, etag: string) =>
+    `${PREFIXES.state}jobs/${job}/refusals/${etag.replace(/[^A-Za-z0-9-]/g, '')}.json`,
   stalledPrefix: (job: string) => `${PREFIXES.state}jobs/${job}/stalled/`,
   stalled: (job: string, chunk: number) => `${PREFIXES.state}jobs/${job}/stalled/${chunkName(chunk)}.json`,
   /** The completion markers of the children of one node of the completion tree. */

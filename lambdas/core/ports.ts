@@ -43,8 +43,8 @@ export interface ObjectStore {
     contentType?: string,
   ): Promise<string | null>;
   exists(key: string): Promise<boolean>;
-  /** Every object under the prefix, in key order. */
-  list(prefix: string): Promise<StoredObject[]>;
+  /** Every object under the prefix, in key order; only the first `limit` when given (one request for a few). */
+  list(prefix: string, options?: { readonly limit?: number }): Promise<StoredObject[]>;
 }
 
 export class ObjectNotFoundError extends Error {

@@ -11,7 +11,7 @@ import { type MetricsPort, S3EventSchema } from './events.js';
 
 export type IngestHandlerDeps = BucketPipelineDeps &
   IngestDeps & {
-    readonly logger: Pick<Logger, 'info' | 'debug'>;
+    readonly logger: Pick<Logger, 'info' | 'debug' | 'warn'>;
     /** Powertools Metrics in Lambda; absent locally. */
     readonly metrics?: MetricsPort;
   };
@@ -33,10 +33,13 @@ export function createIngestHandler(deps: IngestHandlerDeps) {
       if (kind.kind === 'pair-image' || kind.kind === 'pair-text') outcome = await handlePairObject(kind, deps);
       else if (kind.kind === 'job-manifest') outcome = await ingestJob(kind, deps);
       else if (kind.kind === 'job-redrive') outcome = await redriveJob(kind, deps);
+      else if (kind.kind === 'job-refused') outcome = { outcome: 'job-refused', key: kind.key, reason: kind.reason };
       else outcome = { outcome: 'ignored', key: kind.key, reason: kind.reason };
-      (outcome.outcome === 'ignored' ? deps.logger.debug : deps.logger.info).call(deps.logger, 'ingest', {
-        ...outcome,
-      });
+      // A refused manifest is a user's job that will not run: a warning, never a debug line.
+      const log =
+        outcome.outcome === 'ignored' ? deps.logger.debug : outcome.outcome === 'job-refused' ? deps.logger.warn : deps.logger.info;
+      log.call(deps.logger, 'ingest', { ...outcome });
+      if (outcome.outcome === 'job-refused') deps.metrics?.addMetric('JobsRefused', 'Count', 1);
       if (outcome.outcome === 'processed') deps.metrics?.addMetric('PairsProcessed', 'Count', 1);
       if (outcome.outcome === 'job-routed') deps.metrics?.addMetric('JobsRouted', 'Count', 1);
       outcomes.push(outcome);

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { submitManifest } from '../../lambdas/cli/bucket-commands.js';
+import { jobKeys } from '../../lambdas/core/keys.js';
 import { MemoryStore } from '../helpers/memory-store.js';
 
 describe('Function: submitManifest', () => {
@@ -49,5 +50,37 @@ describe('Function: submitManifest', () => {
       image: 'uploads/ok/imgs/a.png',
       text: 't',
     });
+  });
+
+  it.each([
+    ['a name that is not a job name', (_store: MemoryStore) => {}, 'a/b', "'a/b' is not a job name"],
+    [
+      'a name an earlier job holds',
+      (store: MemoryStore) => store.seed(jobKeys.lease('taken'), '{}'),
+      'taken',
+      'job taken already exists in this bucket',
+    ],
+    [
+      "a name whose records remain",
+      (store: MemoryStore) => store.seed(jobKeys.part('old', 0), '{}'),
+      'old',
+      'job old already exists in this bucket',
+    ],
+  ])('refuses %s before uploading anything', async (_what, prepare, job, message) => {
+    const store = new MemoryStore();
+    prepare(store);
+    const manifest = path.join(dir, 'job/ok.jsonl');
+    await writeFile(manifest, JSON.stringify({ id: 'a', image: 'imgs/a.png', text: 't' }));
+    await expect(submitManifest(store, manifest, { job, progress: false })).rejects.toThrow(message);
+    expect(store.calls.put).toBe(0);
+  });
+
+  it('names the job after a manifest whose file name is not a job name, made into one', async () => {
+    const store = new MemoryStore();
+    const manifest = path.join(dir, 'job/my run (2).jsonl');
+    await writeFile(manifest, JSON.stringify({ id: 'a', image: 'imgs/a.png', text: 't' }));
+    const { job } = await submitManifest(store, manifest, { progress: false });
+    expect(job).toBe('my-run-2');
+    await expect(store.exists('jobs/my-run-2.jsonl')).resolves.toBe(true);
   });
 });

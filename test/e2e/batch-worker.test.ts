@@ -46,7 +46,7 @@ describe('Batch worker entry point (the GPU container’s command) on the cpu en
       model,
       images: {} as never,
       masks: () => ({}) as never,
-      logger: { info: () => {}, debug: () => {} },
+      logger: { info: () => {}, debug: () => {}, warn: () => {} },
       queue: { send: async () => Promise.reject(new Error('this job must go to Batch')) },
       batch: {
         submit: async (j, chunks) => {

@@ -89,7 +89,7 @@ export class MemoryStore implements ObjectStore {
     return this.objects.has(key);
   }
 
-  async list(prefix: string): Promise<StoredObject[]> {
+  async list(prefix: string, options: { readonly limit?: number } = {}): Promise<StoredObject[]> {
     this.calls.list++;
     const within = prefix.slice(0, prefix.lastIndexOf('/') + 1);
     const keys = [...this.folders.entries()]
@@ -98,7 +98,8 @@ export class MemoryStore implements ObjectStore {
     const out = keys
       .map((key) => [key, this.objects.get(key)!] as const)
       .map(([key, e]) => ({ key, size: e.body.length, lastModified: e.lastModified, etag: e.etag }))
-      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+      .slice(0, options.limit);
     this.keysListed += out.length;
     this.listPages += Math.max(1, Math.ceil(out.length / 1000));
     return out;

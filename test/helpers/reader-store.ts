@@ -57,10 +57,11 @@ export class ReaderStore implements ObjectStore {
     return this.objects.has(key);
   }
 
-  async list(prefix: string): Promise<StoredObject[]> {
+  async list(prefix: string, options: { readonly limit?: number } = {}): Promise<StoredObject[]> {
     return [...this.objects]
       .filter(([key]) => key.startsWith(prefix))
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .slice(0, options.limit)
       .map(([key, body]) => ({
         key,
         size: body.length,

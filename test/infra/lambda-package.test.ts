@@ -99,7 +99,7 @@ describe('Lambda packages (bundle + WASM + model), run in fresh processes', () =
       model,
       images: { decode: async () => Promise.reject(new Error('unused')) } as never,
       masks: () => ({ save: async () => null }) as never,
-      logger: { info: () => {}, debug: () => {} },
+      logger: { info: () => {}, debug: () => {}, warn: () => {} },
       queue: { send: async (m) => void messages.push(...m) },
       batch: { submit: async () => Promise.reject(new Error('no batch route here')) },
       chunkSize: 4,

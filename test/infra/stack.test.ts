@@ -139,7 +139,7 @@ describe('CDK app: the synthesized stack', () => {
     resources = template.toJSON().Resources;
   }, 120_000);
 
-  it('keeps the bucket private, encrypted, TLS-only and access-logged, with temporary objects expiring', () => {
+  it('keeps the bucket private, encrypted, TLS-only and access-logged, with temporary objects expiring and job data kept', () => {
     template.hasResourceProperties('AWS::S3::Bucket', {
       PublicAccessBlockConfiguration: {
         BlockPublicAcls: true,
@@ -153,8 +153,7 @@ describe('CDK app: the synthesized stack', () => {
       LoggingConfiguration: { DestinationBucketName: Match.anyValue(), LogFilePrefix: 'bucket/' },
       LifecycleConfiguration: {
         Rules: Match.arrayWith([
-          Match.objectLike({ Prefix: 'state/', ExpirationInDays: 30, Status: 'Enabled' }),
-          Match.objectLike({ Prefix: 'athena-results/', ExpirationInDays: 30 }),
+          Match.objectLike({ Prefix: 'athena-results/', ExpirationInDays: 30, Status: 'Enabled' }),
           Match.objectLike({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } }),
         ]),
       },
@@ -169,6 +168,11 @@ describe('CDK app: the synthesized stack', () => {
     expect(template.findResources('AWS::S3::Bucket', { DeletionPolicy: 'Retain' })).toSatisfy(
       (found: object) => Object.keys(found).length === 2,
     );
+    // Without jobRetentionDays neither a job's records nor its state expire.
+    const rules = Object.values(template.findResources('AWS::S3::Bucket')).flatMap(
+      (b) => b.Properties.LifecycleConfiguration?.Rules ?? [],
+    );
+    expect(rules.filter((r: { Prefix?: string }) => r.Prefix === 'state/' || r.Prefix === 'results/')).toEqual([]);
   });
 
   it('sends object-created events for inbox/ and jobs/ only: results/ never triggers', () => {
@@ -464,9 +468,9 @@ describe('CDK app: the synthesized stack', () => {
 });
 
 describe('CDK app: options', () => {
-  it('leaves out the GPU route when gpu.enabled is false: no Batch resources, no Batch settings', () => {
+  it('leaves out the GPU route when gpu.enabled is false: no Batch resources, no Batch settings; jobRetentionDays expires results/ and state/ together', () => {
     const { stack } = buildApp({
-      context: { ...context, 'fusebatch:gpu.enabled': 'false' },
+      context: { ...context, 'fusebatch:gpu.enabled': 'false', 'fusebatch:jobRetentionDays': '7' },
       outdir: mkdtempSync(path.join(tmpdir(), 'fusebatch-cdk-')),
     });
     const template = Template.fromStack(stack);
@@ -478,6 +482,14 @@ describe('CDK app: options', () => {
     expect(JSON.stringify(template.toJSON())).not.toContain('BatchFailure');
     // Failed S3 events are kept either way.
     expectFailureQueue(template, 'PipelineIngestFailureQueue');
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({ Prefix: 'results/', ExpirationInDays: 7, Status: 'Enabled' }),
+          Match.objectLike({ Prefix: 'state/', ExpirationInDays: 7, Status: 'Enabled' }),
+        ]),
+      },
+    });
   }, 120_000);
 
   it('names the sharp packages an arm64 Lambda needs, and how to install them, when they are missing', () => {

@@ -74,6 +74,50 @@ describe('Function: ingestJob', () => {
     expect(sent).toHaveLength(1);
   });
 
+  it('refuses a manifest uploaded again under a taken name (changed, the same bytes, or .csv beside .jsonl), and status shows it', async () => {
+    // Prepare
+    const { store, sent, deps } = setup();
+    store.seed('jobs/j.jsonl', lines(5));
+    await ingestJob(kind('j'), deps);
+    await new Promise((resolve) => setTimeout(resolve, 5)); // a later upload has a later date
+    store.seed('jobs/j.jsonl', lines(7));
+    // Act
+    const changed = await ingestJob(kind('j'), deps);
+    store.seed('jobs/j.jsonl', lines(5));
+    const same = await ingestJob(kind('j'), deps);
+    store.seed('jobs/j.csv', 'id,image,text\nq,uploads/a.png,hi\n');
+    const beside = await ingestJob(kind('j', 'csv'), deps);
+    // Assess
+    for (const [outcome, key] of [
+      [changed, 'jobs/j.jsonl'],
+      [same, 'jobs/j.jsonl'],
+      [beside, 'jobs/j.csv'],
+    ] as const) {
+      expect(outcome).toEqual({
+        outcome: 'job-refused',
+        job: 'j',
+        key,
+        reason: expect.stringMatching(new RegExp(`^${key} was not run: job j already exists \\(from jobs/j.jsonl, ingested `)),
+      });
+    }
+    expect(sent).toHaveLength(1);
+    const status = await readJobStatus(store, 'j');
+    expect(status.total).toBe(5);
+    expect(status.refused?.map((r) => r.key).sort()).toEqual(['jobs/j.csv', 'jobs/j.jsonl', 'jobs/j.jsonl']);
+  });
+
+  it('refuses to run a name whose results/ holds an earlier job\'s records when its state is gone', async () => {
+    const { store, sent, deps } = setup();
+    store.seed(jobKeys.part('j', 0), '{"id":"old"}\n');
+    store.seed('jobs/j.jsonl', lines(5));
+    const outcome = await ingestJob(kind('j'), deps);
+    expect(outcome).toMatchObject({ outcome: 'job-failed-at-ingest', job: 'j' });
+    expect(sent).toEqual([]);
+    const status = await readJobStatus(store, 'j');
+    expect(status.state).toBe('failed');
+    expect(status.stop?.reason).toContain('results/jobs/j/ holds records of an earlier job named j');
+  });
+
   it('resumes a failed fan-out where it stopped: every chunk is sent, none twice', async () => {
     // Prepare: 2,500 chunks (routed 1,000 at a time); the queue fails on the second thousand.
     let calls = 0;

