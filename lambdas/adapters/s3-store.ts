@@ -130,7 +130,12 @@ export class S3ObjectStore implements ObjectStore {
   async read(key: string): Promise<ObjectStream> {
     try {
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      return { body: out.Body as Readable, etag: out.ETag ?? '', metadata: out.Metadata ?? {} };
+      return {
+        body: out.Body as Readable,
+        etag: out.ETag ?? '',
+        lastModified: out.LastModified,
+        metadata: out.Metadata ?? {},
+      };
     } catch (error) {
       throw notFound(error, key);
     }

@@ -165,9 +165,11 @@ const bareEtag = (etag: string | undefined) => (etag ?? '').replace(/^W\//, '').
 /**
  * A manifest event for a job whose routing is complete: S3 delivering an event twice, or an
  * upload under a name that is taken (the same key replaced, or jobs/<job>.csv beside
- * jobs/<job>.jsonl). The first is the same object, uploaded before routing finished; anything
- * else is refused where `fusebatch status` shows it, never dropped in silence. Both dates are
- * S3's own (the manifest's and routed.json's), so no clock is compared with another.
+ * jobs/<job>.jsonl). The first is the object the job was ingested from (same key, ETag and
+ * date); anything else is refused where `fusebatch status` shows it, never dropped in silence.
+ * The dates are S3's own, in whole seconds: the same bytes uploaded again within the second are
+ * the same upload to anyone. A job that failed before its status document has only routed.json's
+ * date to go by: an upload after it is another one.
  */
 async function alreadyIngested(
   kind: Extract<KeyKind, { kind: 'job-manifest' }>,
@@ -182,11 +184,12 @@ async function alreadyIngested(
     readDocument(deps.store, jobKeys.stop(job), StopDocumentSchema),
   ]);
   if (!upload) return { outcome: 'job-already-ingested', job };
-  const sameObject =
-    (!doc || (doc.manifest === key && bareEtag(doc.manifestEtag) === bareEtag(upload.etag))) &&
-    !!routed?.lastModified &&
-    !!upload.lastModified &&
-    upload.lastModified <= routed.lastModified;
+  const uploaded = upload.lastModified?.getTime() ?? 0;
+  const sameObject = doc
+    ? doc.manifest === key &&
+      bareEtag(doc.manifestEtag) === bareEtag(upload.etag) &&
+      (doc.manifestLastModified === undefined || Date.parse(doc.manifestLastModified) === uploaded)
+    : uploaded <= (routed?.lastModified?.getTime() ?? Infinity);
   if (sameObject) return { outcome: 'job-already-ingested', job };
   const what = doc
     ? `from ${doc.manifest}, ingested ${doc.createdAt}`
@@ -238,6 +241,7 @@ async function writeChunks(
     job,
     manifest: kind.key,
     manifestEtag: source.etag,
+    ...(source.lastModified ? { manifestLastModified: source.lastModified.toISOString() } : {}),
     route: lines > deps.batchThreshold ? 'batch' : 'queue',
     lines,
     invalid,

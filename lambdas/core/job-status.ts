@@ -14,6 +14,8 @@ export const JobStatusDocumentSchema = z.object({
   manifest: z.string(),
   /** The manifest's ETag when it was read: a manifest replaced under the same name is another job. */
   manifestEtag: z.string().default(''),
+  /** And its date: with the ETag, what tells the same upload from another one of the same bytes. */
+  manifestLastModified: z.string().optional(),
   route: z.enum(ROUTES),
   /** Lines in the manifest: pairs + invalid lines; every line is in a chunk. */
   lines: z.number().int().min(0),

@@ -15,6 +15,8 @@ export interface StoredObject {
 export interface ObjectStream {
   readonly body: AsyncIterable<Uint8Array>;
   readonly etag: string;
+  /** S3's date of the object (whole seconds, as S3 keeps it). */
+  readonly lastModified?: Date;
   /** User metadata (`x-amz-meta-*` without the prefix, lower-case names). */
   readonly metadata: Readonly<Record<string, string>>;
 }

@@ -137,7 +137,7 @@ describe('Pipeline: local mode over the embedded S3 server', () => {
     expect(await store.exists(jobKeys.success('m1'))).toBe(true);
   });
 
-  it('does no harm on duplicate events: the same pair and manifest uploaded again', async () => {
+  it('does no harm when the same pair and manifest are uploaded again: the taken job name is refused where status shows it', async () => {
     // Prepare
     const { store } = pipeline;
     const id = 'dup';
@@ -150,9 +150,13 @@ describe('Pipeline: local mode over the embedded S3 server', () => {
     await store.put('jobs/dup.jsonl', manifest);
     await pipeline.idle();
     const parts = await store.list(jobKeys.results('dup'));
-    // Act
+    // Act: S3 dates are whole seconds; the same bytes again within the second are the same upload.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
     await store.put(pairKeys.text(id), 'a red circle');
     await store.put('jobs/dup.jsonl', manifest);
+    await store.put('jobs/dup.csv', 'id,image,text\ny,uploads/dup/a.png,a circle\n');
+    // Nested in job dup's folder: never run, so job dup never counts its parts.
+    await store.put('jobs/dup/parts.jsonl', manifest);
     await pipeline.idle();
     // Assess
     expect(decode(await store.get(pairKeys.result(id)))).toBe(first);
@@ -160,6 +164,9 @@ describe('Pipeline: local mode over the embedded S3 server', () => {
     const records = [];
     for await (const r of jobRecords(store, 'dup')) records.push(r);
     expect(records).toHaveLength(1);
+    const status = await readJobStatus(store, 'dup');
+    expect(status.refused?.map((r) => r.key).sort()).toEqual(['jobs/dup.csv', 'jobs/dup.jsonl']);
+    expect(status.refused?.[0].reason).toContain('job dup already exists (from jobs/dup.jsonl');
   });
 
   it('never processes what is written under results/', async () => {

@@ -64,12 +64,12 @@ export class MemoryStore implements ObjectStore {
 
   async read(key: string): Promise<ObjectStream> {
     this.calls.read++;
-    const { body, etag, metadata } = this.entry(key);
+    const { body, etag, lastModified, metadata } = this.entry(key);
     // Small pieces, so that readers are tested on bodies split anywhere.
     async function* pieces() {
       for (let i = 0; i < body.length; i += 7) yield body.subarray(i, i + 7);
     }
-    return { body: pieces(), etag, metadata };
+    return { body: pieces(), etag, lastModified, metadata };
   }
 
   async put(key: string, body: Uint8Array | string, _type?: string, metadata?: Record<string, string>): Promise<void> {
