@@ -16,6 +16,7 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import {
+  type GetOptions,
   ObjectNotFoundError,
   type ObjectStore,
   type ObjectStream,
@@ -102,14 +103,16 @@ export class S3ObjectStore implements ObjectStore {
     readonly bucket: string,
   ) {}
 
-  async get(key: string, options: { readonly maxBytes?: number } = {}): Promise<Uint8Array> {
+  async get(key: string, options: GetOptions = {}): Promise<Uint8Array> {
     // The SDK retries until the response's headers arrive; a connection reset while the body
     // streams reaches us, so the read is made again (a few times) like any transient fault.
     for (let attempt = 1; ; attempt++) {
       let body: { transformToByteArray(): Promise<Uint8Array> };
+      let size: number;
       try {
         const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
         body = out.Body!;
+        size = out.ContentLength ?? 0;
         // Too large: refused from the headers, the body left unread (a worker's memory is bounded).
         if (options.maxBytes !== undefined && (out.ContentLength ?? 0) > options.maxBytes) {
           (out.Body as Readable).destroy();
@@ -118,6 +121,7 @@ export class S3ObjectStore implements ObjectStore {
       } catch (error) {
         throw notFound(error, key);
       }
+      await options.reserve?.(size);
       try {
         return await body.transformToByteArray();
       } catch (error) {

@@ -3,6 +3,7 @@
  * by workers. Everything outside (the store, the queue, Batch, the model, PNG encoding)
  * comes in through ports, so the same code runs in Lambda, on Batch and locally.
  */
+import { ByteBudget, DEFAULT_INPUT_BYTES_IN_FLIGHT } from './byte-budget.js';
 import { chunkDone, recordChunkDone } from './completion.js';
 import { PairError } from './errors.js';
 import { stopJob } from './job-ingest.js';
@@ -31,6 +32,8 @@ import type { OutputRecord } from './records.js';
 
 export interface BucketPipelineDeps {
   readonly store: ObjectStore;
+  /** Image bytes held at once by this worker; the process's shared budget when absent. */
+  readonly inputBytes?: ByteBudget;
   readonly model: RuntimeModel;
   readonly images: ImageDecoder;
   /** A mask store writing to the bucket under the given keys (PNG encoding is an adapter's). */
@@ -44,17 +47,35 @@ export type PairOutcome =
 
 const jsonl = (records: readonly unknown[]) => records.map((r) => JSON.stringify(r) + '\n').join('');
 
-/** A pair whose halves are read from the store; a missing half is that pair's error (if the model reads it). */
+/** One budget for the whole process (a Lambda instance, a Batch child, local workers): memory is per process. */
+const processInputBytes = new ByteBudget(DEFAULT_INPUT_BYTES_IN_FLIGHT);
+
+/**
+ * A pair whose halves are read from the store; a missing half is that pair's error (if the model
+ * reads it). Its image's bytes count against `budget` from the response's headers until the
+ * pipeline releases the pair (captions are at most 64 KiB, and not counted).
+ */
 export function storePair(
   store: ObjectStore,
   id: string,
   imageKey: string | null,
   text: { key: string } | { inline: string } | null,
   extra?: Record<string, unknown>,
+  budget: ByteBudget = processInputBytes,
 ): PairSource {
+  let held = 0;
+  // Once per pair: a body re-read after a reset reserves nothing more.
+  const reserve = async (bytes: number) => {
+    if (held) return;
+    await budget.acquire(bytes);
+    held = bytes;
+  };
   const read = async (key: string, half: 'image' | 'text') => {
     try {
-      return await store.get(key, { maxBytes: half === 'image' ? MAX_IMAGE_BYTES : MAX_TEXT_BYTES });
+      return await store.get(
+        key,
+        half === 'image' ? { maxBytes: MAX_IMAGE_BYTES, reserve } : { maxBytes: MAX_TEXT_BYTES },
+      );
     } catch (error) {
       if (error instanceof ObjectNotFoundError) {
         throw new PairError(half === 'image' ? 'IMAGE_MISSING' : 'TEXT_MISSING', `no object at ${key}`);
@@ -78,6 +99,10 @@ export function storePair(
         : 'inline' in text
           ? Promise.resolve(text.inline)
           : read(text.key, 'text'),
+    release: () => {
+      budget.release(held);
+      held = 0;
+    },
   };
 }
 
@@ -120,7 +145,8 @@ export async function handlePairObject(
     };
     record = errorRecord(deps.model, id, inputs, new PairError('INPUT_INVALID', message));
   } else {
-    const pair = storePair(deps.store, id, images[0] ?? null, needs.text ? { key: texts[0] } : null);
+    const text = needs.text ? { key: texts[0] } : null;
+    const pair = storePair(deps.store, id, images[0] ?? null, text, undefined, deps.inputBytes);
     record = await runOne(pair, deps, deps.masks(pairKeys.mask));
   }
   await deps.store.put(pairKeys.result(id), jsonl([record]), 'application/x-ndjson');
@@ -175,7 +201,16 @@ export async function runChunk(
   const pairs = lines.flatMap((p) =>
     'invalid' in p
       ? []
-      : [storePair(store, p.id, p.image ?? null, p.text === undefined ? null : { inline: p.text }, p.extra)],
+      : [
+          storePair(
+            store,
+            p.id,
+            p.image ?? null,
+            p.text === undefined ? null : { inline: p.text },
+            p.extra,
+            deps.inputBytes,
+          ),
+        ],
   );
   const masks = deps.masks((id, task) => jobKeys.mask(job, id, task));
   const records = runPipeline(pairs, { model: deps.model, images: deps.images, masks });

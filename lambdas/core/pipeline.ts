@@ -29,6 +29,8 @@ export interface PairSource {
   readonly extra?: Record<string, unknown>;
   readImage(): Promise<Uint8Array>;
   readText(): Promise<Uint8Array | string>;
+  /** Frees what reading the pair holds (its share of the worker's bytes in flight); called once it is prepared or failed. */
+  release?(): void;
 }
 
 /** Decodes image bytes into 8-bit RGB at the model's input size (the image codec adapter). */
@@ -129,6 +131,9 @@ async function prepare(pair: PairSource, options: PipelineOptions): Promise<Slot
     if (!(error instanceof PairError)) throw error;
     const inputs = recordInputs(manifest, pair.image, text);
     return { kind: 'failed', record: errorRecord(options.model, pair.id, inputs, error, pair.extra) };
+  } finally {
+    // The image's bytes are decoded (or refused) by now: only its pixels at model size remain.
+    pair.release?.();
   }
 }
 

@@ -24,12 +24,19 @@ export interface ObjectStream {
 /** S3's conditional writes: create only (`If-None-Match: *`) or replace only this version (`If-Match`). */
 export type WriteCondition = { readonly ifNoneMatch: '*' } | { readonly ifMatch: string };
 
+export interface GetOptions {
+  readonly maxBytes?: number;
+  readonly reserve?: (bytes: number) => Promise<void>;
+}
+
 export interface ObjectStore {
   /**
    * @param options.maxBytes refuse, without downloading it, an object larger than this
+   * @param options.reserve called with the object's size once S3's headers give it, before the
+   * body is read: waiting there holds the download back (a worker's budget of bytes in flight)
    * @throws ObjectNotFoundError when the key does not exist; ObjectTooLargeError past maxBytes.
    */
-  get(key: string, options?: { readonly maxBytes?: number }): Promise<Uint8Array>;
+  get(key: string, options?: GetOptions): Promise<Uint8Array>;
   /** @throws ObjectNotFoundError when the key does not exist. */
   read(key: string): Promise<ObjectStream>;
   /** @param metadata user metadata (`x-amz-meta-*`), e.g. a manifest's tolerated failure share. */

@@ -86,6 +86,29 @@ describe('S3 client: timeouts and retries', () => {
     expect(s3.paths).toHaveLength(1);
   }, 20_000);
 
+  it('asks the caller to reserve the object\'s size from the headers, before the body is read', async () => {
+    // Prepare: the headers go out at once; the body only once the reservation was asked for.
+    let sendBody: () => void = () => {};
+    const s3 = await misbehavingServer((_n, _req, res) => {
+      res.writeHead(200, { 'Content-Type': 'image/png', 'Content-Length': 10 });
+      res.flushHeaders();
+      sendBody = () => res.end('0123456789');
+    });
+    server = s3.server;
+    const store = new S3ObjectStore(createS3Client({ bucket: BUCKET, endpoint: s3.endpoint }), BUCKET);
+    const reserved: number[] = [];
+    // Act
+    const body = await store.get('uploads/a.png', {
+      reserve: async (bytes) => {
+        reserved.push(bytes);
+        sendBody();
+      },
+    });
+    // Assess
+    expect(reserved).toEqual([10]);
+    expect(new TextDecoder().decode(body)).toBe('0123456789');
+  }, 20_000);
+
   it('retries 503 SlowDown until the object comes', async () => {
     // Prepare: throttled twice, then answered.
     const s3 = await misbehavingServer((n, _req, res) => (n < 2 ? slowDown(res) : ok(res, 'at last')));

@@ -6,9 +6,11 @@
  */
 import { createHash } from 'node:crypto';
 import {
+  type GetOptions,
   ObjectNotFoundError,
   type ObjectStore,
   type ObjectStream,
+  ObjectTooLargeError,
   type StoredObject,
   type WriteCondition,
 } from '../../lambdas/core/ports.js';
@@ -57,9 +59,14 @@ export class MemoryStore implements ObjectStore {
     return new TextDecoder().decode(this.entry(key).body);
   }
 
-  async get(key: string): Promise<Uint8Array> {
+  async get(key: string, options: GetOptions = {}): Promise<Uint8Array> {
     this.calls.get++;
-    return this.entry(key).body;
+    const { body } = this.entry(key);
+    if (options.maxBytes !== undefined && body.length > options.maxBytes) {
+      throw new ObjectTooLargeError(key, body.length, options.maxBytes);
+    }
+    await options.reserve?.(body.length);
+    return body;
   }
 
   async read(key: string): Promise<ObjectStream> {

@@ -3,18 +3,23 @@
  * bad pairs failing alone, engine failures isolated to the pair that causes them, and the
  * next batch prepared while the current one runs.
  */
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SharpImageDecoder } from '../../lambdas/adapters/image-codec.js';
 import { loadModelBundle } from '../../lambdas/adapters/model-bundle.js';
+import { storePair } from '../../lambdas/core/bucket-pipeline.js';
+import { ByteBudget } from '../../lambdas/core/byte-budget.js';
 import { EngineError } from '../../lambdas/core/errors.js';
 import type { TokenTextInput } from '../../lambdas/core/manifest.js';
 import { type ImageDecoder, type PairSource, type RuntimeModel, runPipeline } from '../../lambdas/core/pipeline.js';
 import type { OutputRecord } from '../../lambdas/core/records.js';
 import type { TokenIdsEncoder } from '../../lambdas/core/text.js';
+import { MemoryStore } from '../helpers/memory-store.js';
 import { memoryPair, parityPairs, referenceBundle } from '../helpers/runtime.js';
+import { withOverrides } from '../helpers/store-wrappers.js';
 
 async function collect(records: AsyncIterable<OutputRecord>): Promise<OutputRecord[]> {
   const out: OutputRecord[] = [];
@@ -250,4 +255,60 @@ describe('Function: runPipeline', () => {
     const mask = record.status === 'ok' ? record.tasks.mask : null;
     expect(mask).toMatchObject({ width: 256, height: 128, mask: null });
   });
+});
+
+describe('Function: runPipeline over a store, with a budget of bytes in flight', () => {
+  let model: RuntimeModel;
+  beforeAll(async () => {
+    model = await loadModelBundle(referenceBundle, { engine: 'cpu', threads: 1 });
+  });
+  afterAll(async () => {
+    await model?.engine.close();
+  });
+
+  it('holds at most the budget of image bytes between download and decode, and still gives every record', async () => {
+    // Prepare: 24 noisy 800x800 PNGs (~1.9 MB each) and a budget of 4 MB: two at a time.
+    const store = new MemoryStore();
+    const sizes: number[] = [];
+    for (let i = 0; i < 24; i++) {
+      const noise = randomBytes(800 * 800 * 3); // noise does not compress: each PNG is about its raw size
+      const bytes = await sharp(noise, { raw: { width: 800, height: 800, channels: 3 } }).png().toBuffer();
+      sizes.push(bytes.length);
+      store.seed(`uploads/big/${i}.png`, bytes);
+    }
+    const budget = new ByteBudget(4_000_000);
+    let held = 0;
+    let mostHeld = 0;
+    // Counted by the store and the decoder themselves, not by the budget under test.
+    const counting = withOverrides(store, {
+      get: async (key, options) => {
+        const bytes = await store.get(key, options);
+        held += bytes.length;
+        mostHeld = Math.max(mostHeld, held);
+        return bytes;
+      },
+    });
+    const sharpDecoder = new SharpImageDecoder();
+    const images: ImageDecoder = {
+      decode: async (bytes, spec) => {
+        try {
+          return await sharpDecoder.decode(bytes, spec);
+        } finally {
+          held -= bytes.length;
+        }
+      },
+    };
+    const pairs = sizes.map((_, i) =>
+      storePair(counting, `p${i}`, `uploads/big/${i}.png`, { inline: 'a red circle' }, undefined, budget),
+    );
+    // Act
+    const records = await collect(runPipeline(pairs, { model, images, batchSize: 8 }));
+    // Assess
+    expect(records.map((r) => [r.id, r.status])).toEqual(sizes.map((_, i) => [`p${i}`, 'ok']));
+    expect(Math.min(...sizes)).toBeGreaterThan(1_500_000);
+    expect(mostHeld).toBeLessThanOrEqual(4_000_000);
+    expect(mostHeld).toBeGreaterThan(Math.min(...sizes));
+    expect(budget.peak).toBeLessThanOrEqual(4_000_000);
+    expect(budget.inUse).toBe(0);
+  }, 60_000);
 });
