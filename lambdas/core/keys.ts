@@ -98,7 +98,11 @@ export function classifyKey(key: string): KeyKind {
       return { kind: 'ignored', key, reason: 'an inbox key needs a name before its extension' };
     const isImage = (IMAGE_EXTENSIONS as readonly string[]).includes(lower);
     if (!isImage && lower !== 'txt')
-      return { kind: 'ignored', key, reason: `inbox/ takes images (.${IMAGE_EXTENSIONS.join(', .')}) and .txt captions` };
+      return {
+        kind: 'ignored',
+        key,
+        reason: `inbox/ takes images (.${IMAGE_EXTENSIONS.join(', .')}) and .txt captions`,
+      };
     const problem = inboxIdProblem(id);
     if (problem) return { kind: 'ignored', key, reason: problem };
     return isImage ? { kind: 'pair-image', id, key } : { kind: 'pair-text', id, key };

@@ -36,9 +36,8 @@ export function createIngestHandler(deps: IngestHandlerDeps) {
       else if (kind.kind === 'job-refused') outcome = { outcome: 'job-refused', key: kind.key, reason: kind.reason };
       else outcome = { outcome: 'ignored', key: kind.key, reason: kind.reason };
       // A refused manifest is a user's job that will not run: a warning, never a debug line.
-      const log =
-        outcome.outcome === 'ignored' ? deps.logger.debug : outcome.outcome === 'job-refused' ? deps.logger.warn : deps.logger.info;
-      log.call(deps.logger, 'ingest', { ...outcome });
+      const level = outcome.outcome === 'ignored' ? 'debug' : outcome.outcome === 'job-refused' ? 'warn' : 'info';
+      deps.logger[level]('ingest', { ...outcome });
       if (outcome.outcome === 'job-refused') deps.metrics?.addMetric('JobsRefused', 'Count', 1);
       if (outcome.outcome === 'processed') deps.metrics?.addMetric('PairsProcessed', 'Count', 1);
       if (outcome.outcome === 'job-routed') deps.metrics?.addMetric('JobsRouted', 'Count', 1);

@@ -86,7 +86,7 @@ describe('S3 client: timeouts and retries', () => {
     expect(s3.paths).toHaveLength(1);
   }, 20_000);
 
-  it('asks the caller to reserve the object\'s size from the headers, before the body is read', async () => {
+  it("asks the caller to reserve the object's size from the headers, before the body is read", async () => {
     // Prepare: the headers go out at once; the body only once the reservation was asked for.
     let sendBody: () => void = () => {};
     const s3 = await misbehavingServer((_n, _req, res) => {

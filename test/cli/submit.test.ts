@@ -61,7 +61,7 @@ describe('Function: submitManifest', () => {
       'job taken already exists in this bucket',
     ],
     [
-      "a name whose records remain",
+      'a name whose records remain',
       (store: MemoryStore) => store.seed(jobKeys.part('old', 0), '{}'),
       'old',
       'job old already exists in this bucket',

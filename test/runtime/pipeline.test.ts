@@ -272,7 +272,9 @@ describe('Function: runPipeline over a store, with a budget of bytes in flight',
     const sizes: number[] = [];
     for (let i = 0; i < 24; i++) {
       const noise = randomBytes(800 * 800 * 3); // noise does not compress: each PNG is about its raw size
-      const bytes = await sharp(noise, { raw: { width: 800, height: 800, channels: 3 } }).png().toBuffer();
+      const bytes = await sharp(noise, { raw: { width: 800, height: 800, channels: 3 } })
+        .png()
+        .toBuffer();
       sizes.push(bytes.length);
       store.seed(`uploads/big/${i}.png`, bytes);
     }

@@ -97,7 +97,9 @@ describe('Function: ingestJob', () => {
         outcome: 'job-refused',
         job: 'j',
         key,
-        reason: expect.stringMatching(new RegExp(`^${key} was not run: job j already exists \\(from jobs/j.jsonl, ingested `)),
+        reason: expect.stringMatching(
+          new RegExp(`^${key} was not run: job j already exists \\(from jobs/j.jsonl, ingested `),
+        ),
       });
     }
     expect(sent).toHaveLength(1);
@@ -106,7 +108,7 @@ describe('Function: ingestJob', () => {
     expect(status.refused?.map((r) => r.key).sort()).toEqual(['jobs/j.csv', 'jobs/j.jsonl', 'jobs/j.jsonl']);
   });
 
-  it('refuses to run a name whose results/ holds an earlier job\'s records when its state is gone', async () => {
+  it("refuses to run a name whose results/ holds an earlier job's records when its state is gone", async () => {
     const { store, sent, deps } = setup();
     store.seed(jobKeys.part('j', 0), '{"id":"old"}\n');
     store.seed('jobs/j.jsonl', lines(5));
