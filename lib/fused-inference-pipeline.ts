@@ -38,6 +38,7 @@ import {
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
 import { BUCKET_ACCESS, type BucketAccess } from '../lambdas/core/access.js';
+import { ENV_NAMES } from '../lambdas/core/env-names.js';
 import { PREFIXES, RESULT_PREFIXES } from '../lambdas/core/keys.js';
 import { bundleFiles, type ModelManifest, ModelManifestSchema } from '../lambdas/core/manifest.js';
 import {
@@ -245,8 +246,8 @@ export class FusedInferencePipeline extends Construct {
       },
     });
     const baseEnv = {
-      FUSEBATCH_BUCKET: bucket.bucketName,
-      FUSEBATCH_ENGINE: 'wasm',
+      [ENV_NAMES.bucket]: bucket.bucketName,
+      [ENV_NAMES.engine]: 'wasm',
       POWERTOOLS_METRICS_NAMESPACE: 'fusebatch',
     };
     const lambdaFunction = (
@@ -286,18 +287,18 @@ export class FusedInferencePipeline extends Construct {
       config.ingest.memoryMiB,
       config.ingest.timeoutSeconds,
       {
-        FUSEBATCH_THREADS: String(config.ingestThreads),
-        FUSEBATCH_QUEUE_URL: this.queue.queueUrl,
-        FUSEBATCH_CHUNK_SIZE: String(config.chunkSize),
-        FUSEBATCH_INGEST_LEASE_SECONDS: String(config.ingest.timeoutSeconds),
-        FUSEBATCH_TOLERATED_FAILURE_PERCENT: String(config.toleratedFailurePercent),
+        [ENV_NAMES.threads]: String(config.ingestThreads),
+        [ENV_NAMES.queueUrl]: this.queue.queueUrl,
+        [ENV_NAMES.chunkSize]: String(config.chunkSize),
+        [ENV_NAMES.ingestLeaseSeconds]: String(config.ingest.timeoutSeconds),
+        [ENV_NAMES.toleratedFailurePercent]: String(config.toleratedFailurePercent),
         ...(this.gpu
           ? {
-              FUSEBATCH_BATCH_THRESHOLD: String(config.gpu.threshold),
-              FUSEBATCH_BATCH_JOB_QUEUE: this.gpu.jobQueue.jobQueueArn,
-              FUSEBATCH_BATCH_JOB_DEFINITION: this.gpu.jobDefinition.jobDefinitionArn,
-              FUSEBATCH_BATCH_SECONDS_PER_CHUNK: String(config.gpu.secondsPerChunk),
-              FUSEBATCH_BATCH_TIMEOUT_SECONDS: String(config.gpu.timeoutSeconds),
+              [ENV_NAMES.batchThreshold]: String(config.gpu.threshold),
+              [ENV_NAMES.batchJobQueue]: this.gpu.jobQueue.jobQueueArn,
+              [ENV_NAMES.batchJobDefinition]: this.gpu.jobDefinition.jobDefinitionArn,
+              [ENV_NAMES.batchSecondsPerChunk]: String(config.gpu.secondsPerChunk),
+              [ENV_NAMES.batchTimeoutSeconds]: String(config.gpu.timeoutSeconds),
             }
           : {}),
       },
@@ -316,10 +317,10 @@ export class FusedInferencePipeline extends Construct {
       config.worker.memoryMiB,
       config.worker.timeoutSeconds,
       {
-        FUSEBATCH_THREADS: String(config.worker.threads),
-        FUSEBATCH_DLQ_URL: this.deadLetterQueue.queueUrl,
+        [ENV_NAMES.threads]: String(config.worker.threads),
+        [ENV_NAMES.deadLetterQueueUrl]: this.deadLetterQueue.queueUrl,
         // The worker's own attempts; the queue redrives after 2 more receives (config.ts).
-        FUSEBATCH_MAX_RECEIVE_COUNT: String(config.worker.attempts),
+        [ENV_NAMES.maxReceiveCount]: String(config.worker.attempts),
       },
       true,
     );
@@ -556,14 +557,14 @@ export class FusedInferencePipeline extends Construct {
       gpu: 1,
       jobRole,
       environment: {
-        FUSEBATCH_BUCKET: this.bucket.bucketName,
-        FUSEBATCH_ENGINE: 'cuda',
-        FUSEBATCH_THREADS: String(config.gpu.containerVcpus),
+        [ENV_NAMES.bucket]: this.bucket.bucketName,
+        [ENV_NAMES.engine]: 'cuda',
+        [ENV_NAMES.threads]: String(config.gpu.containerVcpus),
         // Past this, a child starts no chunk and exits 1, to be retried for the rest: Batch does
         // not retry a child it stopped at the timeout.
-        FUSEBATCH_DEADLINE_SECONDS: String(config.gpu.deadlineSeconds),
+        [ENV_NAMES.deadlineSeconds]: String(config.gpu.deadlineSeconds),
         // On its last attempt a child marks the chunks it leaves as stalled, with the reason.
-        FUSEBATCH_BATCH_ATTEMPTS: String(BATCH_ATTEMPTS),
+        [ENV_NAMES.batchAttempts]: String(BATCH_ATTEMPTS),
       },
       logging: ecs.LogDriver.awsLogs({ streamPrefix: 'fusebatch', logGroup }),
     });

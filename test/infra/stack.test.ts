@@ -7,8 +7,11 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { BatchClient, SubmitJobCommand } from '@aws-sdk/client-batch';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { z } from 'zod';
+import { AwsBatchRoute } from '../../lambdas/adapters/batch-route.js';
 import { queryRecordFiles } from '../../lambdas/adapters/duckdb-query.js';
 import { SharpImageDecoder } from '../../lambdas/adapters/image-codec.js';
 import { readManifest } from '../../lambdas/adapters/model-bundle.js';
@@ -17,6 +20,7 @@ import { markerKey } from '../../lambdas/core/completion.js';
 import { jobKeys, PREFIXES, pairKeys, RESULT_PREFIXES } from '../../lambdas/core/keys.js';
 import { runPipeline } from '../../lambdas/core/pipeline.js';
 import { glueColumns } from '../../lambdas/core/result-table.js';
+import { BatchWorkerEnvSchema, IngestEnvSchema, WorkerEnvSchema } from '../../lambdas/entry/env.js';
 import { buildApp } from '../../lib/app.js';
 import { sharpPackages } from '../../lib/fused-inference-pipeline.js';
 import { allKindsManifest, allKindsModel } from '../helpers/all-kinds.js';
@@ -89,6 +93,69 @@ function permits(grantLines: string[], action: string, key: string): boolean {
     }
     return resource.startsWith('bucket/') && iamPatternMatches(resource.slice('bucket/'.length), key);
   });
+}
+
+/** The variables the construct sets for each entry point, by name, with their values (tokens as template objects). */
+function entryEnvironments(template: Template) {
+  const resources = Object.entries(template.toJSON().Resources as Resources);
+  const lambdaEnvironment = (prefix: string): Record<string, unknown> =>
+    resources.find(([id, r]) => r.Type === 'AWS::Lambda::Function' && new RegExp(`^${prefix}[0-9A-F]{8}$`).test(id))![1]
+      .Properties.Environment.Variables;
+  const jobDefinition = resources.find(([, r]) => r.Type === 'AWS::Batch::JobDefinition')?.[1];
+  return {
+    ingest: lambdaEnvironment('PipelineIngest'),
+    worker: lambdaEnvironment('PipelineWorker'),
+    batch: jobDefinition
+      ? Object.fromEntries(
+          (jobDefinition.Properties.ContainerProperties.Environment as { Name: string; Value: unknown }[]).map((e) => [
+            e.Name,
+            e.Value,
+          ]),
+        )
+      : undefined,
+  };
+}
+
+/** The variables the Batch route gives each child it submits (as it submits them, to a recording client). */
+async function variablesSubmittedToBatch(): Promise<Record<string, string>> {
+  const sent: SubmitJobCommand['input'][] = [];
+  const client = {
+    send: async (command: SubmitJobCommand) => {
+      sent.push(command.input);
+      return { jobId: 'id' };
+    },
+  } as unknown as BatchClient;
+  await new AwsBatchRoute(client, 'queue', 'definition', { secondsPerChunk: 5, timeoutSeconds: 7200 }).submit(
+    'j',
+    2000,
+  );
+  return Object.fromEntries(sent[0].containerOverrides!.environment!.map((e) => [e.name!, e.value!]));
+}
+
+/**
+ * Every FUSEBATCH_* variable set is one the entry point's schema parses (a plain value parses as
+ * its field), and every variable the schema requires is set.
+ */
+function expectParsedBy(schema: z.ZodObject, variables: Record<string, unknown>, entry: string) {
+  const parsed = Object.keys(schema.shape);
+  const ours = Object.keys(variables).filter((name) => name.startsWith('FUSEBATCH_'));
+  expect(ours.length, entry).toBeGreaterThan(2);
+  expect(
+    ours.filter((name) => !parsed.includes(name)),
+    `${entry}: set, but not parsed`,
+  ).toEqual([]);
+  const required = Object.entries(schema.shape)
+    .filter(([, field]) => !(field as z.ZodType).safeParse(undefined).success)
+    .map(([name]) => name);
+  expect(
+    required.filter((name) => !(name in variables)),
+    `${entry}: required, but not set`,
+  ).toEqual([]);
+  for (const name of ours) {
+    const value = variables[name];
+    if (typeof value !== 'string') continue; // a token: a queue's URL, an ARN
+    expect((schema.shape[name] as z.ZodType).safeParse(value).success, `${entry}: ${name}=${value}`).toBe(true);
+  }
 }
 
 /** A failure queue: SQS-encrypted, TLS-only, 14 days, and an alarm as soon as it holds a message. */
@@ -249,6 +316,14 @@ describe('CDK app: the synthesized stack', () => {
       FUSEBATCH_BATCH_TIMEOUT_SECONDS: '7200',
     });
     expect(ingest.Environment.Variables).not.toHaveProperty('FUSEBATCH_BATCH_MAX_SHARDS');
+  });
+
+  it('sets for each entry point only variables its schema parses, and every one it requires', async () => {
+    const environments = entryEnvironments(template);
+    expectParsedBy(IngestEnvSchema, environments.ingest, 'ingest');
+    expectParsedBy(WorkerEnvSchema, environments.worker, 'worker');
+    // A Batch child gets the job definition's variables and, at each submission, its job's.
+    expectParsedBy(BatchWorkerEnvSchema, { ...environments.batch, ...(await variablesSubmittedToBatch()) }, 'batch');
   });
 
   it('feeds the worker from a queue with a dead-letter queue, 6 × its timeout of visibility, and partial batch responses', () => {
@@ -610,6 +685,9 @@ describe('CDK app: options', () => {
     template.resourceCountIs('AWS::EC2::VPC', 0);
     template.resourceCountIs('AWS::Events::Rule', 0);
     expect(JSON.stringify(template.toJSON())).not.toContain('FUSEBATCH_BATCH_');
+    const environments = entryEnvironments(template);
+    expectParsedBy(IngestEnvSchema, environments.ingest, 'ingest');
+    expectParsedBy(WorkerEnvSchema, environments.worker, 'worker');
     expect(JSON.stringify(template.toJSON())).not.toContain('BatchFailure');
     // Failed S3 events are kept either way.
     expectFailureQueue(template, 'PipelineIngestFailureQueue');
