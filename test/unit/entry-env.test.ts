@@ -3,7 +3,14 @@
  * settings, and the Batch child's deadline, as the CDK construct sets them.
  */
 import { describe, expect, it } from 'vitest';
-import { BatchWorkerEnvSchema, EnvironmentError, IngestEnvSchema, parseEnv } from '../../lambdas/entry/env.js';
+import { ENV_NAMES } from '../../lambdas/core/env-names.js';
+import {
+  BatchWorkerEnvSchema,
+  EnvironmentError,
+  IngestEnvSchema,
+  parseEnv,
+  WorkerEnvSchema,
+} from '../../lambdas/entry/env.js';
 
 const ingestBase = {
   FUSEBATCH_BUCKET: 'b',
@@ -12,6 +19,20 @@ const ingestBase = {
 };
 
 describe('Entry point environments', () => {
+  it('parse every name of core/env-names.ts somewhere, each name a distinct FUSEBATCH_ variable', () => {
+    const names = Object.values(ENV_NAMES);
+    const parsed = new Set(
+      [IngestEnvSchema, WorkerEnvSchema, BatchWorkerEnvSchema].flatMap((schema) => Object.keys(schema.shape)),
+    );
+    expect(new Set(names).size).toBe(names.length);
+    for (const name of names) {
+      expect(name).toMatch(/^FUSEBATCH_[A-Z0-9_]+$/);
+      expect(parsed.has(name), name).toBe(true);
+    }
+    // And the other way: every FUSEBATCH_ variable a schema parses has its name there.
+    expect([...parsed].filter((name) => name.startsWith('FUSEBATCH_') && !names.includes(name as never))).toEqual([]);
+  });
+
   it('ingest: a 900 s lease by default, and no Batch sizing without the GPU route', () => {
     // Act
     const env = parseEnv('ingest', IngestEnvSchema, ingestBase);
