@@ -448,8 +448,8 @@ describe('CDK app: the synthesized stack', () => {
     for (const key of [
       pairKeys.image('a/cat', 'png'),
       pairKeys.text('a/cat'),
-      'jobs/2026/run.jsonl',
-      jobKeys.redrive('2026/run'),
+      'jobs/run.jsonl',
+      jobKeys.redrive('run'),
       jobKeys.status('j'),
       jobKeys.lease('j'),
       jobKeys.errors('j', 0),
@@ -490,10 +490,12 @@ describe('CDK app: the synthesized stack', () => {
       jobKeys.status('j'),
       jobKeys.errors('j', 0),
       'jobs/run.jsonl',
+      // whether a job's folder holds records, for a name whose state is gone
+      jobKeys.results('j'),
     ]) {
       expect(can('s3:ListBucket', prefix), prefix).toBe(true);
     }
-    for (const prefix of ['', PREFIXES.results, RESULT_PREFIXES.pairs, jobKeys.partsPrefix('j'), 'uploads/']) {
+    for (const prefix of ['', PREFIXES.results, RESULT_PREFIXES.pairs, RESULT_PREFIXES.jobs, 'uploads/']) {
       expect(can('s3:ListBucket', prefix), prefix).toBe(false);
     }
   });
