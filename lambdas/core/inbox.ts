@@ -1,0 +1,104 @@
+/**
+ * Single pairs in inbox/: which objects are one id's halves, the versions (ETags) a run read,
+ * and the write of results/pairs/<id>.json that lands only while those versions are current.
+ */
+import { classifyKey, PREFIXES, pairKeys } from './keys.js';
+import type { PairNeeds } from './manifest.js';
+import type { ObjectStore, StoredObject } from './ports.js';
+
+/** One half of a pair as a listing showed it, or as a run read it: its key and version. */
+export interface HalfVersion {
+  readonly key: string;
+  readonly etag: string;
+}
+
+/** An id's halves in a listing of `inbox/<id>.`, by kind (more than one of a kind is the pair's error). */
+export interface InboxHalves {
+  readonly images: readonly StoredObject[];
+  readonly texts: readonly StoredObject[];
+}
+
+/**
+ * The halves of `id` in a listing of `inbox/<id>.`: only keys whose id is exactly `id`
+ * (`inbox/cat.x.png` is id `cat.x`, not a half of `cat`).
+ */
+export function halvesOf(listing: readonly StoredObject[], id: string): InboxHalves {
+  const of = (kind: 'pair-image' | 'pair-text') =>
+    listing.filter((object) => {
+      const k = classifyKey(object.key);
+      return k.kind === kind && k.id === id;
+    });
+  return { images: of('pair-image'), texts: of('pair-text') };
+}
+
+/** S3 quotes ETags in headers and listings alike; compared and stored bare. */
+export const bareEtag = (etag: string) => etag.replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+
+const sameVersions = (a: readonly HalfVersion[], b: readonly HalfVersion[]) => {
+  const line = (h: HalfVersion) => `${h.key}\n${bareEtag(h.etag)}`;
+  const left = a.map(line).sort();
+  const right = b.map(line).sort();
+  return left.length === right.length && left.every((l, i) => l === right[i]);
+};
+
+/** The halves' versions as the result's user metadata (`x-amz-meta-inbox-image-etag`, ...). */
+export function halvesMetadata(read: readonly HalfVersion[]): Record<string, string> {
+  const etags = (kind: 'pair-image' | 'pair-text') =>
+    read
+      .filter((h) => classifyKey(h.key).kind === kind)
+      .map((h) => bareEtag(h.etag))
+      .join(',');
+  const image = etags('pair-image');
+  const text = etags('pair-text');
+  return { ...(image ? { 'inbox-image-etag': image } : {}), ...(text ? { 'inbox-text-etag': text } : {}) };
+}
+
+/** Conflicting writes of one result, each answered by another look, before the event is failed (and retried). */
+const WRITE_ATTEMPTS = 5;
+
+export type ResultWrite = { readonly written: true } | { readonly written: false; readonly reason: string };
+
+/**
+ * Writes a pair's record only while the halves it was made from are still the current ones.
+ *
+ * Why this is enough: every write is a conditional PUT against the result's version observed
+ * *before* the halves were checked, so a write lands only if no other write came between that
+ * look and it. Take the write that lands last, by a run that read versions R. Had a newer
+ * version been uploaded before its check, the check (a strongly consistent LIST) would have
+ * seen it and the run would have dropped its record. So any newer version came after the
+ * check; its own event's run lists it, and writes (or is superseded by a newer one still,
+ * whose run writes) after that check too. Had that write landed before ours, it would lie
+ * between our look and our write, and our PUT would have failed. So it lands after ours,
+ * and ours was not the last: the last record is made from the newest halves.
+ * - Two runs of different versions, the older finishing first: its write lands, the newer
+ *   one's PUT fails against it or observes it, and replaces it. The older finishing last: its
+ *   check sees the newer version and it drops its record (`superseded`), or its PUT fails
+ *   against the newer record and the check after that does.
+ * - A duplicate event for the same version: both runs pass the check; one PUT lands, the other
+ *   fails, looks again, passes again and writes the same record once more.
+ */
+export async function writeIfHalvesCurrent(
+  store: ObjectStore,
+  id: string,
+  body: string,
+  read: readonly HalfVersion[],
+  needs: PairNeeds,
+): Promise<ResultWrite> {
+  const resultKey = pairKeys.result(id);
+  for (let attempt = 1; attempt <= WRITE_ATTEMPTS; attempt++) {
+    // The look at the result comes first: the argument above needs it before the check.
+    const result = (await store.list(resultKey)).find((o) => o.key === resultKey);
+    const current = halvesOf(await store.list(`${PREFIXES.inbox}${id}.`), id);
+    const now = [...(needs.image ? current.images : []), ...(needs.text ? current.texts : [])].map((o) => ({
+      key: o.key,
+      etag: o.etag ?? '',
+    }));
+    if (!sameVersions(read, now)) {
+      return { written: false, reason: 'a half changed while the pair ran: the run of its new version writes' };
+    }
+    const condition = result?.etag ? { ifMatch: result.etag } : ({ ifNoneMatch: '*' } as const);
+    const etag = await store.putIf(resultKey, body, condition, 'application/x-ndjson', halvesMetadata(read));
+    if (etag !== null) return { written: true };
+  }
+  throw new Error(`${resultKey}: ${WRITE_ATTEMPTS} conditional writes met another writer; the event is retried`);
+}
