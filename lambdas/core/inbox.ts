@@ -102,3 +102,80 @@ export async function writeIfHalvesCurrent(
   }
   throw new Error(`${resultKey}: ${WRITE_ATTEMPTS} conditional writes met another writer; the event is retried`);
 }
+
+/** A pair of inbox/ without an up-to-date record: what it has, and how long it has waited. */
+export interface WaitingPair {
+  readonly id: string;
+  readonly images: readonly string[];
+  readonly texts: readonly string[];
+  /**
+   * Halves with no object. Whether the pair waits for one depends on the deployed model, which
+   * the bucket does not say: an image-only model never waits for a caption.
+   */
+  readonly missing: readonly ('image' | 'text')[];
+  /** `none`: no results/pairs/<id>.json; `older`: it predates the newest half. */
+  readonly result: 'none' | 'older';
+  readonly newestHalfAt: string;
+  readonly newestHalfAgeSeconds: number;
+}
+
+/** An inbox/ key the pipeline does not run, and why (classifyKey's reason). */
+export interface RefusedInboxKey {
+  readonly key: string;
+  readonly reason: string;
+}
+
+export interface InboxBacklog {
+  readonly waiting: readonly WaitingPair[];
+  readonly refused: readonly RefusedInboxKey[];
+}
+
+/** results/pairs/<id>.json: the prefix and suffix around an id (pairKeys.result). */
+const RESULT_PREFIX = `${PREFIXES.results}pairs/`;
+const RESULT_SUFFIX = '.json';
+const timeOf = (o: StoredObject) => o.lastModified?.getTime() ?? 0;
+
+/**
+ * The inbox pairs with no record, or a record older than their newest half, and the inbox keys
+ * the pipeline refuses: two listings (inbox/ and results/pairs/), whatever the inbox holds.
+ * Halves of one id are grouped by id, not by adjacency (`cat.png`, `cat.x.png`, `cat.txt`).
+ * A record from the same second as its newest half counts as up to date: S3 gives listings
+ * whole seconds, and a record is written after the halves it was made from.
+ */
+export async function inboxBacklog(store: ObjectStore, now: Date = new Date()): Promise<InboxBacklog> {
+  const [inbox, results] = await Promise.all([store.list(PREFIXES.inbox), store.list(RESULT_PREFIX)]);
+  const resultAt = new Map(
+    results
+      .filter((o) => o.key.endsWith(RESULT_SUFFIX))
+      .map((o) => [o.key.slice(RESULT_PREFIX.length, -RESULT_SUFFIX.length), timeOf(o)]),
+  );
+  const byId = new Map<string, { images: StoredObject[]; texts: StoredObject[] }>();
+  const refused: RefusedInboxKey[] = [];
+  for (const object of inbox) {
+    const kind = classifyKey(object.key);
+    if (kind.kind === 'ignored') {
+      refused.push({ key: object.key, reason: kind.reason });
+      continue;
+    }
+    if (kind.kind !== 'pair-image' && kind.kind !== 'pair-text') continue;
+    const halves = byId.get(kind.id) ?? { images: [], texts: [] };
+    (kind.kind === 'pair-image' ? halves.images : halves.texts).push(object);
+    byId.set(kind.id, halves);
+  }
+  const waiting: WaitingPair[] = [];
+  for (const [id, { images, texts }] of [...byId].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const newest = Math.max(...[...images, ...texts].map(timeOf));
+    const recorded = resultAt.get(id);
+    if (recorded !== undefined && recorded >= newest) continue;
+    waiting.push({
+      id,
+      images: images.map((o) => o.key),
+      texts: texts.map((o) => o.key),
+      missing: [...(images.length ? [] : ['image' as const]), ...(texts.length ? [] : ['text' as const])],
+      result: recorded === undefined ? 'none' : 'older',
+      newestHalfAt: new Date(newest).toISOString(),
+      newestHalfAgeSeconds: Math.max(0, Math.round((now.getTime() - newest) / 1000)),
+    });
+  }
+  return { waiting, refused };
+}
