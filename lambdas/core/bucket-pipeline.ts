@@ -6,7 +6,7 @@
 import { ByteBudget, DEFAULT_INPUT_BYTES_IN_FLIGHT } from './byte-budget.js';
 import { chunkDone, recordChunkDone } from './completion.js';
 import { PairError } from './errors.js';
-import { bareEtag, type HalfVersion, halvesOf, writeIfHalvesCurrent } from './inbox.js';
+import { bareEtag, type HalfVersion, halvesOf, outputsVersion, writeIfHalvesCurrent } from './inbox.js';
 import { stopJob } from './job-ingest.js';
 import type { InvalidLine, JobPair } from './job-manifest.js';
 import {
@@ -244,7 +244,9 @@ export async function handlePairObject(
   } else {
     const pair = inboxPair(deps.store, id, images[0] ?? null, texts[0] ?? null, deps.inputBytes);
     try {
-      record = await runOne(pair, deps, deps.masks(pairKeys.mask));
+      const version = outputsVersion(read, deps.model.identity);
+      const masks = deps.masks((pairId, task) => pairKeys.mask(pairId, version, task));
+      record = await runOne(pair, deps, masks);
     } catch (error) {
       if (error instanceof HalfChangedError) return { outcome: 'superseded', id, reason: error.message };
       throw error;

@@ -2,9 +2,11 @@
  * Single pairs in inbox/: which objects are one id's halves, the versions (ETags) a run read,
  * and the write of results/pairs/<id>.json that lands only while those versions are current.
  */
+import { createHash } from 'node:crypto';
 import { classifyKey, PREFIXES, pairKeys } from './keys.js';
 import type { PairNeeds } from './manifest.js';
 import type { ObjectStore, StoredObject } from './ports.js';
+import type { ModelIdentity } from './records.js';
 
 /** One half of a pair as a listing showed it, or as a run read it: its key and version. */
 export interface HalfVersion {
@@ -40,6 +42,21 @@ const sameVersions = (a: readonly HalfVersion[], b: readonly HalfVersion[]) => {
   const right = b.map(line).sort();
   return left.length === right.length && left.every((l, i) => l === right[i]);
 };
+
+/**
+ * A name for one run's outputs: the halves' versions and the model, hashed. A pair's masks are
+ * written under it (results/pairs/_masks/<id>.<version>.<task>.png) before its record is, so a
+ * run that is then superseded leaves its masks beside the newer ones, never over them; the
+ * record that lands names the masks of its own run. Two runs of the same versions and model
+ * write the same masks to the same keys.
+ */
+export function outputsVersion(read: readonly HalfVersion[], model: ModelIdentity): string {
+  const lines = read.map((h) => `${h.key}\n${bareEtag(h.etag)}`).sort();
+  return createHash('sha256')
+    .update(JSON.stringify([lines, model.name, model.version, model.sha256]))
+    .digest('hex')
+    .slice(0, 16);
+}
 
 /** The halves' versions as the result's user metadata (`x-amz-meta-inbox-image-etag`, ...). */
 export function halvesMetadata(read: readonly HalfVersion[]): Record<string, string> {

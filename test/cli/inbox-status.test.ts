@@ -29,7 +29,7 @@ describe('Function: inboxStatus', () => {
     at('10:00:05');
     store.seed(pairKeys.result('done'), '{}\n');
     store.seed(pairKeys.result('changed'), '{}\n');
-    store.seed(pairKeys.mask('changed', 'mask'), 'png'); // under results/pairs/ too: not a record
+    store.seed(pairKeys.mask('changed', '0123456789abcdef', 'mask'), 'png'); // under results/pairs/ too: not a record
     at('10:01:00');
     store.seed(pairKeys.text('cat'), 'a cat');
     store.seed(pairKeys.text('changed'), 'a blue star');

@@ -44,6 +44,11 @@ describe('Function: handlePairObject, a half replaced while its pair runs', () =
   };
   const recordText = (store: MemoryStore, id: string) =>
     OutputRecordSchema.parse(JSON.parse(store.text(pairKeys.result(id)))).inputs.text;
+  /** Every mask object, with its version: `<key> <etag>`. */
+  const masksOf = (store: MemoryStore) =>
+    [...store.objects]
+      .filter(([key]) => key.startsWith('results/pairs/_masks/'))
+      .map(([key, { etag }]) => `${key} ${etag}`);
   /** A promise and the function that settles it: a step one run waits at until the test lets it go. */
   const gate = () => {
     let open!: () => void;
@@ -60,22 +65,28 @@ describe('Function: handlePairObject, a half replaced while its pair runs', () =
     store.seed(pairKeys.image(id, 'png'), png);
     store.seed(pairKeys.text(id), 'a red circle');
     let newer: PairOutcome | undefined;
+    let newerMasks: string[] = [];
     const olderStore = withOverrides(store, {
       async read(key) {
         const stream = await store.read(key);
         if (key === pairKeys.text(id) && !newer) {
           store.seed(pairKeys.text(id), 'a blue star');
           newer = await event(store, pairKeys.text(id));
+          newerMasks = masksOf(store);
         }
         return stream;
       },
     });
     // Act
     const older = await event(olderStore, pairKeys.text(id));
-    // Assess
+    // Assess: the older run's masks went beside the newer's, not over the ones its record names.
     expect(newer).toEqual({ outcome: 'processed', id, status: 'ok' });
     expect(older).toMatchObject({ outcome: 'superseded', id });
     expect(recordText(store, id)).toBe('a blue star');
+    const record = OutputRecordSchema.parse(JSON.parse(store.text(pairKeys.result(id))));
+    const maskKey = record.status === 'ok' ? (record.tasks.mask as { mask: string }).mask : '';
+    expect(newerMasks).toContain(`${maskKey} ${store.objects.get(maskKey)?.etag}`);
+    expect(masksOf(store)).toHaveLength(2 * newerMasks.length);
   });
 
   it('drops the older record when the newer one lands between its check and its write (conflict, then a second look)', async () => {
