@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inboxStatus } from '../../lambdas/cli/bucket-commands.js';
+import { inboxStatus, sendPair } from '../../lambdas/cli/bucket-commands.js';
 import { bareEtag } from '../../lambdas/core/inbox.js';
 import { pairKeys } from '../../lambdas/core/keys.js';
 import { OutputRecordSchema } from '../../lambdas/core/records.js';
@@ -57,5 +57,17 @@ describe('Pipeline: an inbox caption replaced while its pair runs', () => {
     expect(pipeline.ingestFailures).toEqual([]);
     const waiting = await inboxStatus(store, { json: true });
     expect(waiting).not.toContain(`"id":"${id}"`);
+  });
+
+  it('gives `fusebatch pair` the record of the caption it sent, not the id’s earlier record', async () => {
+    // Prepare
+    const image = path.join(parityPairs, 'parity-00001.png');
+    const id = 'again/pair';
+    const first = await sendPair(pipeline.store, image, 'a red circle', { id, timeoutMs: 60_000 });
+    // Act: the same id again, with another caption; its record is still the first one when polling starts.
+    const second = await sendPair(pipeline.store, image, 'a blue star', { id, timeoutMs: 60_000 });
+    // Assess
+    expect(first.inputs.text).toBe('a red circle');
+    expect(second.inputs.text).toBe('a blue star');
   });
 });
