@@ -10,6 +10,7 @@ import { SharpImageDecoder } from '../../lambdas/adapters/image-codec.js';
 import { loadModelBundle } from '../../lambdas/adapters/model-bundle.js';
 import { objectMaskStore } from '../../lambdas/adapters/object-mask-store.js';
 import { type BucketPipelineDeps, handlePairObject, type PairOutcome } from '../../lambdas/core/bucket-pipeline.js';
+import { ByteBudget } from '../../lambdas/core/byte-budget.js';
 import { bareEtag } from '../../lambdas/core/inbox.js';
 import { classifyKey, pairKeys } from '../../lambdas/core/keys.js';
 import type { RuntimeModel } from '../../lambdas/core/pipeline.js';
@@ -204,5 +205,23 @@ describe('Function: handlePairObject, a half replaced while its pair runs', () =
     expect(await store.exists(pairKeys.result(id))).toBe(false);
     expect(await event(store, pairKeys.text(id))).toEqual({ outcome: 'processed', id, status: 'ok' });
     expect(recordText(store, id)).toBe('a blue star');
+  });
+
+  it('holds its image’s listed size in the worker’s byte budget while the image is read, and frees it', async () => {
+    // Prepare
+    const store = new MemoryStore();
+    const id = 'budget/pair';
+    store.seed(pairKeys.image(id, 'png'), png);
+    store.seed(pairKeys.text(id), 'a red circle');
+    const inputBytes = new ByteBudget(1_000_000);
+    // Act
+    const outcome = await handlePairObject(
+      { kind: 'pair-text', id, key: pairKeys.text(id) },
+      { ...depsOver(store), inputBytes },
+    );
+    // Assess
+    expect(outcome).toEqual({ outcome: 'processed', id, status: 'ok' });
+    expect(inputBytes.peak).toBe(png.length);
+    expect(inputBytes.inUse).toBe(0);
   });
 });
