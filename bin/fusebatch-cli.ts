@@ -217,25 +217,42 @@ withBucket(program.command('submit'))
 
 withBucket(program.command('status'))
   .description(
-    "print a job's state (ingesting, running, stalled, complete, failed, cancelled) and progress, from its completion markers",
+    "print a job's state (ingesting, running, stalled, complete, failed, cancelled) and progress, from its completion markers; with --inbox, the single pairs still waiting",
   )
-  .argument('<job>', 'job name', jobName)
+  .argument('[job]', 'job name (not needed with --inbox)', jobName)
   .option('--watch', 'follow with a progress bar until the job is complete, failed or cancelled')
   .option('--interval <seconds>', 'seconds between polls when watching', (v) => Number(v), 5)
   .option('--timeout <seconds>', 'give up watching after this long', (v) => Number(v), 3600)
-  .action(async (job: string, opts: BucketFlags & { watch?: boolean; interval: number; timeout: number }) => {
-    const { waitForJob } = await import('../lambdas/cli/bucket-commands.js');
-    const { readJobStatus } = await import('../lambdas/core/job-status.js');
-    const store = await storeFrom(opts);
-    const status = opts.watch
-      ? await waitForJob(store, job, {
-          progress: tty(),
-          timeoutMs: opts.timeout * 1000,
-          intervalMs: Math.max(0.2, opts.interval) * 1000,
-        })
-      : await readJobStatus(store, job);
-    console.log(JSON.stringify(status, null, 2));
-  });
+  .option(
+    '--inbox',
+    'list inbox/ pairs with no record or one older than a half (halves present and missing, age of the newest) and the inbox keys refused, with why',
+  )
+  .option('--json', 'with --inbox: JSON lines instead of a table')
+  .action(
+    async (
+      job: string | undefined,
+      opts: BucketFlags & { watch?: boolean; interval: number; timeout: number; inbox?: boolean; json?: boolean },
+    ) => {
+      if (!job && !opts.inbox) throw new FusebatchError('status needs a job, or --inbox');
+      if (opts.json && !opts.inbox) throw new FusebatchError('--json goes with --inbox');
+      const store = await storeFrom(opts);
+      if (opts.inbox) {
+        const { inboxStatus } = await import('../lambdas/cli/bucket-commands.js');
+        process.stdout.write(await inboxStatus(store, { json: Boolean(opts.json) }));
+      }
+      if (!job) return;
+      const { waitForJob } = await import('../lambdas/cli/bucket-commands.js');
+      const { readJobStatus } = await import('../lambdas/core/job-status.js');
+      const status = opts.watch
+        ? await waitForJob(store, job, {
+            progress: tty(),
+            timeoutMs: opts.timeout * 1000,
+            intervalMs: Math.max(0.2, opts.interval) * 1000,
+          })
+        : await readJobStatus(store, job);
+      console.log(JSON.stringify(status, null, 2));
+    },
+  );
 
 withBucket(program.command('redrive'))
   .description(

@@ -176,8 +176,12 @@ export class S3ObjectStore implements ObjectStore {
     body: Uint8Array | string,
     condition: WriteCondition,
     contentType?: string,
+    metadata?: Record<string, string>,
   ): Promise<string | null> {
-    const conditions = 'ifNoneMatch' in condition ? { IfNoneMatch: '*' } : { IfMatch: condition.ifMatch };
+    const conditions = {
+      ...('ifNoneMatch' in condition ? { IfNoneMatch: '*' } : { IfMatch: condition.ifMatch }),
+      ...(metadata ? { Metadata: metadata } : {}),
+    };
     for (let attempt = 1; ; attempt++) {
       try {
         const out = await this.client.send(this.putCommand(key, body, contentType, conditions));

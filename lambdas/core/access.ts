@@ -39,9 +39,10 @@ const ingestReads = [
 const INGEST: BucketAccess = {
   read: ingestReads,
   write: [everythingUnder(PREFIXES.state), everythingUnder(RESULT_PREFIXES.pairs), jobKeys.success(ANY)],
-  // And whether a job's folder holds records (one key listed): a name whose records outlived its
-  // state is not run again (job-ingest.ts).
-  list: [...ingestReads, everythingUnder(jobKeys.results(ANY))],
+  // And, one key listed each: whether a job's folder holds records (a name whose records outlived
+  // its state is not run again, job-ingest.ts), and a single pair's record's ETag (its
+  // conditional write, inbox.ts).
+  list: [...ingestReads, everythingUnder(jobKeys.results(ANY)), everythingUnder(RESULT_PREFIXES.pairs)],
 };
 
 const workerReads = [...INPUT_PREFIXES.map(everythingUnder), everythingUnder(PREFIXES.state)];

@@ -7,7 +7,7 @@
  *   inbox/<id>.<image ext>, inbox/<id>.txt      a single pair (<id> may contain folders: inboxIdProblem)
  *   jobs/<job>.jsonl | jobs/<job>.csv           a manifest job (<job> is one segment: jobNameProblem)
  *   results/pairs/<id>.json                     the pair's record (one JSON line)
- *   results/pairs/_masks/<id>.<task>.png        its masks
+ *   results/pairs/_masks/<id>.<version>.<task>.png   its masks, per version of its halves (inbox.ts)
  *   jobs/<job>.redrive                          a request to redrive a job (`fusebatch redrive`)
  *   results/jobs/<job>/parts/<chunk>.jsonl      result records of a chunk
  *   results/jobs/<job>/errors/<chunk>.jsonl     error records of a chunk (its invalid lines included)
@@ -140,7 +140,7 @@ export const pairKeys = {
   text: (id: string) => `${PREFIXES.inbox}${id}.txt`,
   image: (id: string, ext: string) => `${PREFIXES.inbox}${id}.${ext}`,
   result: (id: string) => `${RESULT_PREFIXES.pairs}${id}.json`,
-  mask: (id: string, task: string) => `${RESULT_PREFIXES.pairs}_masks/${id}.${task}.png`,
+  mask: (id: string, version: string, task: string) => `${RESULT_PREFIXES.pairs}_masks/${id}.${version}.${task}.png`,
 };
 
 /**

@@ -12,6 +12,7 @@ import type { ChunkMessage } from '../../lambdas/core/ports.js';
 import { OutputRecordSchema } from '../../lambdas/core/records.js';
 import { createIngestHandler } from '../../lambdas/handlers/ingest.js';
 import { type EmbeddedS3, runHandlerInFreshProcess, s3Event, startEmbeddedS3 } from '../helpers/fresh-process.js';
+import { inboxMaskKey } from '../helpers/inbox.js';
 import { type LambdaAssets, synthesizeLambdaAssets, zippedSize } from '../helpers/lambda-assets.js';
 import { evalDir, readTruthLines } from '../helpers/runtime.js';
 
@@ -78,7 +79,7 @@ describe('Lambda packages (bundle + WASM + model), run in fresh processes', () =
     expect(run.result).toEqual([{ outcome: 'processed', id: 'bundle/p1', status: 'ok' }]);
     const record = OutputRecordSchema.parse(JSON.parse(decode(await s3.store.get(pairKeys.result('bundle/p1')))));
     expect(record).toMatchObject({ status: 'ok', engine: 'wasm', model: { name: 'shapes-reference' } });
-    expect(await s3.store.exists(pairKeys.mask('bundle/p1', 'mask'))).toBe(true);
+    expect(await s3.store.exists(await inboxMaskKey(s3.store, 'bundle/p1', record.model, 'mask'))).toBe(true);
     // Powertools metrics are printed as CloudWatch embedded metric format.
     expect(run.stdout).toContain('"PairsProcessed":1');
   }, 120_000);

@@ -467,7 +467,7 @@ describe('CDK app: the synthesized stack', () => {
       jobKeys.routed('j'),
       jobKeys.generation('j', 1),
       pairKeys.result('a/cat'),
-      pairKeys.mask('a/cat', 'seg'),
+      pairKeys.mask('a/cat', 'v1', 'seg'),
       jobKeys.success('j'),
     ]) {
       expect(can('s3:PutObject', key), key).toBe(true);
@@ -492,10 +492,12 @@ describe('CDK app: the synthesized stack', () => {
       'jobs/run.jsonl',
       // whether a job's folder holds records, for a name whose state is gone
       jobKeys.results('j'),
+      // a single pair's record, for its conditional write
+      pairKeys.result('a/cat'),
     ]) {
       expect(can('s3:ListBucket', prefix), prefix).toBe(true);
     }
-    for (const prefix of ['', PREFIXES.results, RESULT_PREFIXES.pairs, RESULT_PREFIXES.jobs, 'uploads/']) {
+    for (const prefix of ['', PREFIXES.results, RESULT_PREFIXES.jobs, 'uploads/']) {
       expect(can('s3:ListBucket', prefix), prefix).toBe(false);
     }
   });
