@@ -9,6 +9,7 @@ import path from 'node:path';
 import { decodeDensePng, readTruthImage } from '../adapters/image-codec.js';
 import { Evaluation, type TaskMetrics } from '../core/evaluation.js';
 import { jobKeys } from '../core/keys.js';
+import type { MaskFormat } from '../core/mask-format.js';
 import { ObjectNotFoundError } from '../core/ports.js';
 import type { OutputRecord } from '../core/records.js';
 import type { EngineName } from '../core/tensor.js';
@@ -26,6 +27,8 @@ export interface DemoOptions {
   readonly engine: EngineName;
   readonly threads: number;
   readonly chunkSize: number;
+  /** Masks and class maps inline as COCO RLE, as PNG objects, or both. */
+  readonly maskFormat?: MaskFormat;
   readonly progress: boolean;
   /** Keep serving after the summary (until interrupted). */
   readonly serve: boolean;
@@ -57,6 +60,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     batchThreshold: Number.MAX_SAFE_INTEGER,
     visibilityTimeoutMs: 60_000,
     maxReceiveCount: 3,
+    maskFormat: options.maskFormat,
   });
   try {
     const { store } = pipeline;
