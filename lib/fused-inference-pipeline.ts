@@ -246,6 +246,7 @@ export class FusedInferencePipeline extends Construct {
     const baseEnv = {
       FUSEBATCH_BUCKET: bucket.bucketName,
       FUSEBATCH_ENGINE: 'wasm',
+      FUSEBATCH_MASKS: config.masks,
       POWERTOOLS_METRICS_NAMESPACE: 'fusebatch',
     };
     const lambdaFunction = (
@@ -579,6 +580,7 @@ export class FusedInferencePipeline extends Construct {
       environment: {
         FUSEBATCH_BUCKET: this.bucket.bucketName,
         FUSEBATCH_ENGINE: 'cuda',
+        FUSEBATCH_MASKS: config.masks,
         FUSEBATCH_THREADS: String(config.gpu.containerVcpus),
         // Past this, a child starts no chunk and exits 1, to be retried for the rest: Batch does
         // not retry a child it stopped at the timeout.

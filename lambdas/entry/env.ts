@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { formatIssues } from '../core/manifest.js';
+import { DEFAULT_MASK_FORMAT, MASK_FORMATS } from '../core/mask-format.js';
 import { ENGINE_NAMES } from '../core/tensor.js';
 
 const count = z.coerce.number().int().positive();
@@ -16,6 +17,8 @@ const CommonEnvSchema = z.object({
   /** An S3-compatible endpoint instead of AWS's (the embedded server, in tests and locally). */
   FUSEBATCH_S3_ENDPOINT: z.url().optional(),
   FUSEBATCH_THREADS: count.default(1),
+  /** Masks and class maps inline as COCO RLE (`rle`), as PNG objects (`png`) or `both` (config masks). */
+  FUSEBATCH_MASKS: z.enum(MASK_FORMATS).default(DEFAULT_MASK_FORMAT),
 });
 
 const LambdaEnvSchema = CommonEnvSchema.extend({
