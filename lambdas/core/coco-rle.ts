@@ -43,6 +43,39 @@ export function maskRuns(mask: BinaryMask): number[] {
   return runs;
 }
 
+/**
+ * The COCO RLE of each class present in a class map (a class index a pixel), in one pass down
+ * the columns: where the class changes, the old class's run of in ends and the new one's run of
+ * out does. The same as encodeRle of each class's own mask, without a pass per class.
+ */
+export function encodeClassRles(map: { width: number; height: number; data: Uint8Array }): Map<number, CocoRle> {
+  const { width, height, data } = map;
+  const runs = new Map<number, number[]>();
+  const runStart = new Map<number, number>(); // where each class's current run began
+  let previous = -1;
+  let k = 0; // the column-major position
+  for (let x = 0; x < width; x++) {
+    for (let i = x; i < data.length; i += width, k++) {
+      const c = data[i];
+      if (c === previous) continue;
+      if (previous >= 0) {
+        runs.get(previous)!.push(k - runStart.get(previous)!);
+        runStart.set(previous, k);
+      }
+      if (!runs.has(c)) runs.set(c, []);
+      runs.get(c)!.push(k - (runStart.get(c) ?? 0));
+      runStart.set(c, k);
+      previous = c;
+    }
+  }
+  const out = new Map<number, CocoRle>();
+  for (const [c, classRuns] of [...runs].sort((a, b) => a[0] - b[0])) {
+    classRuns.push(data.length - runStart.get(c)!);
+    out.set(c, { size: [height, width], counts: runsToCounts(classRuns) });
+  }
+  return out;
+}
+
 /** maskApi.c's rleToString. Plain arithmetic (no 32-bit shifts) keeps runs of any length exact. */
 export function runsToCounts(runs: readonly number[]): string {
   let out = '';

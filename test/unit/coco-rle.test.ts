@@ -5,7 +5,7 @@
  * read by the production decoder.
  */
 import { describe, expect, it } from 'vitest';
-import { countsToRuns, decodeRle, encodeRle, runsToCounts } from '../../lambdas/core/coco-rle.js';
+import { countsToRuns, decodeRle, encodeClassRles, encodeRle, runsToCounts } from '../../lambdas/core/coco-rle.js';
 import type { BinaryMask } from '../../lambdas/core/kinds/kind.js';
 
 /**
@@ -125,6 +125,33 @@ describe('COCO RLE: the production encoder, read by an independent pycocotools d
         .flat()
         .filter(Boolean).length,
     ).toBe(5 + 2 + 7);
+  });
+});
+
+describe('COCO RLE of a class map: one mask per class present, in one pass', () => {
+  it.each([
+    ['random classes 0-4, 31 × 17', 31, 17, (r: () => number) => Math.floor(r() * 5)],
+    [
+      'bands of 3 classes, one absent, 40 × 9 (starts inside class 0)',
+      40,
+      9,
+      (_r: () => number, i = 0) => (i % 40 < 20 ? 0 : 2),
+    ],
+    ['one class everywhere, 7 × 5', 7, 5, () => 3],
+  ])('%s: each class reads back, by the reference decoder, as exactly its pixels', (_name, width, height, classAt) => {
+    // Prepare
+    const random = lcg(width * height);
+    const data = Uint8Array.from({ length: width * height }, (_, i) => classAt(random, i));
+    // Act
+    const rles = encodeClassRles({ width, height, data });
+    // Assess
+    expect([...rles.keys()]).toEqual([...new Set(data)].sort((a, b) => a - b));
+    for (const [c, rle] of rles) {
+      const expected = Array.from({ length: height }, (_, y) =>
+        Array.from({ length: width }, (_, x) => Number(data[y * width + x] === c)),
+      );
+      expect(referenceDecode(height, width, rle.counts), `class ${c}`).toEqual(expected);
+    }
   });
 });
 

@@ -8,7 +8,7 @@
  * Metric: mean IoU over the classes (intersections and unions summed over the pairs).
  */
 import { z } from 'zod';
-import { type CocoRle, CocoRleSchema, decodeRle, encodeRle } from '../coco-rle.js';
+import { type CocoRle, CocoRleSchema, decodeRle, encodeClassRles } from '../coco-rle.js';
 import { col } from '../columns.js';
 import { writesPng, writesRle } from '../mask-format.js';
 import type { Placement, Size } from '../placement.js';
@@ -142,18 +142,9 @@ export function classesFromIds(ids: Float32Array, planeSize: Size, input: Size, 
  * One COCO RLE mask per class present, by label (absent classes are left out, as COCO leaves
  * out categories an image lacks); the classes cover every pixel once, so the map decodes exactly.
  */
-function classRles(
-  task: SemanticSegmentationTask,
-  map: { width: number; height: number; data: Uint8Array },
-  counts: readonly number[],
-): Record<string, CocoRle> {
+function classRles(task: SemanticSegmentationTask, map: { width: number; height: number; data: Uint8Array }) {
   const out: Record<string, CocoRle> = {};
-  const inClass = new Uint8Array(map.data.length);
-  task.labels.forEach((label, c) => {
-    if (!counts[c]) return;
-    for (let i = 0; i < inClass.length; i++) inClass[i] = map.data[i] === c ? 255 : 0;
-    out[label] = encodeRle({ width: map.width, height: map.height, data: inClass });
-  });
+  for (const [c, rle] of encodeClassRles(map)) if (c < task.labels.length) out[task.labels[c]] = rle;
   return out;
 }
 
@@ -223,7 +214,7 @@ export const semanticSegmentation = {
     for (const c of data) counts[c] = (counts[c] ?? 0) + 1;
     const image: DenseImage = { kind: 'classes', ...ctx.original, data, palette: paletteOf(task) };
     const key = writesPng(ctx.maskFormat) ? await ctx.saveDense(task.name, image) : null;
-    const rle = writesRle(ctx.maskFormat) ? { rle: classRles(task, image, counts) } : {};
+    const rle = writesRle(ctx.maskFormat) ? { rle: classRles(task, image) } : {};
     const pixels = data.length || 1;
     return {
       map: key,
