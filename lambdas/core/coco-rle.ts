@@ -24,7 +24,7 @@ export type CocoRle = z.infer<typeof CocoRleSchema>;
 
 /** The runs of a mask (a pixel is in when its byte is over 127), column-major, starting with a run of out pixels. */
 export function maskRuns(mask: BinaryMask): number[] {
-  const { width, height, data } = mask;
+  const { width, data } = mask;
   const runs: number[] = [];
   let value = false;
   let run = 0;
