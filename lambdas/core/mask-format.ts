@@ -9,7 +9,7 @@ export type MaskFormat = (typeof MASK_FORMATS)[number];
 
 /**
  * RLE: on the reference model it takes the two PUTs a pair (about 85 % of a Lambda job's cost)
- * off for about 0.4 KB more record a pair (README, "Masks inline or as PNGs").
+ * off for about 0.8 KB more record a pair (README, "Masks inline or as PNGs").
  */
 export const DEFAULT_MASK_FORMAT: MaskFormat = 'rle';
 
