@@ -391,7 +391,7 @@ program
     console.log(`results: ${summary.resultsFile}`);
     console.log(`report: ${summary.reportFile}`);
     console.log(
-      `bucket ${summary.pipeline.bucket} at ${summary.pipeline.endpoint}: ${describeKeys(summary.job).join(', ')}`,
+      `bucket ${summary.pipeline.bucket} at ${summary.pipeline.endpoint}: ${describeKeys(summary.job, summary.pipeline.model.manifest, opts.maskFormat).join(', ')}`,
     );
     if (opts.serve) {
       console.log('serving; Ctrl-C stops');
