@@ -7,10 +7,13 @@
  *    S3 requests per chunk by kind, keys listed per chunk, queue requests per chunk.
  * 2. `status` on the 10,000-chunk job, finished and with 1 % of its chunks left.
  * 3. Ingest of a 1,000,000-line manifest in a fresh process: time and peak RSS.
- * 4. The reference model's pairs/s on the worker's engine (wasm, 2 threads, masks encoded), and
- *    from it and the counts above, a cost table per 1,000,000 pairs by route.
+ * 4. The reference model's pairs/s on the worker's engine (wasm, 2 threads, masks encoded), with
+ *    masks as PNG objects and as COCO RLE in the records (their bytes, a record's bytes), and
+ *    from them and the counts above, a cost table per 1,000,000 pairs by route and mask format,
+ *    with mask storage's share (its PUTs and a month of its bytes).
  *
  *   npm run bench:scale [-- --chunks 100,1000,10000 --lines 1000000 --chunk-size 100]
+ *   npm run bench:scale -- --cost-only    (4 alone, with the completion counts of the last full run)
  *
  * Writes bench-results/scale.json. The report at 100,000 pairs is `npm run bench:report-scale`.
  */
@@ -29,9 +32,11 @@ import { listFolderPairs } from '../lambdas/adapters/local-files.js';
 import { loadModelBundle } from '../lambdas/adapters/model-bundle.js';
 import { createS3Client, S3ObjectStore } from '../lambdas/adapters/s3-store.js';
 import { runChunk } from '../lambdas/core/bucket-pipeline.js';
+import type { CocoRle } from '../lambdas/core/coco-rle.js';
 import { BoundedTasks, ingestJob } from '../lambdas/core/job-ingest.js';
 import { readJobStatus } from '../lambdas/core/job-status.js';
 import { ModelManifestSchema } from '../lambdas/core/manifest.js';
+import type { MaskFormat } from '../lambdas/core/mask-format.js';
 import { type RuntimeModel, runPipeline } from '../lambdas/core/pipeline.js';
 import type { ChunkMessage, ObjectStore } from '../lambdas/core/ports.js';
 
@@ -276,8 +281,27 @@ async function ingestRun(lines: number, chunkSize: number) {
   }
 }
 
-/** Pairs a second of the worker's engine on the reference model, end to end in memory (dense outputs encoded). */
-async function pairRate(): Promise<{ pairsPerSecond: number; denseOutputsPerPair: number }> {
+/** What the reference model's pairs cost on the worker's engine, with masks kept one way. */
+interface PairRate {
+  readonly maskFormat: MaskFormat;
+  readonly pairsPerSecond: number;
+  /** PNG objects written a pair: a PUT each. */
+  readonly pngObjectsPerPair: number;
+  readonly pngBytesPerPair: number;
+  /** A record's JSON line, with the RLEs it carries. */
+  readonly recordBytesPerPair: number;
+  /** Mean JSON bytes of each task's RLE field (`"rle":{…}`) a pair, for the formats that carry one. */
+  readonly rleBytesPerPair: Record<string, number>;
+  /** Mean length of a `counts` string, per task (a class map's counts are summed over its classes). */
+  readonly rleCountsCharsPerPair: Record<string, number>;
+}
+
+/**
+ * Pairs a second of the worker's engine on the reference model, end to end in memory (dense
+ * outputs encoded as the format says), with the bytes each format writes; the formats run in
+ * turn, three rounds each, and the median round counts.
+ */
+async function pairRates(formats: readonly MaskFormat[]): Promise<PairRate[]> {
   const engineModel = await loadModelBundle(path.join(root, 'models/reference'), {
     engine: 'wasm',
     threads: 2,
@@ -285,24 +309,53 @@ async function pairRate(): Promise<{ pairsPerSecond: number; denseOutputsPerPair
   });
   try {
     const pairs = await listFolderPairs(path.join(root, 'models/reference/fixtures/eval/pairs'));
-    let dense = 0;
-    const masks = {
-      save: async (_id: string, _task: string, image: Parameters<typeof encodeDensePng>[0]) => {
-        encodeDensePng(image);
-        dense++;
-        return null;
-      },
-    };
-    const rates = [];
+    const rates = new Map(formats.map((f) => [f, [] as number[]]));
+    const sizes = new Map<MaskFormat, Omit<PairRate, 'maskFormat' | 'pairsPerSecond'>>();
     for (let round = 0; round < 3; round++) {
-      dense = 0;
-      const started = performance.now();
-      for await (const _ of runPipeline(pairs, { model: engineModel, images: new SharpImageDecoder(), masks })) {
-        // drained: every record made
+      for (const maskFormat of formats) {
+        let pngObjects = 0;
+        let pngBytes = 0;
+        let recordBytes = 0;
+        const rleBytes: Record<string, number> = {};
+        const rleChars: Record<string, number> = {};
+        const masks = {
+          save: async (_id: string, _task: string, image: Parameters<typeof encodeDensePng>[0]) => {
+            pngBytes += encodeDensePng(image).length;
+            pngObjects++;
+            return null;
+          },
+        };
+        const started = performance.now();
+        const records = runPipeline(pairs, { model: engineModel, images: new SharpImageDecoder(), masks, maskFormat });
+        for await (const record of records) {
+          recordBytes += Buffer.byteLength(JSON.stringify(record)) + 1;
+          if (record.status !== 'ok') continue;
+          for (const [task, result] of Object.entries(record.tasks)) {
+            const rle = (result as { rle?: CocoRle | Record<string, CocoRle> }).rle;
+            if (!rle) continue;
+            rleBytes[task] = (rleBytes[task] ?? 0) + Buffer.byteLength(`"rle":${JSON.stringify(rle)},`);
+            const all = 'counts' in rle ? [rle as CocoRle] : Object.values(rle as Record<string, CocoRle>);
+            rleChars[task] = (rleChars[task] ?? 0) + all.reduce((n, r) => n + r.counts.length, 0);
+          }
+        }
+        rates.get(maskFormat)!.push(pairs.length / ((performance.now() - started) / 1000));
+        const per = (x: number) => +(x / pairs.length).toFixed(1);
+        const perTask = (o: Record<string, number>) =>
+          Object.fromEntries(Object.entries(o).map(([k, v]) => [k, per(v)]));
+        sizes.set(maskFormat, {
+          pngObjectsPerPair: pngObjects / pairs.length,
+          pngBytesPerPair: per(pngBytes),
+          recordBytesPerPair: per(recordBytes),
+          rleBytesPerPair: perTask(rleBytes),
+          rleCountsCharsPerPair: perTask(rleChars),
+        });
       }
-      rates.push(pairs.length / ((performance.now() - started) / 1000));
     }
-    return { pairsPerSecond: rates.sort((a, b) => a - b)[1], denseOutputsPerPair: dense / pairs.length };
+    return formats.map((maskFormat) => ({
+      maskFormat,
+      pairsPerSecond: rates.get(maskFormat)!.sort((a, b) => a - b)[1],
+      ...sizes.get(maskFormat)!,
+    }));
   } finally {
     await engineModel.engine.close();
   }
@@ -314,22 +367,20 @@ const PRICES = {
   lambdaRequest: 0.2 / 1e6,
   s3Put: 0.005 / 1000, // PUT, COPY, POST, LIST
   s3Get: 0.0004 / 1000, // GET, HEAD
+  s3GbMonth: 0.023, // S3 Standard, first 50 TB
   sqsRequest: 0.4 / 1e6,
   gpuInstanceHour: 0.526, // g4dn.xlarge
 };
 
-function costTable(
-  perChunk: Record<string, number>,
-  rate: { pairsPerSecond: number; denseOutputsPerPair: number },
-  chunkSize: number,
-) {
+function costTable(perChunk: Record<string, number>, rate: PairRate, chunkSize: number) {
   const pairs = 1e6;
   const chunks = pairs / chunkSize;
   const workerGb = 3538 / 1024;
   const lambdaSeconds = pairs / rate.pairsPerSecond;
-  // Per pair: the image GET (the caption rides in the chunk), one PUT per dense output.
+  // Per pair: the image GET (the caption rides in the chunk), one PUT per PNG object (masks
+  // with the png format; none with rle, whose masks ride in the record, in the chunk's part).
   const pairGets = pairs;
-  const pairPuts = pairs * rate.denseOutputsPerPair;
+  const pairPuts = pairs * rate.pngObjectsPerPair;
   // Per chunk: what the chunk costs besides its pairs (status, stop, own marker, chunk object,
   // two parts, completion), and ingest's one PUT per chunk object.
   const protocolPuts = (perChunk.put + perChunk.putIf + perChunk.list + 1) * chunks;
@@ -342,13 +393,21 @@ function costTable(
   // The GPU route's inference time is the config's estimate (gpu.secondsPerPair), not measured here.
   const gpuSeconds = pairs * 0.05;
   const gpu = (gpuSeconds / 3600) * PRICES.gpuInstanceHour;
+  // Mask storage: the PNG objects' PUTs, and a month of the bytes masks take (PNG objects, or
+  // the RLE fields in the records).
+  const rleBytes = Object.values(rate.rleBytesPerPair).reduce((a, b) => a + b, 0);
+  const maskGb = (pairs * (rate.pngBytesPerPair + rleBytes)) / 1e9;
+  const maskPutUsd = pairPuts * PRICES.s3Put;
+  const maskUsd = maskPutUsd + maskGb * PRICES.s3GbMonth;
+  const lambdaTotal = lambda + s3 + sqs;
   return {
     assumptions: {
       pairs,
       chunkSize,
       workerMemoryMb: 3538,
+      maskFormat: rate.maskFormat,
       pairsPerSecond: +rate.pairsPerSecond.toFixed(1),
-      denseOutputsPerPair: rate.denseOutputsPerPair,
+      pngObjectsPerPair: rate.pngObjectsPerPair,
       gpuSecondsPerPair: 0.05,
     },
     lambdaRoute: {
@@ -359,7 +418,7 @@ function costTable(
       sqsRequests: Math.round(perChunk.sqsRequests * chunks),
       sqsUsd: +sqs.toFixed(4),
       completionUsd: +completion.toFixed(3),
-      totalUsd: +(lambda + s3 + sqs).toFixed(2),
+      totalUsd: +lambdaTotal.toFixed(2),
     },
     batchRoute: {
       gpuHours: +(gpuSeconds / 3600).toFixed(1),
@@ -368,20 +427,50 @@ function costTable(
       completionUsd: +completion.toFixed(3),
       totalUsd: +(gpu + s3).toFixed(2),
     },
+    maskStorage: {
+      puts: Math.round(pairPuts),
+      putUsd: +maskPutUsd.toFixed(2),
+      gb: +maskGb.toFixed(3),
+      storageUsdPerMonth: +(maskGb * PRICES.s3GbMonth).toFixed(4),
+      recordGb: +((pairs * rate.recordBytesPerPair) / 1e9).toFixed(3),
+      /** The PUTs and a month of mask bytes, as a share of the Lambda route's total. */
+      shareOfLambdaTotal: +(maskUsd / (lambdaTotal + maskGb * PRICES.s3GbMonth)).toFixed(3),
+    },
   };
+}
+
+/** The masks formats compared: PNG objects (before) and RLE in the records (after). */
+const COMPARED: readonly MaskFormat[] = ['png', 'rle'];
+
+function printCosts(rates: readonly PairRate[], costs: readonly ReturnType<typeof costTable>[]) {
+  for (const [i, rate] of rates.entries()) {
+    const c = costs[i];
+    console.log(
+      `masks ${rate.maskFormat}: ${rate.pairsPerSecond.toFixed(1)} pairs/s (wasm, 2 threads), ` +
+        `${rate.pngObjectsPerPair} PNG objects a pair (${rate.pngBytesPerPair} B), record ${rate.recordBytesPerPair} B a pair` +
+        (Object.keys(rate.rleBytesPerPair).length
+          ? `, RLE field bytes a pair ${JSON.stringify(rate.rleBytesPerPair)} (counts chars ${JSON.stringify(rate.rleCountsCharsPerPair)})`
+          : ''),
+    );
+    console.log(
+      `  per 1,000,000 pairs, Lambda route: $${c.lambdaRoute.totalUsd} (S3 requests ${c.lambdaRoute.s3Requests}: $${c.lambdaRoute.s3Usd}); ` +
+        `Batch route: $${c.batchRoute.totalUsd}; mask storage: ${c.maskStorage.puts} PUTs $${c.maskStorage.putUsd} + ` +
+        `${c.maskStorage.gb} GB ($${c.maskStorage.storageUsdPerMonth} a month), ${(100 * c.maskStorage.shareOfLambdaTotal).toFixed(1)} % of the Lambda route`,
+    );
+  }
 }
 
 if (values.child) {
   await ingestChild(values.endpoint!, values.child, Number(values['chunk-size']));
 } else if (values['cost-only']) {
   const saved = JSON.parse(await readFile(path.join(root, 'bench-results/scale.json'), 'utf8'));
-  const rate = await pairRate();
-  const cost = costTable(saved.completion.at(-1).perChunk, rate, Number(values['chunk-size']));
-  console.log(`reference model, wasm 2 threads: ${rate.pairsPerSecond.toFixed(1)} pairs/s`);
-  console.log('per 1,000,000 pairs:', JSON.stringify(cost, null, 2));
+  const rates = await pairRates(COMPARED);
+  const costs = rates.map((rate) => costTable(saved.completion.at(-1).perChunk, rate, Number(values['chunk-size'])));
+  printCosts(rates, costs);
   await writeFile(
     path.join(root, 'bench-results/scale.json'),
-    JSON.stringify({ ...saved, rate, cost }, null, 2) + '\n',
+    // Without the single rate and cost that runs before the mask formats wrote.
+    JSON.stringify({ completion: saved.completion, ingest: saved.ingest, rates, costs }, null, 2) + '\n',
   );
 } else {
   const results = [];
@@ -400,15 +489,13 @@ if (values.child) {
   console.log(
     `ingest of ${ingest.lines} lines (${ingest.manifestMB} MB) into ${ingest.outcome.chunks} chunks: ${ingest.seconds.toFixed(1)} s, peak RSS ${ingest.peakRssMB.toFixed(0)} MB`,
   );
-  const rate = await pairRate();
-  const cost = costTable(results.at(-1)!.perChunk, rate, Number(values['chunk-size']));
-  console.log(
-    `reference model, wasm 2 threads: ${rate.pairsPerSecond.toFixed(1)} pairs/s, ${rate.denseOutputsPerPair} dense outputs a pair`,
-  );
-  console.log('per 1,000,000 pairs:', JSON.stringify(cost, null, 2));
+  const rates = await pairRates(COMPARED);
+  const perChunk = results.at(-1)!.perChunk;
+  const costs = rates.map((rate) => costTable(perChunk, rate, Number(values['chunk-size'])));
+  printCosts(rates, costs);
   await mkdir(path.join(root, 'bench-results'), { recursive: true });
   await writeFile(
     path.join(root, 'bench-results/scale.json'),
-    JSON.stringify({ completion: results, ingest, rate, cost }, null, 2) + '\n',
+    JSON.stringify({ completion: results, ingest, rates, costs }, null, 2) + '\n',
   );
 }

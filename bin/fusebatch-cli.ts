@@ -15,6 +15,7 @@ import { FusebatchError } from '../lambdas/core/errors.js';
 import { formatMetric } from '../lambdas/core/evaluation.js';
 import { jobNameProblem } from '../lambdas/core/keys.js';
 import { formatIssues } from '../lambdas/core/manifest.js';
+import { DEFAULT_MASK_FORMAT, MASK_FORMATS } from '../lambdas/core/mask-format.js';
 import { DEFAULT_GALLERY } from '../lambdas/core/report/gallery.js';
 import { ENGINE_NAMES, type EngineName } from '../lambdas/core/tensor.js';
 import { defaultDemoOut, LOCAL_BUCKET, LOCAL_CREDENTIALS } from '../lambdas/local/local-settings.js';
@@ -58,6 +59,11 @@ function wholeNumber(value: string): number {
 const engineOption = () =>
   new Option('--engine <engine>', 'inference engine').choices(ENGINE_NAMES).default('cpu' satisfies EngineName);
 
+const maskFormatOption = (where: string) =>
+  new Option('--mask-format <format>', `masks and class maps: inline COCO RLE in the records, PNGs ${where}, or both`)
+    .choices(MASK_FORMATS)
+    .default(DEFAULT_MASK_FORMAT);
+
 interface BucketFlags {
   endpoint?: string;
   bucket?: string;
@@ -99,6 +105,7 @@ program
   .option('--batch <n>', "batch size (default: the model's maxBatchSize)", positiveInt)
   .option('--threads <n>', 'threads per inference', positiveInt, Math.min(2, os.availableParallelism()))
   .option('--masks <dir>', 'write dense outputs (masks, class maps, value maps) as PNG files here')
+  .addOption(maskFormatOption('in --masks'))
   .option('--truth <file>', 'ground truth (JSON Lines by id) to score the results against, task by task')
   .action(async (opts) => {
     const { infer } = await import('../lambdas/cli/infer.js');
@@ -149,6 +156,7 @@ program
   .addOption(engineOption().default('wasm'))
   .option('--threads <n>', 'threads per inference', positiveInt, 1)
   .option('--chunk-size <n>', 'pairs per chunk', positiveInt, 64)
+  .addOption(maskFormatOption('beside the records'))
   .option(
     '--batch-threshold <n>',
     'jobs with more pairs take the Batch route (locally: the same workers)',
@@ -175,6 +183,7 @@ program
       maxReceiveCount: 3,
       logLevel: 'INFO',
       faults: opts.faults,
+      maskFormat: opts.maskFormat,
     });
     console.log(`endpoint    ${pipeline.endpoint}`);
     console.log(`bucket      ${pipeline.bucket}`);
@@ -394,6 +403,7 @@ program
   .addOption(engineOption().default('wasm'))
   .option('--threads <n>', 'threads per inference', positiveInt, 1)
   .option('--chunk-size <n>', 'pairs per chunk', positiveInt, 32)
+  .addOption(maskFormatOption('beside the records'))
   .option('--serve', 'keep serving after the summary')
   .action(async (opts) => {
     const { describeKeys, runDemo } = await import('../lambdas/cli/demo.js');
@@ -406,7 +416,7 @@ program
     console.log(`results: ${summary.resultsFile}`);
     console.log(`report: ${summary.reportFile}`);
     console.log(
-      `bucket ${summary.pipeline.bucket} at ${summary.pipeline.endpoint}: ${describeKeys(summary.job).join(', ')}`,
+      `bucket ${summary.pipeline.bucket} at ${summary.pipeline.endpoint}: ${describeKeys(summary.job, summary.pipeline.model.manifest, opts.maskFormat).join(', ')}`,
     );
     if (opts.serve) {
       console.log('serving; Ctrl-C stops');

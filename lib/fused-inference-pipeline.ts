@@ -255,6 +255,7 @@ export class FusedInferencePipeline extends Construct {
     const baseEnv = {
       [ENV_NAMES.bucket]: bucket.bucketName,
       [ENV_NAMES.engine]: 'wasm',
+      [ENV_NAMES.masks]: config.masks,
       POWERTOOLS_METRICS_NAMESPACE: 'fusebatch',
     };
     const lambdaFunction = (
@@ -566,6 +567,7 @@ export class FusedInferencePipeline extends Construct {
       environment: {
         [ENV_NAMES.bucket]: this.bucket.bucketName,
         [ENV_NAMES.engine]: 'cuda',
+        [ENV_NAMES.masks]: config.masks,
         [ENV_NAMES.threads]: String(config.gpu.containerVcpus),
         // Past this, a child starts no chunk and exits 1, to be retried for the rest: Batch does
         // not retry a child it stopped at the timeout.

@@ -19,6 +19,7 @@ import {
 } from './job-status.js';
 import { jobKeys, type KeyKind, PREFIXES, pairKeys } from './keys.js';
 import { pairNeeds } from './manifest.js';
+import type { MaskFormat } from './mask-format.js';
 import {
   errorRecord,
   type ImageDecoder,
@@ -46,6 +47,8 @@ export interface BucketPipelineDeps {
   readonly images: ImageDecoder;
   /** A mask store writing to the bucket under the given keys (PNG encoding is an adapter's). */
   readonly masks: (keyFor: (pairId: string, task: string) => string) => MaskStore;
+  /** Masks and class maps inline as COCO RLE, as PNG objects, or both (default: the pipeline's). */
+  readonly maskFormat?: MaskFormat;
 }
 
 export type PairOutcome =
@@ -117,7 +120,8 @@ export function storePair(
 }
 
 async function runOne(pair: PairSource, deps: BucketPipelineDeps, masks: MaskStore): Promise<OutputRecord> {
-  for await (const record of runPipeline([pair], { model: deps.model, images: deps.images, masks })) return record;
+  const options = { model: deps.model, images: deps.images, masks, maskFormat: deps.maskFormat };
+  for await (const record of runPipeline([pair], options)) return record;
   throw new Error('the pipeline returned no record');
 }
 
@@ -317,7 +321,7 @@ export async function runChunk(
         ],
   );
   const masks = deps.masks((id, task) => jobKeys.mask(job, id, task));
-  const records = runPipeline(pairs, { model: deps.model, images: deps.images, masks });
+  const records = runPipeline(pairs, { model: deps.model, images: deps.images, masks, maskFormat: deps.maskFormat });
   const results: OutputRecord[] = [];
   const errors: OutputRecord[] = [];
   // Records in line order: invalid lines where they stand, pairs as the pipeline yields them (in order).

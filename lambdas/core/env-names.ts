@@ -11,6 +11,8 @@ export const ENV_NAMES = {
   threads: 'FUSEBATCH_THREADS',
   engine: 'FUSEBATCH_ENGINE',
   wasmDir: 'FUSEBATCH_WASM_DIR',
+  /** Masks and class maps inline as COCO RLE, as PNG objects, or both (config masks). */
+  masks: 'FUSEBATCH_MASKS',
   // The ingest function's.
   queueUrl: 'FUSEBATCH_QUEUE_URL',
   chunkSize: 'FUSEBATCH_CHUNK_SIZE',

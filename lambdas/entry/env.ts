@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { ENV_NAMES } from '../core/env-names.js';
 import { formatIssues } from '../core/manifest.js';
+import { DEFAULT_MASK_FORMAT, MASK_FORMATS } from '../core/mask-format.js';
 import { ENGINE_NAMES } from '../core/tensor.js';
 
 const count = z.coerce.number().int().positive();
@@ -17,6 +18,8 @@ const CommonEnvSchema = z.object({
   /** An S3-compatible endpoint instead of AWS's (the embedded server, in tests and locally). */
   [ENV_NAMES.s3Endpoint]: z.url().optional(),
   [ENV_NAMES.threads]: count.default(1),
+  /** Masks and class maps inline as COCO RLE (`rle`), as PNG objects (`png`) or `both` (config masks). */
+  [ENV_NAMES.masks]: z.enum(MASK_FORMATS).default(DEFAULT_MASK_FORMAT),
 });
 
 const LambdaEnvSchema = CommonEnvSchema.extend({

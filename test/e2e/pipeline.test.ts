@@ -33,7 +33,8 @@ describe('Pipeline: local mode over the embedded S3 server', () => {
   let png2: Buffer;
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'fusebatch-e2e-'));
-    pipeline = await start(dir);
+    // Both mask forms, so that odd ids are tried in mask keys too.
+    pipeline = await start(dir, { maskFormat: 'both' });
     png = await readFile(path.join(parityPairs, 'parity-00000.png'));
     png2 = await readFile(path.join(parityPairs, 'parity-00001.png'));
   });
@@ -91,7 +92,10 @@ describe('Pipeline: local mode over the embedded S3 server', () => {
       expect(record.id).toBe(id);
       expect(record.status).toBe('ok');
       const mask = record.status === 'ok' ? record.tasks.mask : null;
-      expect(mask).toMatchObject({ mask: await inboxMaskKey(pipeline.store, id, record.model, 'mask') });
+      expect(mask).toMatchObject({
+        mask: await inboxMaskKey(pipeline.store, id, record.model, 'mask'),
+        rle: { size: [128, 128] },
+      });
     },
   );
 

@@ -302,7 +302,11 @@ describe('CDK app: the synthesized stack', () => {
     expect(functions).toHaveLength(2);
     for (const [, fn] of functions) {
       expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['x86_64'], MemorySize: 3538 });
-      expect(fn.Properties.Environment.Variables).toMatchObject({ FUSEBATCH_ENGINE: 'wasm', FUSEBATCH_THREADS: '2' });
+      expect(fn.Properties.Environment.Variables).toMatchObject({
+        FUSEBATCH_ENGINE: 'wasm',
+        FUSEBATCH_THREADS: '2',
+        FUSEBATCH_MASKS: 'rle',
+      });
     }
     const worker = functions.find(([id]) => id.startsWith('PipelineWorker'))![1].Properties;
     expect(worker).toMatchObject({ Timeout: 60, ReservedConcurrentExecutions: 10 });
@@ -598,6 +602,7 @@ describe('CDK app: the synthesized stack', () => {
         // The deadline: 7,200 s less max(60 s, 10 %).
         Environment: Match.arrayWith([
           { Name: 'FUSEBATCH_ENGINE', Value: 'cuda' },
+          { Name: 'FUSEBATCH_MASKS', Value: 'rle' },
           { Name: 'FUSEBATCH_DEADLINE_SECONDS', Value: '6480' },
         ]),
         Image: { 'Fn::Sub': Match.stringLikeRegexp('container-assets') },

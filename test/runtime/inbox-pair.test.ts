@@ -36,6 +36,8 @@ describe('Function: handlePairObject, a half replaced while its pair runs', () =
     model,
     images: new SharpImageDecoder(),
     masks: (keyFor) => objectMaskStore(store, keyFor),
+    // Mask objects are what a late run could overwrite: these runs write them.
+    maskFormat: 'png',
   });
   /** The event of an object-created notification for this key, run to its end. */
   const event = (store: ObjectStore, key: string): Promise<PairOutcome> => {

@@ -41,6 +41,18 @@ describe('Entry point environments', () => {
     expect(env.FUSEBATCH_BATCH_SECONDS_PER_CHUNK).toBeUndefined();
   });
 
+  it('reads the mask format (COCO RLE inline by default) and refuses one it does not know', () => {
+    expect(parseEnv('ingest', IngestEnvSchema, ingestBase).FUSEBATCH_MASKS).toBe('rle');
+    expect(parseEnv('ingest', IngestEnvSchema, { ...ingestBase, FUSEBATCH_MASKS: 'both' }).FUSEBATCH_MASKS).toBe(
+      'both',
+    );
+    const batch = { FUSEBATCH_BUCKET: 'b', FUSEBATCH_JOB: 'j', FUSEBATCH_MASKS: 'png' };
+    expect(parseEnv('batch-worker', BatchWorkerEnvSchema, batch).FUSEBATCH_MASKS).toBe('png');
+    expect(() => parseEnv('ingest', IngestEnvSchema, { ...ingestBase, FUSEBATCH_MASKS: 'gif' })).toThrow(
+      /FUSEBATCH_MASKS/,
+    );
+  });
+
   it('ingest: with the GPU route, reads the sizing estimates and names each one missing', () => {
     // Act
     const env = parseEnv('ingest', IngestEnvSchema, {
