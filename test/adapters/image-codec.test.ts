@@ -6,9 +6,14 @@
  */
 import sharp, { type Sharp } from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_IMAGE_LIMITS, encodeMaskPng, SharpImageDecoder } from '../../lambdas/adapters/image-codec.js';
+import {
+  DEFAULT_IMAGE_LIMITS,
+  encodeDensePng,
+  encodeMaskPng,
+  SharpImageDecoder,
+} from '../../lambdas/adapters/image-codec.js';
 import { type ErrorCode, PairError } from '../../lambdas/core/errors.js';
-import type { BinaryMask } from '../../lambdas/core/kinds/index.js';
+import type { BinaryMask, DenseImage } from '../../lambdas/core/kinds/index.js';
 import { type ImageInput, ImageInputSchema } from '../../lambdas/core/manifest.js';
 import type { ImageDecoder } from '../../lambdas/core/pipeline.js';
 import { placementFor } from '../../lambdas/core/placement.js';
@@ -649,5 +654,57 @@ describe('Function: encodeMaskPng', () => {
       channels: 1,
     });
     expect(data.equals(expected)).toBe(true);
+  });
+});
+
+describe('Function: encodeDensePng', () => {
+  it('writes any non-zero mask byte as in', async () => {
+    // Prepare
+    const mask: DenseImage = {
+      kind: 'mask',
+      width: 10,
+      height: 1,
+      data: Uint8Array.from([0, 1, 127, 128, 255, 0, 0, 3, 0, 9]),
+    };
+
+    // Act
+    const png = Buffer.from(encodeDensePng(mask));
+
+    // Assess
+    const data = await sharp(png).extractChannel(0).raw().toBuffer();
+    expect([...data]).toEqual([0, 255, 255, 255, 255, 0, 0, 255, 0, 255]);
+  });
+
+  it('returns an 8-bit palette PNG whose indices and colours libvips reads back when given a class map', async () => {
+    // Prepare
+    const palette = [
+      [0, 0, 0],
+      [200, 10, 20],
+      [5, 250, 6],
+    ] as const;
+    const data = Uint8Array.from({ length: 13 * 7 }, (_, i) => (i * 7 + (i >> 3)) % 3);
+    const image: DenseImage = { kind: 'classes', width: 13, height: 7, data, palette };
+
+    // Act
+    const png = Buffer.from(encodeDensePng(image));
+
+    // Assess
+    expect(ihdr(png)).toEqual({ width: 13, height: 7, bitDepth: 8, colourType: 3 });
+    const rgb = await sharp(png).removeAlpha().raw().toBuffer();
+    expect([...rgb]).toEqual([...data].flatMap((c) => palette[c]));
+  });
+
+  it('returns a 16-bit greyscale PNG holding the same values when given a value map', async () => {
+    // Prepare
+    const data = Uint16Array.from({ length: 9 * 5 }, (_, i) => (i * 4099) % 65536);
+    const image: DenseImage = { kind: 'values', width: 9, height: 5, data };
+
+    // Act
+    const png = Buffer.from(encodeDensePng(image));
+
+    // Assess
+    expect(ihdr(png)).toEqual({ width: 9, height: 5, bitDepth: 16, colourType: 0 });
+    const raw = await sharp(png).toColourspace('grey16').raw({ depth: 'ushort' }).toBuffer();
+    expect([...new Uint16Array(raw.buffer, raw.byteOffset, raw.length / 2)]).toEqual([...data]);
   });
 });
