@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { maskAtOriginalSize, maskStats } from '../../lambdas/core/kinds/dense.js';
+import { maskAtOriginalSize, maskStats, valueCounts } from '../../lambdas/core/kinds/dense.js';
 import { type DecodeContext, kindOf } from '../../lambdas/core/kinds/index.js';
 import { type Task, TaskSchema } from '../../lambdas/core/manifest.js';
 import { placementFor } from '../../lambdas/core/placement.js';
@@ -175,5 +175,27 @@ describe('Function: maskAtOriginalSize', () => {
 
   it('gives an empty mask no box', () => {
     expect(maskStats({ width: 2, height: 2, data: new Uint8Array(4) })).toEqual({ coverage: 0, box: null });
+  });
+});
+
+describe('Function: valueCounts', () => {
+  it('counts each byte value as a plain loop does, whatever the alignment and the runs', () => {
+    // Prepare: runs of one value (whole words), mixed words, and views that start and end mid-word.
+    const bytes = Uint8Array.from({ length: 203 }, (_, i) => (i < 90 ? 3 : i < 120 ? i % 5 : i < 170 ? 255 : i % 2));
+    for (const [start, end] of [
+      [0, 203],
+      [1, 203],
+      [3, 202],
+      [5, 9],
+      [7, 7],
+    ]) {
+      const view = bytes.subarray(start, end);
+      const expected = new Array<number>(256).fill(0);
+      for (const v of view) expected[v]++;
+      // Act
+      const counts = valueCounts(view);
+      // Assess
+      expect(Array.from(counts), `${start}..${end}`).toEqual(expected);
+    }
   });
 });

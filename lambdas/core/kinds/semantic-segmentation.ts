@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { col } from '../columns.js';
 import type { Placement, Size } from '../placement.js';
 import { LabelCounts } from '../report/charts.js';
-import { axisSamples, nearestIndex } from './dense.js';
+import { axisSamples, nearestIndex, valueCounts } from './dense.js';
 import {
   type DenseImage,
   f2,
@@ -109,6 +109,19 @@ export function classesFromScores(
   }
   const xs = axisSamples(original.width, placement.scaleX, placement.offsetX, input.width, w);
   const ys = axisSamples(original.height, placement.scaleY, placement.offsetY, input.height, h);
+  // Original columns come in runs that share a cell column (xs.lo is non-decreasing): a run of
+  // an agreed cell is one fill, and class 0 (the zeroed array) not even that.
+  const runs: number[] = []; // [start, end, cell column] of each run of seen columns
+  for (let u = 0; u < original.width; ) {
+    if (!xs.inside[u]) {
+      u++;
+      continue;
+    }
+    const start = u;
+    const x0 = xs.lo[u];
+    while (u < original.width && xs.inside[u] && xs.lo[u] === x0) u++;
+    runs.push(start, u, x0);
+  }
   const out = new Uint8Array(original.width * original.height);
   for (let v = 0; v < original.height; v++) {
     if (!ys.inside[v]) continue;
@@ -116,31 +129,32 @@ export function classesFromScores(
     const row1 = ys.hi[v] * w;
     const wy = ys.weight[v];
     const index = v * original.width;
-    for (let u = 0; u < original.width; u++) {
-      if (!xs.inside[u]) continue;
-      const i00 = row0 + xs.lo[u];
-      const a = agreed[i00];
+    for (let r = 0; r < runs.length; r += 3) {
+      const a = agreed[row0 + runs[r + 2]];
       if (a >= 0) {
-        out[index + u] = a;
+        if (a) out.fill(a, index + runs[r], index + runs[r + 1]);
         continue;
       }
-      const i01 = row0 + xs.hi[u];
-      const i10 = row1 + xs.lo[u];
-      const i11 = row1 + xs.hi[u];
-      const wx = xs.weight[u];
-      let top = 0;
-      let topValue = -Infinity;
-      for (let c = 0; c < classes; c++) {
-        const o = c * plane;
-        const value =
-          (scores[o + i00] * (1 - wx) + scores[o + i01] * wx) * (1 - wy) +
-          (scores[o + i10] * (1 - wx) + scores[o + i11] * wx) * wy;
-        if (value > topValue) {
-          top = c;
-          topValue = value;
+      for (let u = runs[r]; u < runs[r + 1]; u++) {
+        const i00 = row0 + xs.lo[u];
+        const i01 = row0 + xs.hi[u];
+        const i10 = row1 + xs.lo[u];
+        const i11 = row1 + xs.hi[u];
+        const wx = xs.weight[u];
+        let top = 0;
+        let topValue = -Infinity;
+        for (let c = 0; c < classes; c++) {
+          const o = c * plane;
+          const value =
+            (scores[o + i00] * (1 - wx) + scores[o + i01] * wx) * (1 - wy) +
+            (scores[o + i10] * (1 - wx) + scores[o + i11] * wx) * wy;
+          if (value > topValue) {
+            top = c;
+            topValue = value;
+          }
         }
+        out[index + u] = top;
       }
-      out[index + u] = top;
     }
   }
   return out;
@@ -217,8 +231,7 @@ export const semanticSegmentation = {
     const data = scores
       ? classesFromScores(output.values, first, planeSize, ctx.input, ctx.placement, ctx.original)
       : classesFromIds(output.values, planeSize, ctx.input, ctx.placement, ctx.original);
-    const counts = new Float64Array(256); // an 8-bit map: every index has a slot
-    for (let i = 0; i < data.length; i++) counts[data[i]]++;
+    const counts = valueCounts(data);
     const image: DenseImage = { kind: 'classes', ...ctx.original, data, palette: paletteOf(task) };
     const key = await ctx.saveDense(task.name, image);
     const pixels = data.length || 1;
