@@ -10,6 +10,7 @@ import {
   DEFAULT_IMAGE_LIMITS,
   encodeDensePng,
   encodeMaskPng,
+  headerSize,
   SharpImageDecoder,
 } from '../../lambdas/adapters/image-codec.js';
 import { type ErrorCode, PairError } from '../../lambdas/core/errors.js';
@@ -615,6 +616,63 @@ describe('Adapter: SharpImageDecoder', () => {
       expect(error.code).toBe<ErrorCode>('IMAGE_UNREADABLE');
       expect(error.message).toContain("images in format 'svg' are not accepted");
     });
+  });
+});
+
+describe('Function: headerSize', () => {
+  // 37x23: odd sizes, so that a width read as a height (or off by one) shows.
+  const rgb = () => noiseImage(37, 23);
+  const rgba = () => image(37, 23, (x, y) => [x * 6, y * 10, 90, x > 9 ? 255 : 40], 4);
+
+  it.each([
+    { name: 'an RGB PNG', bytes: () => rgb().png().toBuffer() },
+    { name: 'a palette PNG', bytes: () => rgb().png({ palette: true }).toBuffer() },
+    { name: 'a 16-bit grey PNG', bytes: () => rgb().greyscale().toColourspace('grey16').png().toBuffer() },
+    { name: 'an RGBA PNG', bytes: () => rgba().png().toBuffer() },
+    { name: 'a baseline JPEG', bytes: () => rgb().jpeg().toBuffer() },
+    { name: 'a progressive JPEG', bytes: () => rgb().jpeg({ progressive: true }).toBuffer() },
+    { name: 'a JPEG with an ICC profile', bytes: () => rgb().jpeg().withIccProfile('p3').toBuffer() },
+    { name: 'a lossy WebP', bytes: () => rgb().webp().toBuffer() },
+    { name: 'a lossless WebP', bytes: () => rgb().webp({ lossless: true }).toBuffer() },
+    { name: 'a WebP with alpha (VP8X)', bytes: () => rgba().webp().toBuffer() },
+  ])('reads the format and size libvips reads when given $name', async ({ bytes }) => {
+    // Prepare
+    const file = await bytes();
+    const meta = await sharp(file).metadata();
+
+    // Act
+    const header = headerSize(file);
+
+    // Assess
+    expect(header).toEqual({ format: meta.format, width: 37, height: 23 });
+  });
+
+  it.each([
+    { name: 'a JPEG with an EXIF orientation', bytes: () => rgb().jpeg().withMetadata({ orientation: 6 }).toBuffer() },
+    { name: 'a PNG with an EXIF orientation', bytes: () => rgb().png().withMetadata({ orientation: 6 }).toBuffer() },
+    { name: 'a WebP with an EXIF orientation', bytes: () => rgb().webp().withMetadata({ orientation: 6 }).toBuffer() },
+    {
+      name: 'an animated WebP',
+      bytes: () =>
+        sharp(
+          pixels(37, 46, (_x, y) => (y < 23 ? RED : BLUE)),
+          {
+            raw: { width: 37, height: 46, channels: 3, pageHeight: 23 },
+          },
+        )
+          .webp()
+          .toBuffer(),
+    },
+    { name: 'a GIF', bytes: () => rgb().gif().toBuffer() },
+    { name: 'a TIFF', bytes: () => rgb().tiff().toBuffer() },
+    {
+      name: 'an SVG',
+      bytes: async () => Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>'),
+    },
+    { name: 'a PNG cut inside its header', bytes: async () => (await rgb().png().toBuffer()).subarray(0, 20) },
+    { name: 'random bytes', bytes: async () => noise(512, 3) },
+  ])('leaves $name to libvips (null)', async ({ bytes }) => {
+    expect(headerSize(await bytes())).toBeNull();
   });
 });
 
