@@ -92,27 +92,45 @@ export function maskAtOriginalSize(
   return { width: original.width, height: original.height, data };
 }
 
-/** Fraction of pixels in the mask, and their bounding box. */
+/**
+ * Fraction of pixels in the mask, and their bounding box. Row by row: an empty row (most of a
+ * mask) is passed over four bytes at a time where the row starts on a word, and only the span
+ * between a row's first and last pixel in is counted.
+ */
 export function maskStats(mask: BinaryMask): { coverage: number; box: Box | null } {
+  const { width, height, data } = mask;
+  const words =
+    width % 4 === 0 && data.byteOffset % 4 === 0
+      ? new Uint32Array(data.buffer, data.byteOffset, (width * height) >> 2)
+      : null;
   let count = 0;
   let minX = Infinity;
   let minY = Infinity;
   let maxX = -1;
   let maxY = -1;
-  for (let y = 0; y < mask.height; y++) {
-    const row = y * mask.width;
-    for (let x = 0; x < mask.width; x++) {
-      if (mask.data[row + x]) {
-        count++;
-        if (x < minX) minX = x;
-        if (x > maxX) maxX = x;
-        if (y < minY) minY = y;
-        if (y > maxY) maxY = y;
-      }
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    let first = 0;
+    if (words) {
+      // Rows start on a word (width and offset are multiples of 4): skip zero words.
+      const end = (row + width) >> 2;
+      let k = row >> 2;
+      while (k < end && words[k] === 0) k++;
+      if (k === end) continue;
+      first = k * 4 - row;
     }
+    while (first < width && !data[row + first]) first++;
+    if (first === width) continue;
+    let last = width - 1;
+    while (!data[row + last]) last--;
+    for (let x = first; x <= last; x++) if (data[row + x]) count++;
+    if (first < minX) minX = first;
+    if (last > maxX) maxX = last;
+    if (y < minY) minY = y;
+    maxY = y;
   }
   return {
-    coverage: round6(count / (mask.width * mask.height)),
+    coverage: round6(count / (width * height)),
     box: count ? { x: minX, y: minY, width: maxX - minX + 1, height: maxY - minY + 1 } : null,
   };
 }
