@@ -5,6 +5,7 @@
  *   child inference --engine E --threads T --batch B --iterations N
  *   child e2e       --engine E --threads T --batch B --input DIR --out DIR
  *   child first     --engine E --threads T --input DIR
+ *   child host      --engine E --threads T --batch B --input DIR --out DIR
  */
 import { createWriteStream } from 'node:fs';
 import path from 'node:path';
@@ -13,7 +14,7 @@ import { SharpImageDecoder } from '../lambdas/adapters/image-codec.js';
 import { FolderMaskStore, listFolderPairs } from '../lambdas/adapters/local-files.js';
 import { loadModelBundle } from '../lambdas/adapters/model-bundle.js';
 import { prepareFeeds, runPipeline } from '../lambdas/core/pipeline.js';
-import type { EngineName, InferenceEngine } from '../lambdas/core/tensor.js';
+import type { EngineName, InferenceEngine, TensorData } from '../lambdas/core/tensor.js';
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -156,6 +157,72 @@ if (mode === 'first') {
       // CPU from it). e2e rate = busy share × that rate.
       engineBusy: engineTime.busyMs() / (seconds * 1000),
       engineRatePairsPerSecond: n / (engineTime.busyMs() / 1000),
+      peakRssMb: peakRssMb(),
+    }),
+  );
+} else if (mode === 'host') {
+  // The host's work alone: the `infer` path with the engine's outputs replayed (recorded from a
+  // real pass over the same pairs, so records and masks are the real ones), and, apart, the
+  // image decode alone by format. Nothing competes with it for the cores, unlike e2e.
+  const pairs = await listFolderPairs(values.input!);
+  const recorded: Record<string, TensorData>[] = [];
+  const recording: InferenceEngine = {
+    ...model.engine,
+    run: async (feeds) => {
+      const outputs = await model.engine.run(feeds);
+      recorded.push(outputs);
+      return outputs;
+    },
+  };
+  for await (const _ of runPipeline(pairs, { model: { ...model, engine: recording }, images, batchSize: batch })) {
+    // records the outputs; also the warm-up
+  }
+  let next = 0;
+  const replay: InferenceEngine = { ...model.engine, run: async () => recorded[next++] };
+  const out = createWriteStream(path.join(values.out!, 'results.jsonl'));
+  const masks = new FolderMaskStore(path.join(values.out!, 'masks'));
+  const cpuBefore = process.cpuUsage();
+  let n = 0;
+  for await (const record of runPipeline(pairs, {
+    model: { ...model, engine: replay },
+    images,
+    masks,
+    batchSize: batch,
+  })) {
+    out.write(JSON.stringify(record) + '\n');
+    n++;
+  }
+  await new Promise((resolve) => out.end(resolve));
+  const hostCpuMsPerPair = cpuMs(cpuBefore) / n;
+  // Decode alone, batch by batch as the pipeline runs it, by format (file extension).
+  const spec = model.manifest.inputs.image!;
+  const byFormat: Record<string, Uint8Array[]> = {};
+  for (const pair of pairs) {
+    const format = `decodeCpuMsPerPair_${path.extname(pair.image!).slice(1)}`;
+    byFormat[format] = [...(byFormat[format] ?? []), await pair.readImage()];
+  }
+  const all = Object.values(byFormat).flat();
+  const decodeCpu = async (files: Uint8Array[]) => {
+    const before = process.cpuUsage();
+    for (let i = 0; i < files.length; i += batch) {
+      await Promise.all(files.slice(i, i + batch).map((bytes) => images.decode(bytes, spec)));
+    }
+    return cpuMs(before) / files.length;
+  };
+  await decodeCpu(all); // warm-up
+  // One format at a time: process.cpuUsage counts the whole process.
+  const decodes: Record<string, number> = {};
+  for (const [k, files] of Object.entries(byFormat)) decodes[k] = await decodeCpu(files);
+  console.log(
+    JSON.stringify({
+      mode,
+      engine,
+      threads,
+      batch,
+      pairs: n,
+      hostCpuMsPerPair,
+      decodeCpuMsPerPair: await decodeCpu(all),
+      ...decodes,
       peakRssMb: peakRssMb(),
     }),
   );

@@ -6,9 +6,15 @@
  */
 import sharp, { type Sharp } from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_IMAGE_LIMITS, encodeMaskPng, SharpImageDecoder } from '../../lambdas/adapters/image-codec.js';
+import {
+  DEFAULT_IMAGE_LIMITS,
+  encodeDensePng,
+  encodeMaskPng,
+  headerSize,
+  SharpImageDecoder,
+} from '../../lambdas/adapters/image-codec.js';
 import { type ErrorCode, PairError } from '../../lambdas/core/errors.js';
-import type { BinaryMask } from '../../lambdas/core/kinds/index.js';
+import type { BinaryMask, DenseImage } from '../../lambdas/core/kinds/index.js';
 import { type ImageInput, ImageInputSchema } from '../../lambdas/core/manifest.js';
 import type { ImageDecoder } from '../../lambdas/core/pipeline.js';
 import { placementFor } from '../../lambdas/core/placement.js';
@@ -613,6 +619,63 @@ describe('Adapter: SharpImageDecoder', () => {
   });
 });
 
+describe('Function: headerSize', () => {
+  // 37x23: odd sizes, so that a width read as a height (or off by one) shows.
+  const rgb = () => noiseImage(37, 23);
+  const rgba = () => image(37, 23, (x, y) => [x * 6, y * 10, 90, x > 9 ? 255 : 40], 4);
+
+  it.each([
+    { name: 'an RGB PNG', bytes: () => rgb().png().toBuffer() },
+    { name: 'a palette PNG', bytes: () => rgb().png({ palette: true }).toBuffer() },
+    { name: 'a 16-bit grey PNG', bytes: () => rgb().greyscale().toColourspace('grey16').png().toBuffer() },
+    { name: 'an RGBA PNG', bytes: () => rgba().png().toBuffer() },
+    { name: 'a baseline JPEG', bytes: () => rgb().jpeg().toBuffer() },
+    { name: 'a progressive JPEG', bytes: () => rgb().jpeg({ progressive: true }).toBuffer() },
+    { name: 'a JPEG with an ICC profile', bytes: () => rgb().jpeg().withIccProfile('p3').toBuffer() },
+    { name: 'a lossy WebP', bytes: () => rgb().webp().toBuffer() },
+    { name: 'a lossless WebP', bytes: () => rgb().webp({ lossless: true }).toBuffer() },
+    { name: 'a WebP with alpha (VP8X)', bytes: () => rgba().webp().toBuffer() },
+  ])('reads the format and size libvips reads when given $name', async ({ bytes }) => {
+    // Prepare
+    const file = await bytes();
+    const meta = await sharp(file).metadata();
+
+    // Act
+    const header = headerSize(file);
+
+    // Assess
+    expect(header).toEqual({ format: meta.format, width: 37, height: 23 });
+  });
+
+  it.each([
+    { name: 'a JPEG with an EXIF orientation', bytes: () => rgb().jpeg().withMetadata({ orientation: 6 }).toBuffer() },
+    { name: 'a PNG with an EXIF orientation', bytes: () => rgb().png().withMetadata({ orientation: 6 }).toBuffer() },
+    { name: 'a WebP with an EXIF orientation', bytes: () => rgb().webp().withMetadata({ orientation: 6 }).toBuffer() },
+    {
+      name: 'an animated WebP',
+      bytes: () =>
+        sharp(
+          pixels(37, 46, (_x, y) => (y < 23 ? RED : BLUE)),
+          {
+            raw: { width: 37, height: 46, channels: 3, pageHeight: 23 },
+          },
+        )
+          .webp()
+          .toBuffer(),
+    },
+    { name: 'a GIF', bytes: () => rgb().gif().toBuffer() },
+    { name: 'a TIFF', bytes: () => rgb().tiff().toBuffer() },
+    {
+      name: 'an SVG',
+      bytes: async () => Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>'),
+    },
+    { name: 'a PNG cut inside its header', bytes: async () => (await rgb().png().toBuffer()).subarray(0, 20) },
+    { name: 'random bytes', bytes: async () => noise(512, 3) },
+  ])('leaves $name to libvips (null)', async ({ bytes }) => {
+    expect(headerSize(await bytes())).toBeNull();
+  });
+});
+
 describe('Function: encodeMaskPng', () => {
   const mask = (width: number, height: number, on: (x: number, y: number) => boolean): BinaryMask => ({
     width,
@@ -649,5 +712,57 @@ describe('Function: encodeMaskPng', () => {
       channels: 1,
     });
     expect(data.equals(expected)).toBe(true);
+  });
+});
+
+describe('Function: encodeDensePng', () => {
+  it('writes any non-zero mask byte as in', async () => {
+    // Prepare
+    const mask: DenseImage = {
+      kind: 'mask',
+      width: 10,
+      height: 1,
+      data: Uint8Array.from([0, 1, 127, 128, 255, 0, 0, 3, 0, 9]),
+    };
+
+    // Act
+    const png = Buffer.from(encodeDensePng(mask));
+
+    // Assess
+    const data = await sharp(png).extractChannel(0).raw().toBuffer();
+    expect([...data]).toEqual([0, 255, 255, 255, 255, 0, 0, 255, 0, 255]);
+  });
+
+  it('returns an 8-bit palette PNG whose indices and colours libvips reads back when given a class map', async () => {
+    // Prepare
+    const palette = [
+      [0, 0, 0],
+      [200, 10, 20],
+      [5, 250, 6],
+    ] as const;
+    const data = Uint8Array.from({ length: 13 * 7 }, (_, i) => (i * 7 + (i >> 3)) % 3);
+    const image: DenseImage = { kind: 'classes', width: 13, height: 7, data, palette };
+
+    // Act
+    const png = Buffer.from(encodeDensePng(image));
+
+    // Assess
+    expect(ihdr(png)).toEqual({ width: 13, height: 7, bitDepth: 8, colourType: 3 });
+    const rgb = await sharp(png).removeAlpha().raw().toBuffer();
+    expect([...rgb]).toEqual([...data].flatMap((c) => palette[c]));
+  });
+
+  it('returns a 16-bit greyscale PNG holding the same values when given a value map', async () => {
+    // Prepare
+    const data = Uint16Array.from({ length: 9 * 5 }, (_, i) => (i * 4099) % 65536);
+    const image: DenseImage = { kind: 'values', width: 9, height: 5, data };
+
+    // Act
+    const png = Buffer.from(encodeDensePng(image));
+
+    // Assess
+    expect(ihdr(png)).toEqual({ width: 9, height: 5, bitDepth: 16, colourType: 0 });
+    const raw = await sharp(png).toColourspace('grey16').raw({ depth: 'ushort' }).toBuffer();
+    expect([...new Uint16Array(raw.buffer, raw.byteOffset, raw.length / 2)]).toEqual([...data]);
   });
 });

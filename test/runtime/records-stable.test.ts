@@ -2,7 +2,8 @@
  * The evaluation pairs' records and masks, byte for byte, against a copy made before the task
  * kinds became modules (test/fixtures/eval-records.wasm.jsonl and eval-masks.wasm.sha256). The
  * wasm engine gives the same numbers on any machine, so these are exact. When the reference
- * model itself changes, the copy is rewritten with `npm run fixtures:records`.
+ * model itself changes, the copy is rewritten with `npm run fixtures:records`; so are the mask
+ * hashes (of the PNG files' bytes) when the PNG writer changes how it compresses the same pixels.
  *
  * The copy holds records whose masks are PNGs (mask format `png`). The run here keeps them both
  * ways (`both`): without their `rle` fields the records must be the stored lines, and each RLE,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeRle, encodeRle } from '../../lambdas/core/coco-rle.js';
 import { Evaluation } from '../../lambdas/core/evaluation.js';
-import { maskAtOriginalSize, maskStats } from '../../lambdas/core/kinds/dense.js';
+import { maskAtOriginalSize, maskStats, valueCounts } from '../../lambdas/core/kinds/dense.js';
 import { type BinaryMask, type DecodeContext, type DenseImage, kindOf } from '../../lambdas/core/kinds/index.js';
 import type { SegmentationResult } from '../../lambdas/core/kinds/segmentation.js';
 import { type ModelManifest, type Task, TaskSchema } from '../../lambdas/core/manifest.js';
@@ -253,5 +253,64 @@ describe('Function: maskAtOriginalSize', () => {
 
   it('gives an empty mask no box', () => {
     expect(maskStats({ width: 2, height: 2, data: new Uint8Array(4) })).toEqual({ coverage: 0, box: null });
+  });
+});
+
+describe('Function: maskStats', () => {
+  it('counts and boxes the pixels in as a plain loop does, on aligned words or not', () => {
+    const naive = (width: number, height: number, data: Uint8Array) => {
+      let [count, minX, minY, maxX, maxY] = [0, Infinity, Infinity, -1, -1];
+      for (let y = 0; y < height; y++) {
+        for (let x = 0; x < width; x++) {
+          if (!data[y * width + x]) continue;
+          count++;
+          [minX, maxX, minY, maxY] = [Math.min(minX, x), Math.max(maxX, x), Math.min(minY, y), Math.max(maxY, y)];
+        }
+      }
+      const box = count ? { x: minX, y: minY, width: maxX - minX + 1, height: maxY - minY + 1 } : null;
+      return { coverage: Math.round((count / (width * height)) * 1e6) / 1e6, box };
+    };
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    // Widths on a word and off it; views at an offset on a word and off it; sparse, blobby and full.
+    for (const width of [1, 4, 7, 16, 33]) {
+      for (const height of [1, 5, 12]) {
+        for (const offset of [0, 4, 1]) {
+          for (const density of [0, 0.02, 0.5, 1]) {
+            const backing = new Uint8Array(offset + width * height);
+            const data = backing.subarray(offset);
+            for (let i = 0; i < data.length; i++) data[i] = random() < density ? (random() < 0.5 ? 255 : 1) : 0;
+            expect(maskStats({ width, height, data }), `${width}x${height} +${offset} ${density}`).toEqual(
+              naive(width, height, data),
+            );
+          }
+        }
+      }
+    }
+  });
+});
+
+describe('Function: valueCounts', () => {
+  it('counts each byte value as a plain loop does, whatever the alignment and the runs', () => {
+    // Prepare: runs of one value (whole words), mixed words, and views that start and end mid-word.
+    const bytes = Uint8Array.from({ length: 203 }, (_, i) => (i < 90 ? 3 : i < 120 ? i % 5 : i < 170 ? 255 : i % 2));
+    for (const [start, end] of [
+      [0, 203],
+      [1, 203],
+      [3, 202],
+      [5, 9],
+      [7, 7],
+    ]) {
+      const view = bytes.subarray(start, end);
+      const expected = new Array<number>(256).fill(0);
+      for (const v of view) expected[v]++;
+      // Act
+      const counts = valueCounts(view);
+      // Assess
+      expect(Array.from(counts), `${start}..${end}`).toEqual(expected);
+    }
   });
 });

@@ -52,6 +52,19 @@ export function maskAtOriginalSize(
     }
     rowOut[y0] = allOut;
   }
+  // Columns in runs that share a cell column (x0s is non-decreasing): a run in a cell all in is
+  // one fill, in a cell all out nothing.
+  const runs: number[] = []; // [start, end, cell column]
+  for (let u = 0; u < original.width; ) {
+    if (!xInside[u]) {
+      u++;
+      continue;
+    }
+    const start = u;
+    const x0 = x0s[u];
+    while (u < original.width && xInside[u] && x0s[u] === x0) u++;
+    runs.push(start, u, x0);
+  }
   for (let v = 0; v < original.height; v++) {
     if (!ys.inside[v]) continue;
     const y0 = ys.lo[v];
@@ -61,46 +74,93 @@ export function maskAtOriginalSize(
     const row0 = y0 * mw;
     const row1 = y1 * mw;
     const out = v * original.width;
-    for (let u = 0; u < original.width; u++) {
-      if (!xInside[u]) continue;
-      const state = cells[row0 + x0s[u]];
+    for (let r = 0; r < runs.length; r += 3) {
+      const state = cells[row0 + runs[r + 2]];
       if (state === -1) continue;
       if (state === 1) {
-        data[out + u] = 255;
+        data.fill(255, out + runs[r], out + runs[r + 1]);
         continue;
       }
-      const wx = wxs[u];
-      const top = plane[row0 + x0s[u]] * (1 - wx) + plane[row0 + x1s[u]] * wx;
-      const bottom = plane[row1 + x0s[u]] * (1 - wx) + plane[row1 + x1s[u]] * wx;
-      if (top * (1 - wy) + bottom * wy >= cutoff) data[out + u] = 255;
+      for (let u = runs[r]; u < runs[r + 1]; u++) {
+        const wx = wxs[u];
+        const top = plane[row0 + x0s[u]] * (1 - wx) + plane[row0 + x1s[u]] * wx;
+        const bottom = plane[row1 + x0s[u]] * (1 - wx) + plane[row1 + x1s[u]] * wx;
+        if (top * (1 - wy) + bottom * wy >= cutoff) data[out + u] = 255;
+      }
     }
   }
   return { width: original.width, height: original.height, data };
 }
 
-/** Fraction of pixels in the mask, and their bounding box. */
+/**
+ * Fraction of pixels in the mask, and their bounding box. Row by row: an empty row (most of a
+ * mask) is passed over four bytes at a time where the row starts on a word, and only the span
+ * between a row's first and last pixel in is counted.
+ */
 export function maskStats(mask: BinaryMask): { coverage: number; box: Box | null } {
+  const { width, height, data } = mask;
+  const words =
+    width % 4 === 0 && data.byteOffset % 4 === 0
+      ? new Uint32Array(data.buffer, data.byteOffset, (width * height) >> 2)
+      : null;
   let count = 0;
   let minX = Infinity;
   let minY = Infinity;
   let maxX = -1;
   let maxY = -1;
-  for (let y = 0; y < mask.height; y++) {
-    const row = y * mask.width;
-    for (let x = 0; x < mask.width; x++) {
-      if (mask.data[row + x]) {
-        count++;
-        if (x < minX) minX = x;
-        if (x > maxX) maxX = x;
-        if (y < minY) minY = y;
-        if (y > maxY) maxY = y;
-      }
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    let first = 0;
+    if (words) {
+      // Rows start on a word (width and offset are multiples of 4): skip zero words.
+      const end = (row + width) >> 2;
+      let k = row >> 2;
+      while (k < end && words[k] === 0) k++;
+      if (k === end) continue;
+      first = k * 4 - row;
     }
+    while (first < width && !data[row + first]) first++;
+    if (first === width) continue;
+    let last = width - 1;
+    while (!data[row + last]) last--;
+    for (let x = first; x <= last; x++) if (data[row + x]) count++;
+    if (first < minX) minX = first;
+    if (last > maxX) maxX = last;
+    if (y < minY) minY = y;
+    maxY = y;
   }
   return {
-    coverage: round6(count / (mask.width * mask.height)),
+    coverage: round6(count / (width * height)),
     box: count ? { x: minX, y: minY, width: maxX - minX + 1, height: maxY - minY + 1 } : null,
   };
+}
+
+/**
+ * How many bytes have each value (a class map's pixels per class), 256 slots. Four bytes at a
+ * time where a word repeats one value, as most of a map does: an increment a byte is a chain
+ * of dependent adds on one slot, about 3 ns a pixel.
+ */
+export function valueCounts(data: Uint8Array): Float64Array {
+  const counts = new Float64Array(256);
+  const head = Math.min(data.length, (4 - (data.byteOffset % 4)) % 4); // bytes before a word boundary
+  let i = 0;
+  for (; i < head; i++) counts[data[i]]++;
+  const n = (data.length - head) >> 2;
+  const words = n ? new Uint32Array(data.buffer, data.byteOffset + head, n) : new Uint32Array(0);
+  for (let k = 0; k < n; k++) {
+    const word = words[k];
+    const low = word & 0xff;
+    if (word === low * 0x01010101) {
+      counts[low] += 4;
+    } else {
+      counts[low]++;
+      counts[(word >>> 8) & 0xff]++;
+      counts[(word >>> 16) & 0xff]++;
+      counts[word >>> 24]++;
+    }
+  }
+  for (i += n * 4; i < data.length; i++) counts[data[i]]++;
+  return counts;
 }
 
 /**

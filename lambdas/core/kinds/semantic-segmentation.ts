@@ -13,7 +13,7 @@ import { col } from '../columns.js';
 import { writesPng, writesRle } from '../mask-format.js';
 import type { Placement, Size } from '../placement.js';
 import { LabelCounts } from '../report/charts.js';
-import { axisSamples, forEachBilinearPixel, nearestIndex } from './dense.js';
+import { axisSamples, nearestIndex, valueCounts } from './dense.js';
 import {
   type DenseImage,
   f2,
@@ -93,31 +93,75 @@ export function classesFromScores(
   placement: Placement,
   original: Size,
 ): Uint8Array {
-  const plane = planeSize.width * planeSize.height;
+  const { width: w, height: h } = planeSize;
+  const plane = w * h;
   const best = new Uint8Array(plane);
   for (let i = 0; i < plane; i++) {
     let top = 0;
     for (let c = 1; c < classes; c++) if (scores[c * plane + i] > scores[top * plane + i]) top = c;
     best[i] = top;
   }
+  // Per cell (its top-left corner), the class all four corners agree on, or -1: one look-up a
+  // pixel instead of four, in a plain loop (a callback a pixel cost more than the arithmetic).
+  const agreed = new Int16Array(plane);
+  for (let y0 = 0; y0 < h; y0++) {
+    const y1 = Math.min(y0 + 1, h - 1);
+    for (let x0 = 0; x0 < w; x0++) {
+      const x1 = Math.min(x0 + 1, w - 1);
+      const a = best[y0 * w + x0];
+      agreed[y0 * w + x0] = best[y0 * w + x1] === a && best[y1 * w + x0] === a && best[y1 * w + x1] === a ? a : -1;
+    }
+  }
+  const xs = axisSamples(original.width, placement.scaleX, placement.offsetX, input.width, w);
+  const ys = axisSamples(original.height, placement.scaleY, placement.offsetY, input.height, h);
+  // Original columns come in runs that share a cell column (xs.lo is non-decreasing): a run of
+  // an agreed cell is one fill, and class 0 (the zeroed array) not even that.
+  const runs: number[] = []; // [start, end, cell column] of each run of seen columns
+  for (let u = 0; u < original.width; ) {
+    if (!xs.inside[u]) {
+      u++;
+      continue;
+    }
+    const start = u;
+    const x0 = xs.lo[u];
+    while (u < original.width && xs.inside[u] && xs.lo[u] === x0) u++;
+    runs.push(start, u, x0);
+  }
   const out = new Uint8Array(original.width * original.height);
-  forEachBilinearPixel(planeSize, input, placement, original, (index, i00, i01, i10, i11, wx, wy) => {
-    const a = best[i00];
-    if (best[i01] === a && best[i10] === a && best[i11] === a) {
-      out[index] = a;
-      return;
+  for (let v = 0; v < original.height; v++) {
+    if (!ys.inside[v]) continue;
+    const row0 = ys.lo[v] * w;
+    const row1 = ys.hi[v] * w;
+    const wy = ys.weight[v];
+    const index = v * original.width;
+    for (let r = 0; r < runs.length; r += 3) {
+      const a = agreed[row0 + runs[r + 2]];
+      if (a >= 0) {
+        if (a) out.fill(a, index + runs[r], index + runs[r + 1]);
+        continue;
+      }
+      for (let u = runs[r]; u < runs[r + 1]; u++) {
+        const i00 = row0 + xs.lo[u];
+        const i01 = row0 + xs.hi[u];
+        const i10 = row1 + xs.lo[u];
+        const i11 = row1 + xs.hi[u];
+        const wx = xs.weight[u];
+        let top = 0;
+        let topValue = -Infinity;
+        for (let c = 0; c < classes; c++) {
+          const o = c * plane;
+          const value =
+            (scores[o + i00] * (1 - wx) + scores[o + i01] * wx) * (1 - wy) +
+            (scores[o + i10] * (1 - wx) + scores[o + i11] * wx) * wy;
+          if (value > topValue) {
+            top = c;
+            topValue = value;
+          }
+        }
+        out[index + u] = top;
+      }
     }
-    let top = 0;
-    let topValue = -Infinity;
-    for (let c = 0; c < classes; c++) {
-      const o = c * plane;
-      const value =
-        (scores[o + i00] * (1 - wx) + scores[o + i01] * wx) * (1 - wy) +
-        (scores[o + i10] * (1 - wx) + scores[o + i11] * wx) * wy;
-      if (value > topValue) [top, topValue] = [c, value];
-    }
-    out[index] = top;
-  });
+  }
   return out;
 }
 
@@ -210,8 +254,7 @@ export const semanticSegmentation = {
     const data = scores
       ? classesFromScores(output.values, first, planeSize, ctx.input, ctx.placement, ctx.original)
       : classesFromIds(output.values, planeSize, ctx.input, ctx.placement, ctx.original);
-    const counts = new Array<number>(task.labels.length).fill(0);
-    for (const c of data) counts[c] = (counts[c] ?? 0) + 1;
+    const counts = valueCounts(data);
     const image: DenseImage = { kind: 'classes', ...ctx.original, data, palette: paletteOf(task) };
     const key = writesPng(ctx.maskFormat) ? await ctx.saveDense(task.name, image) : null;
     const rle = writesRle(ctx.maskFormat) ? { rle: classRles(task, image) } : {};
