@@ -45,16 +45,12 @@ const median = (xs: number[]) => {
 const mb = (bytes: number) => +(bytes / 1e6).toFixed(2);
 
 /**
- * AWS Lambda list prices, us-east-1, first tier (November 2026): per GB-second of a function's
- * memory (GB = MB / 1,024) by architecture, and per request. Init is billed like an invocation.
+ * AWS Lambda list prices, us-east-1, first tier, as AWS published them in 2025 (check
+ * aws.amazon.com/lambda/pricing before relying on them): per GB-second of a function's memory
+ * (GB = MB / 1,024) by architecture, and per request. A cold start's init, billed too, is left
+ * out: a container spreads it over the chunks it runs.
  */
 const PRICES = { gbSecond: { x86_64: 0.0000166667, arm64: 0.0000133334 }, perMillionRequests: 0.2 };
-/** Memory sizes priced: 1, 2 and 4 vCPUs' worth, with as many engine threads (config lambdaVcpus). */
-const MEMORY = [
-  { memoryMB: 1769, threads: 1 },
-  { memoryMB: 3538, threads: 2 },
-  { memoryMB: 7076, threads: 4 },
-] as const;
 
 // Packages: both engines as the app synthesizes them, x86_64 (run here) and arm64 (sized only).
 const arm64Ready =
@@ -258,10 +254,11 @@ const engines = Object.fromEntries(
         dollarsPerMillionPairs: {
           '1769 MB (1 thread, measured)': priced(1769, r1),
           '3538 MB (2 threads, measured)': priced(3538, r2),
-          [`7076 MB (4 threads, extrapolated${four.serialShare >= 1 ? ': no scaling seen, a ceiling' : ''})`]: priced(
-            7076,
-            four.pairsPerSecond,
-          ),
+          [`7076 MB (4 threads, extrapolated${four.serialShare >= 1 ? ': no scaling seen, a ceiling' : ''})`]: {
+            ...priced(7076, four.pairsPerSecond),
+            // The floor: 4 threads 4 times as fast as 1, which no share that does not scale allows.
+            perfectScaling: priced(7076, 4 * r1),
+          },
           // A dedicated vCPU, CPU-bound: its wall time is the process's CPU time. Load on this
           // shared machine stretches wall time far more than CPU time.
           '1769 MB (1 thread, from CPU time)': priced(1769, 1000 / cpuMs1),

@@ -1,6 +1,6 @@
 /**
  * What a Lambda package carries for its inference engine (config `lambdaEngine`), apart from
- * the rest of the construct so that the choice touches fused-inference-pipeline.ts in three
+ * the rest of the construct so that the choice touches fused-inference-pipeline.ts in a few
  * lines. `wasm`: onnxruntime-web bundled, its two WebAssembly SIMD files beside the handler.
  * `cpu`: onnxruntime-node left to node_modules with only its JavaScript and its Linux CPU
  * binaries for the function's architecture; never other platforms, and never a CUDA or
