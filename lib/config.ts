@@ -41,6 +41,13 @@ export const PipelineConfigSchema = z
      * in the records as COCO RLE, no object and no PUT; `png` a PNG object each; `both`.
      */
     masks: z.enum(MASK_FORMATS).default(DEFAULT_MASK_FORMAT),
+    /**
+     * The ingest and worker functions' inference engine (their FUSEBATCH_ENGINE): `wasm`,
+     * onnxruntime-web's WebAssembly SIMD build, or `cpu`, onnxruntime-node's native CPU build
+     * (its Linux binaries for the architecture only). README's "Lambda engine" has the measured
+     * cost per pair, cold start and package size of each, and why `wasm` is the default.
+     */
+    lambdaEngine: z.enum(['wasm', 'cpu']).default('wasm'),
     /** Pairs per chunk: one worker-queue message, one unit of a Batch shard. */
     chunkSize: z.number().int().min(1).max(10000).default(100),
     ingest: z
@@ -56,7 +63,7 @@ export const PipelineConfigSchema = z
       .prefault({}),
     worker: z
       .object({
-        /** Memory sets Lambda's vCPUs, and the WebAssembly threads follow them (3,538 MB: 2). */
+        /** Memory sets Lambda's vCPUs, and the engine's threads follow them (3,538 MB: 2). */
         memoryMiB: memory.default(3538),
         /** Default: fits the chunk size (0.2 s a pair + 30 s), at least 60 s. */
         timeoutSeconds: z.number().int().min(10).max(900).optional(),

@@ -49,6 +49,7 @@ import {
   RESULTS_TABLE,
 } from '../lambdas/core/result-table.js';
 import { type PipelineConfig, type PipelineConfigInput, resolvePipelineConfig } from './config.js';
+import { enginePackaging } from './lambda-engine.js';
 
 /** The project's root: lambdas/, models/ and package-lock.json are found from here. */
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -72,8 +73,6 @@ export interface FusedInferencePipelineProps extends PipelineConfigInput {
   /** The project root holding lambdas/, node_modules/ and package-lock.json. Default: this repository. */
   readonly projectRoot?: string;
 }
-
-const WASM_FILES = ['ort-wasm-simd-threaded.wasm', 'ort-wasm-simd-threaded.mjs'];
 
 function readModelManifest(modelDir: string): ModelManifest {
   const file = path.join(modelDir, 'model.json');
@@ -207,9 +206,10 @@ export class FusedInferencePipeline extends Construct {
       });
     }
 
-    // Lambda functions: bundled with the local esbuild, WASM and model beside the bundle.
+    // Lambda functions: bundled with the local esbuild, the engine's files and the model beside the bundle.
     const architecture = config.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64;
     const sharp = sharpPackages(root, config.architecture);
+    const engine = enginePackaging(root, config.lambdaEngine, config.architecture);
     const q = (p: string) => JSON.stringify(p);
     const requireBanner =
       "import { createRequire as __fusebatchRequire } from 'node:module'; const require = __fusebatchRequire(import.meta.url);";
@@ -218,7 +218,8 @@ export class FusedInferencePipeline extends Construct {
       q(path.join(root, 'node_modules/.bin/esbuild')),
       q(path.join(root, 'lambdas/adapters/engines/engine-worker.ts')),
       '--bundle --platform=node --format=esm --target=node22 --minify --log-level=warning',
-      '--external:onnxruntime-node --external:@img/*',
+      ...engine.externalModules.map((m) => `--external:${m}`),
+      '--external:@img/*',
       `--banner:js=${q(requireBanner)}`,
     ].join(' ');
     // The engine's worker thread ships with the worker function only: ingest runs its single
@@ -232,16 +233,17 @@ export class FusedInferencePipeline extends Construct {
       // Bundled CommonJS code (and sharp's loader) call require: give ESM one.
       banner: requireBanner,
       // The SDK is bundled (the version tested, and a package that runs anywhere); sharp's native
-      // packages are copied in; the Lambda never runs onnxruntime-node.
+      // packages are copied in, and so are the engine's files (lambda-engine.ts).
       bundleAwsSDK: true,
-      externalModules: ['@img/sharp-*', 'onnxruntime-node'],
+      externalModules: ['@img/sharp-*', ...engine.externalModules],
       forceDockerBundling: false,
       commandHooks: {
         beforeBundling: () => [],
         beforeInstall: () => [],
         afterBundling: (_input: string, out: string) => [
           ...(withEngineThread ? [`${engineWorker} --outfile=${q(path.join(out, 'engine-worker.mjs'))}`] : []),
-          ...WASM_FILES.map((f) => `cp ${q(path.join(root, 'node_modules/onnxruntime-web/dist', f))} ${q(out)}`),
+          ...[...new Set(engine.files.map((f) => path.dirname(path.join(out, f.to))))].map((d) => `mkdir -p ${q(d)}`),
+          ...engine.files.map((f) => `cp ${q(f.from)} ${q(path.join(out, f.to))}`),
           `mkdir -p ${q(path.join(out, 'model'))} ${q(path.join(out, 'node_modules/@img'))}`,
           ...modelFiles.map((f) => `cp ${q(path.join(modelDir, f))} ${q(path.join(out, 'model', f))}`),
           ...sharp.map(
@@ -254,7 +256,7 @@ export class FusedInferencePipeline extends Construct {
     });
     const baseEnv = {
       [ENV_NAMES.bucket]: bucket.bucketName,
-      [ENV_NAMES.engine]: 'wasm',
+      [ENV_NAMES.engine]: config.lambdaEngine,
       [ENV_NAMES.masks]: config.masks,
       POWERTOOLS_METRICS_NAMESPACE: 'fusebatch',
     };

@@ -3,7 +3,7 @@
  * (init) and calls its handler with an event, against the embedded S3 server.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import S3rver from 's3rver';
@@ -42,15 +42,20 @@ export interface ProcessOutcome {
   readonly stderr: string;
 }
 
-/** Runs a command to its end without blocking this process (the S3 server lives here). */
+/**
+ * Runs a command to its end without blocking this process (the S3 server lives here).
+ * @param launcher a command that starts Node, e.g. `['taskset', '-c', '0']` to give it one CPU.
+ */
 export function runProcess(
   args: string[],
   env: Record<string, string>,
   cwd?: string,
   onStart?: (child: ChildProcess) => void,
+  launcher: string[] = [],
 ): Promise<ProcessOutcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, {
+    const [command, ...prefix] = [...launcher, process.execPath];
+    const child = spawn(command, [...prefix, ...args], {
       cwd,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', AWS_REGION: 'us-east-1', ...env },
     });
@@ -76,6 +81,18 @@ export interface HandlerRun extends ProcessOutcome {
   readonly firstEventMs: number;
   /** The process's peak resident memory (main and worker threads). */
   readonly peakRssMb: number;
+  /** What the handler returned for each of `laterEvents`, and the milliseconds each took (warm). */
+  readonly laterResults: unknown[];
+  readonly laterEventMs: number[];
+  /** CPU time of the whole process (every thread, user and system) during each later event. */
+  readonly laterEventCpuMs: number[];
+}
+
+export interface HandlerRunOptions {
+  /** Events handled after the first by the same (by then warm) module, each timed. */
+  readonly laterEvents?: unknown[];
+  /** CPUs the process may use (0 to cpus - 1, by taskset): Lambda gives 1 vCPU per 1,769 MB. */
+  readonly cpus?: number;
 }
 
 const MARKER = '@@fusebatch-handler-run@@';
@@ -85,6 +102,7 @@ export async function runHandlerInFreshProcess(
   moduleFile: string,
   event: unknown,
   env: Record<string, string>,
+  { laterEvents = [], cpus }: HandlerRunOptions = {},
 ): Promise<HandlerRun> {
   const script = `
     const t0 = performance.now();
@@ -92,10 +110,27 @@ export async function runHandlerInFreshProcess(
     const t1 = performance.now();
     const result = await m.handler(${JSON.stringify(event)});
     const t2 = performance.now();
+    const laterResults = [];
+    const laterEventMs = [];
+    const laterEventCpuMs = [];
+    for (const event of ${JSON.stringify(laterEvents)}) {
+      const t = performance.now();
+      const cpu = process.cpuUsage();
+      laterResults.push(await m.handler(event));
+      laterEventMs.push(performance.now() - t);
+      const used = process.cpuUsage(cpu);
+      laterEventCpuMs.push((used.user + used.system) / 1000);
+    }
     const peakRssMb = process.resourceUsage().maxRSS / 1024;
-    console.log(${JSON.stringify(MARKER)} + JSON.stringify({ result, initMs: t1 - t0, firstEventMs: t2 - t1, peakRssMb }));
+    console.log(${JSON.stringify(MARKER)} + JSON.stringify({ result, initMs: t1 - t0, firstEventMs: t2 - t1, peakRssMb, laterResults, laterEventMs, laterEventCpuMs }));
     process.exit(0);`;
-  const outcome = await runProcess(['--no-warnings', '--input-type=module', '-e', script], env);
+  const launcher = cpus ? ['taskset', '-c', cpus === 1 ? '0' : `0-${cpus - 1}`] : [];
+  // A script file rather than `--input-type=module -e`: worker threads inherit the process's
+  // flags, and onnxruntime-web's own threads (wasm, 2 threads or more, outside the engine
+  // thread) refuse --input-type.
+  const scriptFile = path.join(await mkdtemp(path.join(os.tmpdir(), 'fusebatch-handler-')), 'run.mjs');
+  await writeFile(scriptFile, script);
+  const outcome = await runProcess(['--no-warnings', scriptFile], env, undefined, undefined, launcher);
   const line = outcome.stdout.split('\n').find((l) => l.startsWith(MARKER));
   if (!line) throw new Error(`the handler did not finish (exit ${outcome.code}):\n${outcome.stderr || outcome.stdout}`);
   return { ...outcome, ...JSON.parse(line.slice(MARKER.length)) };

@@ -9,6 +9,8 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 export interface LambdaAssets {
   readonly ingest: string;
   readonly worker: string;
+  /** Each function's environment variables as synthesized. */
+  readonly environment: { readonly ingest: Record<string, unknown>; readonly worker: Record<string, unknown> };
 }
 
 /** Synthesizes the app into `outdir` (bundling with esbuild) and returns each function's package folder. */
@@ -17,17 +19,28 @@ export function synthesizeLambdaAssets(outdir: string, extraContext: Record<stri
   const { app, stack } = buildApp({ context: { ...context, ...extraContext }, outdir });
   const assembly = app.synth();
   const template = assembly.getStackByName(stack.stackName).template as {
-    Resources: Record<string, { Type: string; Properties: { Code?: { S3Key?: string } } }>;
+    Resources: Record<
+      string,
+      {
+        Type: string;
+        Properties: { Code?: { S3Key?: string }; Environment?: { Variables?: Record<string, unknown> } };
+      }
+    >;
   };
-  const folder = (prefix: string) => {
+  const fn = (prefix: string) => {
     const found = Object.entries(template.Resources).find(
       ([id, r]) => r.Type === 'AWS::Lambda::Function' && new RegExp(`^${prefix}[0-9A-F]{8}$`).test(id),
     );
-    const key = found?.[1].Properties.Code?.S3Key;
-    if (!key) throw new Error(`no ${prefix} function in the template`);
-    return path.join(outdir, `asset.${key.replace(/\.zip$/, '')}`);
+    if (!found?.[1].Properties.Code?.S3Key) throw new Error(`no ${prefix} function in the template`);
+    return found[1].Properties;
   };
-  return { ingest: folder('PipelineIngest'), worker: folder('PipelineWorker') };
+  const folder = (prefix: string) => path.join(outdir, `asset.${fn(prefix).Code!.S3Key!.replace(/\.zip$/, '')}`);
+  const variables = (prefix: string) => fn(prefix).Environment?.Variables ?? {};
+  return {
+    ingest: folder('PipelineIngest'),
+    worker: folder('PipelineWorker'),
+    environment: { ingest: variables('PipelineIngest'), worker: variables('PipelineWorker') },
+  };
 }
 
 function filesUnder(dir: string): string[] {

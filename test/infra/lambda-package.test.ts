@@ -3,10 +3,11 @@
  * process imports the bundle (init: WebAssembly compile, session) and calls its handler,
  * against the embedded S3 server. Nothing of the source tree is used but the bundle.
  */
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JobStatusDocumentSchema } from '../../lambdas/core/job-status.js';
 import { jobKeys, pairKeys } from '../../lambdas/core/keys.js';
 import type { ChunkMessage } from '../../lambdas/core/ports.js';
 import { OutputRecordSchema } from '../../lambdas/core/records.js';
@@ -158,4 +159,131 @@ describe('Lambda packages (bundle + WASM + model), run in fresh processes', () =
       /worker: invalid environment:\n\s+- FUSEBATCH_DLQ_URL: .*\n\s+- FUSEBATCH_MAX_RECEIVE_COUNT/,
     );
   }, 60_000);
+});
+
+/** Every file under `dir`, relative to it, with / separators. */
+function filesUnder(dir: string, rel = ''): string[] {
+  return readdirSync(path.join(dir, rel), { withFileTypes: true }).flatMap((e) => {
+    const child = path.posix.join(rel, e.name);
+    return e.isDirectory() ? filesUnder(dir, child) : [child];
+  });
+}
+
+describe('Lambda packages on the cpu engine (onnxruntime-node), run in fresh processes', () => {
+  let assets: LambdaAssets;
+  let s3: EmbeddedS3;
+  let env: Record<string, string>;
+  let truth: Record<string, unknown>[];
+
+  beforeAll(async () => {
+    assets = synthesizeLambdaAssets(mkdtempSync(path.join(tmpdir(), 'fusebatch-lambda-cpu-')), {
+      'fusebatch:lambdaEngine': 'cpu',
+    });
+    s3 = await startEmbeddedS3();
+    env = {
+      FUSEBATCH_BUCKET: s3.bucket,
+      FUSEBATCH_S3_ENDPOINT: s3.endpoint,
+      FUSEBATCH_ENGINE: 'cpu',
+      FUSEBATCH_THREADS: '1',
+      FUSEBATCH_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/unused',
+      FUSEBATCH_CHUNK_SIZE: '4',
+      FUSEBATCH_DLQ_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/unused-dlq',
+      FUSEBATCH_MAX_RECEIVE_COUNT: '3',
+    };
+    truth = (await readTruthLines(evalDir)).slice(0, 5);
+  }, 180_000);
+  afterAll(async () => {
+    await s3?.close();
+  });
+
+  it('sets FUSEBATCH_ENGINE=cpu on both functions', () => {
+    expect(assets.environment.ingest).toMatchObject({ FUSEBATCH_ENGINE: 'cpu' });
+    expect(assets.environment.worker).toMatchObject({ FUSEBATCH_ENGINE: 'cpu' });
+  });
+
+  it('ships onnxruntime-node’s linux-x64 CPU binaries only: no other platform, no CUDA or TensorRT provider, no WASM', () => {
+    for (const dir of [assets.ingest, assets.worker]) {
+      const files = filesUnder(dir);
+      const ortBinaries = files.filter((f) => f.startsWith('node_modules/onnxruntime-node/bin/'));
+      expect(ortBinaries.map((f) => f.replace(/napi-v\d+/, 'napi-v*')).sort()).toEqual([
+        'node_modules/onnxruntime-node/bin/napi-v*/linux/x64/libonnxruntime.so.1',
+        'node_modules/onnxruntime-node/bin/napi-v*/linux/x64/onnxruntime_binding.node',
+      ]);
+      expect(files.filter((f) => /providers|cuda|tensorrt|darwin|win32|arm64|\.dll$|\.dylib$/i.test(f))).toEqual([]);
+      // What onnxruntime-node needs at run time: its JavaScript and onnxruntime-common's CommonJS build.
+      for (const file of [
+        'index.mjs',
+        'model/model.onnx',
+        'node_modules/onnxruntime-node/package.json',
+        'node_modules/onnxruntime-node/dist/index.js',
+        'node_modules/onnxruntime-node/dist/binding.js',
+        'node_modules/onnxruntime-common/package.json',
+        'node_modules/onnxruntime-common/dist/cjs/index.js',
+        'node_modules/@img/sharp-linux-x64/package.json',
+      ]) {
+        expect(files, file).toContain(file);
+      }
+      // Its install script's dependencies stay out, and so do onnxruntime-web's WebAssembly files.
+      expect(files.filter((f) => /adm-zip|global-agent|onnxruntime-web|ort-wasm|\.map$|\.d\.ts$/.test(f))).toEqual([]);
+      // Lambda's limit is 250 MB unzipped (function and layers); README's table has the zipped sizes.
+      expect(zippedSize(dir).unzippedBytes).toBeLessThan(250 * 1000 * 1000);
+    }
+    expect(filesUnder(assets.worker)).toContain('engine-worker.mjs');
+  });
+
+  it('ingest: runs a single pair on the cpu engine from the package and writes its record', async () => {
+    // Prepare
+    const pair = truth[0] as { image: string; text: string };
+    await s3.store.put(pairKeys.image('cpu/p1', 'png'), readFileSync(path.join(evalDir, pair.image)));
+    await s3.store.put(pairKeys.text('cpu/p1'), pair.text);
+    // Act
+    const run = await runHandlerInFreshProcess(
+      path.join(assets.ingest, 'index.mjs'),
+      s3Event(s3.bucket, 'inbox/cpu/p1.txt'),
+      env,
+    );
+    // Assess
+    expect(run.result).toEqual([{ outcome: 'processed', id: 'cpu/p1', status: 'ok' }]);
+    const record = OutputRecordSchema.parse(JSON.parse(decode(await s3.store.get(pairKeys.result('cpu/p1')))));
+    expect(record).toMatchObject({ status: 'ok', engine: 'cpu', model: { name: 'shapes-reference' } });
+  }, 120_000);
+
+  it('worker: runs a chunk on the cpu engine from the package, with 2 threads, and completes the job', async () => {
+    // Prepare: a one-chunk job as ingest writes it (status document, chunk object, images).
+    const job = 'cpu-job';
+    const lines = truth.map((t, i) => ({ id: `c${i}`, image: `uploads/${job}/${i}.png`, text: t.text as string }));
+    for (const [i, t] of truth.entries()) {
+      await s3.store.put(lines[i].image, readFileSync(path.join(evalDir, t.image as string)));
+    }
+    await s3.store.put(jobKeys.chunk(job, 0), `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
+    const status = JobStatusDocumentSchema.parse({
+      job,
+      manifest: `jobs/${job}.jsonl`,
+      route: 'queue',
+      lines: lines.length,
+      invalid: 0,
+      chunkSize: lines.length,
+      chunks: 1,
+      createdAt: new Date().toISOString(),
+    });
+    await s3.store.put(jobKeys.status(job), JSON.stringify(status));
+    const message = { job, chunk: 0, route: 'queue', generation: 0 };
+    const sqsEvent = {
+      Records: [{ messageId: 'm0', body: JSON.stringify(message), attributes: { ApproximateReceiveCount: '1' } }],
+    };
+    // Act
+    const run = await runHandlerInFreshProcess(path.join(assets.worker, 'index.mjs'), sqsEvent, {
+      ...env,
+      FUSEBATCH_THREADS: '2',
+    });
+    // Assess
+    expect(run.result).toEqual({ batchItemFailures: [] });
+    const records = decode(await s3.store.get(jobKeys.part(job, 0)))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => OutputRecordSchema.parse(JSON.parse(l)));
+    expect(records.map((r) => r.id).sort()).toEqual(lines.map((l) => l.id).sort());
+    expect(records.every((r) => r.engine === 'cpu' && r.status === 'ok')).toBe(true);
+    expect(await s3.store.exists(jobKeys.success(job))).toBe(true);
+  }, 120_000);
 });
