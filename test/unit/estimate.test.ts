@@ -151,15 +151,29 @@ describe('Function: estimateJob', () => {
   it('predicts the local route from the cpu rate shared by the workers and the local round trip', () => {
     // 3 chunks on 2 workers: a wave of 2 full chunks at 30 pairs/s a worker, then 1 chunk of 50 alone at 40.
     const { seconds, usd } = estimateJob(input(250)).routes.local;
-    const requests = (n: number) => (9 + n * 3) * 0.002;
-    const expected = 250 / 500 + 250 / 10_000 + (100 / 30 + requests(100)) + (50 / 40 + requests(50));
+    // Each chunk adds its 9 protocol requests at 2 ms; the pairs' own overlap the engine.
+    // The job's own 16 requests (lease, status, routing, completion) come once.
+    const expected = 250 / 500 + 250 / 10_000 + 16 * 0.002 + (100 / 30 + 9 * 0.002) + (50 / 40 + 9 * 0.002);
     expect(seconds).toBeCloseTo(expected, 9);
     expect(usd).toBe(0);
   });
 
+  it('takes the best wasm rate at or below the function’s threads (more threads are never slower on Lambda)', () => {
+    const contended = CalibrationSchema.parse({
+      ...calibration,
+      wasm: [
+        { threads: 1, pairsPerSecond: 30 },
+        { threads: 2, pairsPerSecond: 20 },
+      ],
+    });
+    const { routes, notes } = estimateJob(input(1000, { calibration: contended }));
+    expect(routes.queue.basis).toMatch(/at 30 pairs\/s each/);
+    expect(notes.join('\n')).toMatch(/best measured, at 1 thread/);
+  });
+
   it('says when a rate is the nearest measured below what the settings ask for', () => {
     const big = { ...settings, worker: { ...settings.worker, memoryMiB: 10240, threads: 5 } };
-    expect(estimateJob(input(100, { settings: big })).notes.join('\n')).toMatch(/measured at 2 thread/);
+    expect(estimateJob(input(100, { settings: big })).notes.join('\n')).toMatch(/best measured, at 2 thread/);
   });
 });
 
