@@ -4,6 +4,7 @@
  * cdk.context.json, `-c` pairs), the bundle's calibration.json and the prices, and prices
  * the job with the core's cost model. Nothing is uploaded and no bucket is needed.
  */
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -196,9 +197,11 @@ export async function estimateSource(source: string, options: EstimateOptions): 
     localWorkers: options.workers,
   });
   const notes = [...estimate.notes];
-  if (calibration.model.name !== manifest.name || calibration.model.version !== manifest.version) {
+  // Rates belong to one graph: another model.onnx under the same name is another model.
+  const onnx = await readFile(path.join(modelDir, manifest.model));
+  if (createHash('sha256').update(onnx).digest('hex') !== calibration.model.sha256) {
     notes.push(
-      `the calibration was measured for ${calibration.model.name} ${calibration.model.version}, not ${manifest.name} ${manifest.version}`,
+      `the calibration was measured for another ${manifest.model} (${calibration.model.name} ${calibration.model.version}): rerun npm run bench:calibrate`,
     );
   }
   return {
