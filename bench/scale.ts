@@ -28,12 +28,15 @@ import { encodeDensePng, SharpImageDecoder } from '../lambdas/adapters/image-cod
 import { listFolderPairs } from '../lambdas/adapters/local-files.js';
 import { loadModelBundle } from '../lambdas/adapters/model-bundle.js';
 import { createS3Client, S3ObjectStore } from '../lambdas/adapters/s3-store.js';
+import { loadCalibration } from '../lambdas/cli/estimate.js';
 import { runChunk } from '../lambdas/core/bucket-pipeline.js';
+import { type Calibration, DEFAULT_PRICES, estimateJob } from '../lambdas/core/estimate.js';
 import { BoundedTasks, ingestJob } from '../lambdas/core/job-ingest.js';
 import { readJobStatus } from '../lambdas/core/job-status.js';
 import { ModelManifestSchema } from '../lambdas/core/manifest.js';
 import { type RuntimeModel, runPipeline } from '../lambdas/core/pipeline.js';
 import type { ChunkMessage, ObjectStore } from '../lambdas/core/ports.js';
+import { resolvePipelineConfig } from '../lib/config.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
@@ -308,40 +311,48 @@ async function pairRate(): Promise<{ pairsPerSecond: number; denseOutputsPerPair
   }
 }
 
-/** AWS list prices, us-east-1, x86, on-demand (2026): what the table multiplies the counts by. */
-const PRICES = {
-  lambdaGbSecond: 0.0000166667,
-  lambdaRequest: 0.2 / 1e6,
-  s3Put: 0.005 / 1000, // PUT, COPY, POST, LIST
-  s3Get: 0.0004 / 1000, // GET, HEAD
-  sqsRequest: 0.4 / 1e6,
-  gpuInstanceHour: 0.526, // g4dn.xlarge
-};
-
-function costTable(
+/**
+ * Per 1,000,000 pairs by route, priced by the estimate's cost model (lambdas/core/estimate.ts,
+ * the one `fusebatch estimate` uses) with this run's counts and rate over the bundle's calibration.
+ */
+async function costTable(
   perChunk: Record<string, number>,
+  ingestCounts: Record<string, number>,
   rate: { pairsPerSecond: number; denseOutputsPerPair: number },
   chunkSize: number,
 ) {
   const pairs = 1e6;
-  const chunks = pairs / chunkSize;
-  const workerGb = 3538 / 1024;
-  const lambdaSeconds = pairs / rate.pairsPerSecond;
-  // Per pair: the image GET (the caption rides in the chunk), one PUT per dense output.
-  const pairGets = pairs;
-  const pairPuts = pairs * rate.denseOutputsPerPair;
-  // Per chunk: what the chunk costs besides its pairs (status, stop, own marker, chunk object,
-  // two parts, completion), and ingest's one PUT per chunk object.
-  const protocolPuts = (perChunk.put + perChunk.putIf + perChunk.list + 1) * chunks;
-  const protocolGets = (perChunk.get + perChunk.read + perChunk.exists) * chunks;
-  // Completion alone: the marker PUT and group LISTs (and the self-check LIST and stop HEAD).
-  const completion = ((perChunk.put - 2 + perChunk.list) * PRICES.s3Put + perChunk.exists * PRICES.s3Get) * chunks;
-  const s3 = (pairPuts + protocolPuts) * PRICES.s3Put + (pairGets + protocolGets) * PRICES.s3Get;
-  const sqs = perChunk.sqsRequests * chunks * PRICES.sqsRequest;
-  const lambda = lambdaSeconds * workerGb * PRICES.lambdaGbSecond + chunks * PRICES.lambdaRequest;
-  // The GPU route's inference time is the config's estimate (gpu.secondsPerPair), not measured here.
-  const gpuSeconds = pairs * 0.05;
-  const gpu = (gpuSeconds / 3600) * PRICES.gpuInstanceHour;
+  const { calibration } = await loadCalibration(path.join(root, 'models/reference'));
+  const chunks = Math.ceil(pairs / chunkSize);
+  const measured: Calibration = {
+    ...calibration,
+    outputs: { ...calibration.outputs, densePerPair: rate.denseOutputsPerPair },
+    wasm: [{ threads: 2, pairsPerSecond: rate.pairsPerSecond }],
+    protocol: {
+      // HEAD and streamed reads are GETs; ingest writes each chunk's object.
+      s3PerChunk: {
+        get: perChunk.get + perChunk.read + perChunk.exists,
+        put: perChunk.put + perChunk.putIf + 1,
+        list: perChunk.list,
+      },
+      s3PerJob: {
+        get: ingestCounts.get + ingestCounts.read + ingestCounts.exists,
+        put: Math.max(0, ingestCounts.put + ingestCounts.putIf - chunks),
+        list: ingestCounts.list,
+      },
+      sqsPerChunk: perChunk.sqsRequests,
+    },
+  };
+  const estimate = estimateJob({
+    job: { lines: pairs, images: pairs, uploads: 0 },
+    settings: resolvePipelineConfig({ chunkSize }, {}),
+    calibration: measured,
+    prices: DEFAULT_PRICES,
+    maskMode: 'png',
+    localWorkers: 2,
+  });
+  const { queue, batch } = estimate.routes;
+  const s3Requests = (r: typeof queue) => Math.round(r.s3.total.get + r.s3.total.put + r.s3.total.list);
   return {
     assumptions: {
       pairs,
@@ -349,24 +360,26 @@ function costTable(
       workerMemoryMb: 3538,
       pairsPerSecond: +rate.pairsPerSecond.toFixed(1),
       denseOutputsPerPair: rate.denseOutputsPerPair,
-      gpuSecondsPerPair: 0.05,
+      prices: DEFAULT_PRICES.source,
     },
     lambdaRoute: {
-      lambdaGbSeconds: Math.round(lambdaSeconds * workerGb),
-      lambdaUsd: +lambda.toFixed(2),
-      s3Requests: Math.round(pairGets + pairPuts + protocolPuts + protocolGets),
-      s3Usd: +s3.toFixed(2),
-      sqsRequests: Math.round(perChunk.sqsRequests * chunks),
-      sqsUsd: +sqs.toFixed(4),
-      completionUsd: +completion.toFixed(3),
-      totalUsd: +(lambda + s3 + sqs).toFixed(2),
+      seconds: Math.round(queue.seconds),
+      lambdaGbSeconds: Math.round(queue.lambda.gbSeconds),
+      lambdaUsd: +queue.lambda.usd.toFixed(2),
+      s3Requests: s3Requests(queue),
+      s3Usd: +queue.s3.usd.toFixed(2),
+      outputPutsUsd: +queue.s3.outputPutsUsd.toFixed(2),
+      sqsRequests: Math.round(queue.sqs.requests),
+      sqsUsd: +queue.sqs.usd.toFixed(4),
+      totalUsd: +queue.usd.toFixed(2),
     },
     batchRoute: {
-      gpuHours: +(gpuSeconds / 3600).toFixed(1),
-      gpuUsd: +gpu.toFixed(2),
-      s3Usd: +s3.toFixed(2),
-      completionUsd: +completion.toFixed(3),
-      totalUsd: +(gpu + s3).toFixed(2),
+      seconds: Math.round(batch.seconds),
+      gpuHours: +batch.gpu.instanceHours.toFixed(1),
+      gpuUsd: +batch.gpu.usd.toFixed(2),
+      s3Requests: s3Requests(batch),
+      s3Usd: +batch.s3.usd.toFixed(2),
+      totalUsd: +batch.usd.toFixed(2),
     },
   };
 }
@@ -376,7 +389,8 @@ if (values.child) {
 } else if (values['cost-only']) {
   const saved = JSON.parse(await readFile(path.join(root, 'bench-results/scale.json'), 'utf8'));
   const rate = await pairRate();
-  const cost = costTable(saved.completion.at(-1).perChunk, rate, Number(values['chunk-size']));
+  const last = saved.completion.at(-1);
+  const cost = await costTable(last.perChunk, last.ingest, rate, Number(values['chunk-size']));
   console.log(`reference model, wasm 2 threads: ${rate.pairsPerSecond.toFixed(1)} pairs/s`);
   console.log('per 1,000,000 pairs:', JSON.stringify(cost, null, 2));
   await writeFile(
@@ -401,7 +415,7 @@ if (values.child) {
     `ingest of ${ingest.lines} lines (${ingest.manifestMB} MB) into ${ingest.outcome.chunks} chunks: ${ingest.seconds.toFixed(1)} s, peak RSS ${ingest.peakRssMB.toFixed(0)} MB`,
   );
   const rate = await pairRate();
-  const cost = costTable(results.at(-1)!.perChunk, rate, Number(values['chunk-size']));
+  const cost = await costTable(results.at(-1)!.perChunk, results.at(-1)!.ingest, rate, Number(values['chunk-size']));
   console.log(
     `reference model, wasm 2 threads: ${rate.pairsPerSecond.toFixed(1)} pairs/s, ${rate.denseOutputsPerPair} dense outputs a pair`,
   );
