@@ -339,8 +339,11 @@ export function estimateJob(input: EstimateInput): Estimate {
       measuredAt(cal.wasm, (r) => r.threads, worker.threads),
     );
   if (wasm.at < worker.threads) {
+    const atThreads = cal.wasm.find((r) => r.threads === worker.threads);
     notes.push(
-      `the wasm rate is the best measured, at ${wasm.at} thread(s); ${worker.memoryMiB} MB gives ${worker.threads} (not extrapolated)`,
+      atThreads
+        ? `Lambda's wasm rate is the ${wasm.at}-thread one (${wasm.pairsPerSecond} pairs/s): ${worker.threads} threads measured lower (${atThreads.pairsPerSecond}), the measuring machine's contention`
+        : `Lambda's wasm rate is the ${wasm.at}-thread one: ${worker.memoryMiB} MB gives ${worker.threads} threads, not measured (not extrapolated)`,
     );
   }
   // Below 1,769 MB a function has a fraction of a vCPU, and runs slower in proportion.

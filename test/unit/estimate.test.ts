@@ -168,12 +168,14 @@ describe('Function: estimateJob', () => {
     });
     const { routes, notes } = estimateJob(input(1000, { calibration: contended }));
     expect(routes.queue.basis).toMatch(/at 30 pairs\/s each/);
-    expect(notes.join('\n')).toMatch(/best measured, at 1 thread/);
+    expect(notes.join('\n')).toMatch(/the 1-thread one \(30 pairs\/s\): 2 threads measured lower \(20\)/);
   });
 
   it('says when a rate is the nearest measured below what the settings ask for', () => {
     const big = { ...settings, worker: { ...settings.worker, memoryMiB: 10240, threads: 5 } };
-    expect(estimateJob(input(100, { settings: big })).notes.join('\n')).toMatch(/best measured, at 2 thread/);
+    expect(estimateJob(input(100, { settings: big })).notes.join('\n')).toMatch(
+      /the 2-thread one: 10240 MB gives 5 threads, not measured/,
+    );
   });
 });
 
