@@ -331,13 +331,11 @@ export function estimateJob(input: EstimateInput): Estimate {
   // A Lambda function has its vCPUs to itself, so more threads are never slower there: a lower
   // rate measured at more threads is the measuring machine's contention, and the best rate at
   // or below the function's threads is taken.
-  const wasm = cal.wasm
-    .filter((r) => r.threads <= worker.threads)
-    .map((r) => ({ pairsPerSecond: r.pairsPerSecond, at: r.threads }))
-    .reduce(
-      (best, r) => (r.pairsPerSecond > best.pairsPerSecond ? r : best),
-      measuredAt(cal.wasm, (r) => r.threads, worker.threads),
-    );
+  const usable = cal.wasm.filter((r) => r.threads <= worker.threads);
+  const best = usable.length
+    ? usable.reduce((a, b) => (b.pairsPerSecond > a.pairsPerSecond ? b : a))
+    : [...cal.wasm].sort((a, b) => a.threads - b.threads)[0];
+  const wasm = { pairsPerSecond: best.pairsPerSecond, at: best.threads };
   if (wasm.at < worker.threads) {
     const atThreads = cal.wasm.find((r) => r.threads === worker.threads);
     notes.push(

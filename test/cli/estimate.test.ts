@@ -91,6 +91,18 @@ describe('CLI: fusebatch estimate', () => {
     expect(json.routes.queue.s3.upload.put).toBe(3 + 1); // the images, then the manifest
   });
 
+  it('counts a .csv manifest’s records as lines, its images as keys already in the bucket (none uploaded)', async () => {
+    const csv = path.join(dir, 'bucket-job.csv');
+    await writeFile(
+      csv,
+      'id,image,text\na,uploads/a.png,a red circle\nb,,no image\n\nc,uploads/c.png,"a star, small"\n',
+    );
+    const json = JSON.parse((await fusebatch('estimate', csv, '--json', '--route', 'queue')).stdout);
+    expect(json.lines).toBe(3);
+    expect(json.routes.queue.s3.pairs.get).toBe(2);
+    expect(json.routes.queue.s3.upload.put).toBe(1); // the manifest alone
+  });
+
   it('follows the deploy settings: a lower gpu.threshold sends the job to AWS Batch, --memory sizes the workers', async () => {
     const json = JSON.parse(
       (await fusebatch('estimate', manifest, '--json', '-c', 'fusebatch:gpu.threshold=4', '--memory', '1769')).stdout,
