@@ -13,7 +13,7 @@ import { parse as parseCsvStream } from 'csv-parse';
 import { PipelineConfigError, type PipelineConfigInput, resolvePipelineConfig } from '../../lib/config.js';
 import { listFolderPairs } from '../adapters/local-files.js';
 import { readManifest } from '../adapters/model-bundle.js';
-import { FusebatchError } from '../core/errors.js';
+import { FusebatchError, ModelBundleError } from '../core/errors.js';
 import {
   type Calibration,
   CalibrationSchema,
@@ -184,7 +184,11 @@ export async function estimateSource(source: string, options: EstimateOptions): 
     throw error;
   }
   const modelDir = path.resolve(cwd, options.model ?? config.modelDir);
-  const manifest = await readManifest(modelDir);
+  const manifest = await readManifest(modelDir).catch((error: unknown) => {
+    if (!(error instanceof ModelBundleError)) throw error;
+    const where = options.model ? '--model' : `the deploy setting modelDir, from ${cwd}; or give --model DIR`;
+    throw new FusebatchError(`no model bundle at ${modelDir} (${where}): ${error.problems.join('; ')}`);
+  });
   const { calibration, file } = await loadCalibration(modelDir);
   const prices = await loadPrices(options.prices);
   const job = await countJob(source, pairNeeds(manifest));

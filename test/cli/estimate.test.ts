@@ -153,6 +153,15 @@ describe('CLI: fusebatch estimate', () => {
     expect(result.stderr.trimEnd()).toMatch(message);
   });
 
+  it('says where it looked for the model bundle, in one line', async () => {
+    const result = await fusebatch('estimate', folder, '-c', 'fusebatch:modelDir=models/none');
+    expect(result.code).toBe(1);
+    expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(
+      /^fusebatch: no model bundle at .*models\/none \(the deploy setting modelDir, from .*; or give --model DIR\): model\.json: cannot read/,
+    );
+  });
+
   it('refuses a prices file with an unknown or negative price, naming it, in one line', async () => {
     const prices = path.join(dir, 'prices.json');
     await writeFile(prices, JSON.stringify({ s3PutPerThousand: 0.005, sqsPerMillionRequests: -1 }));
