@@ -121,13 +121,26 @@ export const CalibrationSchema = z
     protocol: z.object({ s3PerChunk: requestCounts, s3PerJob: requestCounts, sqsPerChunk: z.number().min(0) }).strict(),
     /** Manifest lines ingest reads, checks and writes into chunks a second (against the local server). */
     ingestLinesPerSecond: rate,
-    /** The local pipeline (`fusebatch serve`/`demo`): what `--route local` adds to the engine's time. */
+    /** The local pipeline (`fusebatch serve`/`demo`) on this machine, for `--route local`. */
     local: z
       .object({
         /** Wall milliseconds of one small request to the embedded S3 server, one at a time. */
         requestMs: z.number().min(0),
         /** Pairs `submit` uploads a second (8 at a time, as it does). */
         uploadPairsPerSecond: rate,
+        /**
+         * A job's pairs a second through the whole local pipeline, from its manifest's upload to
+         * its completion (ingest, every request to the embedded server, the engine shared by
+         * `workers` workers): on a few cores the server's work takes CPU from the engine, which
+         * the engine's rate alone does not show.
+         */
+        pipeline: z
+          .object({
+            workers: z.number().int().positive(),
+            chunkSize: z.number().int().positive(),
+            pairsPerSecond: rate,
+          })
+          .strict(),
       })
       .strict(),
   })
@@ -404,37 +417,33 @@ export function estimateJob(input: EstimateInput): Estimate {
     notes.push('the batch route is not deployed (gpu.enabled is false): its figures are what it would be');
 
   // Local: this machine's pipeline, cpu engine, one thread per worker; S3 is the embedded server.
+  // The pool's rate is the measured pipeline's, scaled by the engine's own rates for another
+  // worker count. A chunk left to run alone keeps its worker's rate: how much faster it would
+  // go with the engine to itself is not measured (the server's share does not shrink).
   const workers = input.localWorkers;
-  const requestSeconds = cal.local.requestMs / 1000;
-  // A chunk's protocol requests come one after another, before and after its pairs; the pairs'
-  // own (image GETs, output PUTs) overlap the engine, as the pipeline reads the next batch
-  // while the engine runs one, so they are in the engine's rate's shadow.
-  const chunkRequests = cal.protocol.s3PerChunk.get + cal.protocol.s3PerChunk.put + cal.protocol.s3PerChunk.list;
-  const localChunkSeconds = (n: number, running: number) => {
-    const shared = measuredAt(cal.cpu, (r) => r.workers, running);
-    return n / (shared.pairsPerSecond / shared.at) + chunkRequests * requestSeconds;
-  };
-  const perJob = cal.protocol.s3PerJob;
-  const jobRequests = perJob.get + perJob.put + perJob.list; // lease, status, routing, completion's top
-  const localCpu = measuredAt(cal.cpu, (r) => r.workers, workers);
-  if (localCpu.at < workers) notes.push(`the local rate is the one measured with ${localCpu.at} worker(s)`);
+  const measuredPipeline = cal.local.pipeline;
+  const engineTogether = (k: number) => measuredAt(cal.cpu, (r) => r.workers, k).pairsPerSecond;
+  const poolRate =
+    measuredPipeline.pairsPerSecond * (engineTogether(workers) / engineTogether(measuredPipeline.workers));
+  const localChunkSeconds = (n: number) => n / (poolRate / workers);
+  if (workers !== measuredPipeline.workers) {
+    notes.push(
+      `the local pipeline was measured with ${measuredPipeline.workers} workers; ${workers} are scaled by the engine's rates together`,
+    );
+  }
   const uploadSeconds = job.uploads / cal.local.uploadPairsPerSecond;
   const localS3 = s3For('local');
   const local: RouteEstimate = {
     route: 'local',
     deployed: true,
-    seconds:
-      uploadSeconds +
-      ingestSeconds +
-      jobRequests * requestSeconds +
-      waveSeconds(lines, settings.chunkSize, workers, localChunkSeconds),
+    seconds: uploadSeconds + ingestSeconds + waveSeconds(lines, settings.chunkSize, workers, localChunkSeconds),
     lambda: { gbSeconds: 0, requests: 0, usd: 0 },
     // The same requests, to a server on this machine: nobody bills them.
     s3: { ...localS3, usd: 0, outputPutsUsd: 0 },
     sqs: { requests: 0, usd: 0 },
     gpu: { instanceType: null, children: 0, instanceHours: 0, usd: 0 },
     usd: 0,
-    basis: `${workers} local worker(s), cpu engine at ${round(localCpu.pairsPerSecond, 1)} pairs/s together, ${cal.local.requestMs} ms a request to the embedded S3 server, upload at ${round(cal.local.uploadPairsPerSecond, 1)} pairs/s`,
+    basis: `${workers} local worker(s) at ${round(poolRate, 1)} pairs/s together (the local pipeline measured at ${round(measuredPipeline.pairsPerSecond, 1)} with ${measuredPipeline.workers}, cpu engine), upload at ${round(cal.local.uploadPairsPerSecond, 1)} pairs/s`,
   };
 
   return {

@@ -30,7 +30,7 @@ const calibration: Calibration = CalibrationSchema.parse({
   ],
   protocol: { s3PerChunk: { get: 3, put: 4, list: 2 }, s3PerJob: { get: 5, put: 10, list: 1 }, sqsPerChunk: 2.1 },
   ingestLinesPerSecond: 10_000,
-  local: { requestMs: 2, uploadPairsPerSecond: 500 },
+  local: { requestMs: 2, uploadPairsPerSecond: 500, pipeline: { workers: 2, chunkSize: 50, pairsPerSecond: 40 } },
 });
 
 const settings: EstimateSettings = {
@@ -148,14 +148,19 @@ describe('Function: estimateJob', () => {
     expect(estimate.routes.batch.sqs.requests).toBe(0);
   });
 
-  it('predicts the local route from the cpu rate shared by the workers and the local round trip', () => {
-    // 3 chunks on 2 workers: a wave of 2 full chunks at 30 pairs/s a worker, then 1 chunk of 50 alone at 40.
+  it('predicts the local route from the measured pipeline’s rate, each worker a share of it', () => {
+    // 3 chunks on 2 workers at 20 pairs/s each (40 measured with 2): a wave of 2 full chunks,
+    // then 1 chunk of 50 at the same rate.
     const { seconds, usd } = estimateJob(input(250)).routes.local;
-    // Each chunk adds its 9 protocol requests at 2 ms; the pairs' own overlap the engine.
-    // The job's own 16 requests (lease, status, routing, completion) come once.
-    const expected = 250 / 500 + 250 / 10_000 + 16 * 0.002 + (100 / 30 + 9 * 0.002) + (50 / 40 + 9 * 0.002);
-    expect(seconds).toBeCloseTo(expected, 9);
+    expect(seconds).toBeCloseTo(250 / 500 + 250 / 10_000 + 100 / 20 + 50 / 20, 9);
     expect(usd).toBe(0);
+  });
+
+  it('scales the local pipeline to other worker counts by the engine’s rates together, and says so', () => {
+    const one = estimateJob(input(1000, { localWorkers: 1 }));
+    // 10 chunks on 1 worker at 40 × 40 / 60 pairs/s (the engine: 40 alone, 60 with 2).
+    expect(one.routes.local.seconds).toBeCloseTo(1000 / 500 + 1000 / 10_000 + 1000 / ((40 * 40) / 60), 9);
+    expect(one.notes.join('\n')).toMatch(/measured with 2 workers; 1 are scaled/);
   });
 
   it('takes the best wasm rate at or below the function’s threads (more threads are never slower on Lambda)', () => {
