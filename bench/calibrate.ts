@@ -11,7 +11,8 @@
  *    pipeline (150 and 30 chunks): the difference gives the requests a chunk, the rest the
  *    requests a job; the pairs' own (image GET, output PUTs) are taken out first;
  * 5. ingest's lines a second (a 50,000-line manifest against the embedded server);
- * 6. the local server's round trip, and submit's upload rate.
+ * 6. the local server's round trip, submit's upload rate, and a 600-pair job's pairs/s through
+ *    the whole local pipeline (2 workers, chunks of 50).
  *
  *   npm run bench:calibrate [-- --model models/reference --pairs models/reference/fixtures/eval/pairs --out FILE]
  *
@@ -235,6 +236,36 @@ async function protocolAndLocal(densePerPair: number) {
   }
 }
 
+/**
+ * A job's pairs a second through the whole local pipeline (2 workers, the cpu engine), from its
+ * manifest's upload to its completion: what the engine's rate alone misses on a few cores is
+ * the embedded server's work. Chunks of 50, in full waves (12 chunks on 2 workers).
+ */
+async function pipelineRate(workers: number, chunkSize: number, pairs: number) {
+  const pipeline = await startLocalPipeline({
+    port: 0,
+    dataDir: path.join(scratch, 's3-rate'),
+    workers,
+    modelDir,
+    engine: 'cpu',
+    threads: 1,
+    chunkSize,
+    batchThreshold: Number.MAX_SAFE_INTEGER,
+    visibilityTimeoutMs: 60_000,
+    maxReceiveCount: 3,
+    logLevel: 'WARN',
+  });
+  try {
+    const folder = await pairFolder('job-rate', pairs);
+    const { job } = await submitFolder(pipeline.store, folder, { progress: false, job: 'job-rate' });
+    const started = performance.now();
+    await waitForJob(pipeline.store, job, { progress: false, timeoutMs: 600_000, intervalMs: 100 });
+    return { workers, chunkSize, pairsPerSecond: round(pairs / ((performance.now() - started) / 1000)) };
+  } finally {
+    await pipeline.close();
+  }
+}
+
 /** Lines a second through ingest (read, check, chunk objects written) against the embedded server. */
 async function ingestRate(lines: number): Promise<number> {
   const pipeline = await startLocalPipeline({
@@ -296,6 +327,8 @@ try {
   }
   const measured = await protocolAndLocal(outputs.densePerPair);
   console.log(`protocol: ${JSON.stringify(measured.protocol)}; local: ${JSON.stringify(measured.local)}`);
+  const pipeline = await pipelineRate(2, 50, 600);
+  console.log(`local pipeline, ${pipeline.workers} workers: ${pipeline.pairsPerSecond} pairs/s`);
   const ingestLinesPerSecond = round(await ingestRate(50_000), 0);
   console.log(`ingest: ${ingestLinesPerSecond} lines/s`);
   const calibration: Calibration = CalibrationSchema.parse({
@@ -317,7 +350,7 @@ try {
     cpu,
     protocol: measured.protocol,
     ingestLinesPerSecond,
-    local: measured.local,
+    local: { ...measured.local, pipeline },
   });
   await writeFile(outFile, JSON.stringify(calibration, null, 2) + '\n');
   console.log(`wrote ${path.relative(process.cwd(), outFile)}`);
