@@ -226,7 +226,7 @@ export async function estimateSource(source: string, options: EstimateOptions): 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 /** Dollars to the cent, or to two significant digits below a cent. */
 const dollars = (n: number) =>
-  n >= 100 ? `$${int(n)}` : n >= 0.01 || n === 0 ? `$${n.toFixed(2)}` : `$${Number(n.toPrecision(2))}`;
+  n >= 100 ? `$${int(n)}` : n >= 0.01 || n === 0 ? `$${n.toFixed(2)}` : `$${n.toFixed(1 - Math.floor(Math.log10(n)))}`;
 
 export function formatDuration(seconds: number): string {
   if (seconds < 60) return `${seconds.toFixed(seconds < 10 ? 1 : 0)} s`;
