@@ -352,6 +352,12 @@ async function costTable(
     localWorkers: 2,
   });
   const { queue, batch } = estimate.routes;
+  // Completion alone (the marker PUT, group LISTs, the stop HEAD), as the table's column has it.
+  const completionUsd =
+    (((perChunk.put - 2 + perChunk.list) * DEFAULT_PRICES.s3PutListPerThousand +
+      perChunk.exists * DEFAULT_PRICES.s3GetHeadPerThousand) /
+      1000) *
+    chunks;
   const s3Requests = (r: typeof queue) => Math.round(r.s3.total.get + r.s3.total.put + r.s3.total.list);
   return {
     assumptions: {
@@ -369,6 +375,7 @@ async function costTable(
       s3Requests: s3Requests(queue),
       s3Usd: +queue.s3.usd.toFixed(2),
       outputPutsUsd: +queue.s3.outputPutsUsd.toFixed(2),
+      completionUsd: +completionUsd.toFixed(3),
       sqsRequests: Math.round(queue.sqs.requests),
       sqsUsd: +queue.sqs.usd.toFixed(4),
       totalUsd: +queue.usd.toFixed(2),
@@ -379,6 +386,7 @@ async function costTable(
       gpuUsd: +batch.gpu.usd.toFixed(2),
       s3Requests: s3Requests(batch),
       s3Usd: +batch.s3.usd.toFixed(2),
+      completionUsd: +completionUsd.toFixed(3),
       totalUsd: +batch.usd.toFixed(2),
     },
   };
