@@ -60,7 +60,10 @@ const identity = {
   version: manifest.version,
   sha256: createHash('sha256').update(onnx).digest('hex'),
 };
-const maskTasks = new Set(manifest.tasks.filter((t) => t.kind === 'segmentation').map((t) => t.name));
+// What `rle` keeps inline: masks and class maps (value maps stay PNGs).
+const maskTasks = new Set(
+  manifest.tasks.filter((t) => t.kind === 'segmentation' || t.kind === 'semantic-segmentation').map((t) => t.name),
+);
 const pairs = await listFolderPairs(pairsDir);
 
 /** Pairs a second of `pipelines` runs of the pairs at once on one loaded engine, median of 3 rounds. */
@@ -77,7 +80,12 @@ async function engineRate(engine: EngineName, threads: number, pipelines: number
     },
   };
   const drain = async () => {
-    for await (const _ of runPipeline(pairs, { model, images: new SharpImageDecoder(), masks: store })) {
+    for await (const _ of runPipeline(pairs, {
+      model,
+      images: new SharpImageDecoder(),
+      masks: store,
+      maskFormat: 'png',
+    })) {
       // every record made
     }
   };
@@ -159,6 +167,7 @@ async function protocolAndLocal(densePerPair: number) {
     visibilityTimeoutMs: 60_000,
     maxReceiveCount: 3,
     logLevel: 'SILENT',
+    maskFormat: 'png', // every dense output a PUT, subtracted below as the pairs' own
     // Forwards to whichever counter is current, so that each job is counted apart.
     wrapStore: (store) => {
       real = store;

@@ -49,7 +49,6 @@ try {
 
   const { estimate, settings } = await estimateSource(folder, {
     route: 'local',
-    masks: 'png',
     workers,
     context: [],
     cwd: root,

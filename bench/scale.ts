@@ -7,10 +7,13 @@
  *    S3 requests per chunk by kind, keys listed per chunk, queue requests per chunk.
  * 2. `status` on the 10,000-chunk job, finished and with 1 % of its chunks left.
  * 3. Ingest of a 1,000,000-line manifest in a fresh process: time and peak RSS.
- * 4. The reference model's pairs/s on the worker's engine (wasm, 2 threads, masks encoded), and
- *    from it and the counts above, a cost table per 1,000,000 pairs by route.
+ * 4. The reference model's pairs/s on the worker's engine (wasm, 2 threads, masks encoded), with
+ *    masks as PNG objects and as COCO RLE in the records (their bytes, a record's bytes), and
+ *    from them and the counts above, a cost table per 1,000,000 pairs by route and mask format,
+ *    with mask storage's share (its PUTs and a month of its bytes).
  *
  *   npm run bench:scale [-- --chunks 100,1000,10000 --lines 1000000 --chunk-size 100]
+ *   npm run bench:scale -- --cost-only    (4 alone, with the completion counts of the last full run)
  *
  * Writes bench-results/scale.json. The report at 100,000 pairs is `npm run bench:report-scale`.
  */
@@ -30,10 +33,12 @@ import { loadModelBundle } from '../lambdas/adapters/model-bundle.js';
 import { createS3Client, S3ObjectStore } from '../lambdas/adapters/s3-store.js';
 import { loadCalibration } from '../lambdas/cli/estimate.js';
 import { runChunk } from '../lambdas/core/bucket-pipeline.js';
+import type { CocoRle } from '../lambdas/core/coco-rle.js';
 import { type Calibration, DEFAULT_PRICES, estimateJob } from '../lambdas/core/estimate.js';
 import { BoundedTasks, ingestJob } from '../lambdas/core/job-ingest.js';
 import { readJobStatus } from '../lambdas/core/job-status.js';
 import { ModelManifestSchema } from '../lambdas/core/manifest.js';
+import type { MaskFormat } from '../lambdas/core/mask-format.js';
 import { type RuntimeModel, runPipeline } from '../lambdas/core/pipeline.js';
 import type { ChunkMessage, ObjectStore } from '../lambdas/core/ports.js';
 import { resolvePipelineConfig } from '../lib/config.js';
@@ -279,8 +284,27 @@ async function ingestRun(lines: number, chunkSize: number) {
   }
 }
 
-/** Pairs a second of the worker's engine on the reference model, end to end in memory (dense outputs encoded). */
-async function pairRate(): Promise<{ pairsPerSecond: number; denseOutputsPerPair: number }> {
+/** What the reference model's pairs cost on the worker's engine, with masks kept one way. */
+interface PairRate {
+  readonly maskFormat: MaskFormat;
+  readonly pairsPerSecond: number;
+  /** PNG objects written a pair: a PUT each. */
+  readonly pngObjectsPerPair: number;
+  readonly pngBytesPerPair: number;
+  /** A record's JSON line, with the RLEs it carries. */
+  readonly recordBytesPerPair: number;
+  /** Mean JSON bytes of each task's RLE field (`"rle":{…}`) a pair, for the formats that carry one. */
+  readonly rleBytesPerPair: Record<string, number>;
+  /** Mean length of a `counts` string, per task (a class map's counts are summed over its classes). */
+  readonly rleCountsCharsPerPair: Record<string, number>;
+}
+
+/**
+ * Pairs a second of the worker's engine on the reference model, end to end in memory (dense
+ * outputs encoded as the format says), with the bytes each format writes; the formats run in
+ * turn, three rounds each, and the median round counts.
+ */
+async function pairRates(formats: readonly MaskFormat[]): Promise<PairRate[]> {
   const engineModel = await loadModelBundle(path.join(root, 'models/reference'), {
     engine: 'wasm',
     threads: 2,
@@ -288,45 +312,76 @@ async function pairRate(): Promise<{ pairsPerSecond: number; denseOutputsPerPair
   });
   try {
     const pairs = await listFolderPairs(path.join(root, 'models/reference/fixtures/eval/pairs'));
-    let dense = 0;
-    const masks = {
-      save: async (_id: string, _task: string, image: Parameters<typeof encodeDensePng>[0]) => {
-        encodeDensePng(image);
-        dense++;
-        return null;
-      },
-    };
-    const rates = [];
+    const rates = new Map(formats.map((f) => [f, [] as number[]]));
+    const sizes = new Map<MaskFormat, Omit<PairRate, 'maskFormat' | 'pairsPerSecond'>>();
     for (let round = 0; round < 3; round++) {
-      dense = 0;
-      const started = performance.now();
-      for await (const _ of runPipeline(pairs, { model: engineModel, images: new SharpImageDecoder(), masks })) {
-        // drained: every record made
+      for (const maskFormat of formats) {
+        let pngObjects = 0;
+        let pngBytes = 0;
+        let recordBytes = 0;
+        const rleBytes: Record<string, number> = {};
+        const rleChars: Record<string, number> = {};
+        const masks = {
+          save: async (_id: string, _task: string, image: Parameters<typeof encodeDensePng>[0]) => {
+            pngBytes += encodeDensePng(image).length;
+            pngObjects++;
+            return null;
+          },
+        };
+        const started = performance.now();
+        const records = runPipeline(pairs, { model: engineModel, images: new SharpImageDecoder(), masks, maskFormat });
+        for await (const record of records) {
+          recordBytes += Buffer.byteLength(JSON.stringify(record)) + 1;
+          if (record.status !== 'ok') continue;
+          for (const [task, result] of Object.entries(record.tasks)) {
+            const rle = (result as { rle?: CocoRle | Record<string, CocoRle> }).rle;
+            if (!rle) continue;
+            rleBytes[task] = (rleBytes[task] ?? 0) + Buffer.byteLength(`"rle":${JSON.stringify(rle)},`);
+            const all = 'counts' in rle ? [rle as CocoRle] : Object.values(rle as Record<string, CocoRle>);
+            rleChars[task] = (rleChars[task] ?? 0) + all.reduce((n, r) => n + r.counts.length, 0);
+          }
+        }
+        rates.get(maskFormat)!.push(pairs.length / ((performance.now() - started) / 1000));
+        const per = (x: number) => +(x / pairs.length).toFixed(1);
+        const perTask = (o: Record<string, number>) =>
+          Object.fromEntries(Object.entries(o).map(([k, v]) => [k, per(v)]));
+        sizes.set(maskFormat, {
+          pngObjectsPerPair: pngObjects / pairs.length,
+          pngBytesPerPair: per(pngBytes),
+          recordBytesPerPair: per(recordBytes),
+          rleBytesPerPair: perTask(rleBytes),
+          rleCountsCharsPerPair: perTask(rleChars),
+        });
       }
-      rates.push(pairs.length / ((performance.now() - started) / 1000));
     }
-    return { pairsPerSecond: rates.sort((a, b) => a - b)[1], denseOutputsPerPair: dense / pairs.length };
+    return formats.map((maskFormat) => ({
+      maskFormat,
+      pairsPerSecond: rates.get(maskFormat)!.sort((a, b) => a - b)[1],
+      ...sizes.get(maskFormat)!,
+    }));
   } finally {
     await engineModel.engine.close();
   }
 }
 
+/** S3 Standard storage, first 50 TB, per GB-month (us-east-1): what a month of mask bytes costs. */
+const S3_GB_MONTH_USD = 0.023;
+
+/** The bundle's calibration, over which each run's measured counts and rates are priced. */
+const bundleCalibration = (await loadCalibration(path.join(root, 'models/reference'))).calibration;
+
 /**
  * Per 1,000,000 pairs by route, priced by the estimate's cost model (lambdas/core/estimate.ts,
- * the one `fusebatch estimate` uses) with this run's counts and rate over the bundle's calibration.
+ * the one `fusebatch estimate` uses) with this run's counts, the format's rate and its PNG
+ * objects a pair; mask storage (a month of their bytes) is this bench's own addition.
  */
-async function costTable(
-  perChunk: Record<string, number>,
-  ingestCounts: Record<string, number>,
-  rate: { pairsPerSecond: number; denseOutputsPerPair: number },
-  chunkSize: number,
-) {
+function costTable(perChunk: Record<string, number>, rate: PairRate, chunkSize: number) {
   const pairs = 1e6;
-  const { calibration } = await loadCalibration(path.join(root, 'models/reference'));
-  const chunks = Math.ceil(pairs / chunkSize);
-  const measured: Calibration = {
-    ...calibration,
-    outputs: { ...calibration.outputs, densePerPair: rate.denseOutputsPerPair },
+  const chunks = pairs / chunkSize;
+  const calibration: Calibration = {
+    ...bundleCalibration,
+    // The format's PNG objects, measured: all of them PUTs (mask mode png below).
+    outputs: { densePerPair: rate.pngObjectsPerPair, masksPerPair: 0 },
     wasm: [{ threads: 2, pairsPerSecond: rate.pairsPerSecond }],
     protocol: {
       // HEAD and streamed reads are GETs; ingest writes each chunk's object.
@@ -335,37 +390,38 @@ async function costTable(
         put: perChunk.put + perChunk.putIf + 1,
         list: perChunk.list,
       },
-      s3PerJob: {
-        get: ingestCounts.get + ingestCounts.read + ingestCounts.exists,
-        put: Math.max(0, ingestCounts.put + ingestCounts.putIf - chunks),
-        list: ingestCounts.list,
-      },
+      s3PerJob: bundleCalibration.protocol.s3PerJob,
       sqsPerChunk: perChunk.sqsRequests,
     },
   };
-  const estimate = estimateJob({
+  const { queue, batch } = estimateJob({
     job: { lines: pairs, images: pairs, uploads: 0 },
     settings: resolvePipelineConfig({ chunkSize }, {}),
-    calibration: measured,
+    calibration,
     prices: DEFAULT_PRICES,
-    maskMode: 'png',
+    maskFormat: 'png',
     localWorkers: 2,
-  });
-  const { queue, batch } = estimate.routes;
-  // Completion alone (the marker PUT, group LISTs, the stop HEAD), as the table's column has it.
-  const completionUsd =
-    (((perChunk.put - 2 + perChunk.list) * DEFAULT_PRICES.s3PutListPerThousand +
-      perChunk.exists * DEFAULT_PRICES.s3GetHeadPerThousand) /
-      1000) *
-    chunks;
+  }).routes;
+  const putPrice = DEFAULT_PRICES.s3PutListPerThousand / 1000;
+  const getPrice = DEFAULT_PRICES.s3GetHeadPerThousand / 1000;
+  // Completion alone: the marker PUT and group LISTs (and the self-check LIST and stop HEAD).
+  const completion = ((perChunk.put - 2 + perChunk.list) * putPrice + perChunk.exists * getPrice) * chunks;
+  // Mask storage: the PNG objects' PUTs, and a month of the bytes masks take (PNG objects, or
+  // the RLE fields in the records).
+  const rleBytes = Object.values(rate.rleBytesPerPair).reduce((a, b) => a + b, 0);
+  const maskGb = (pairs * (rate.pngBytesPerPair + rleBytes)) / 1e9;
+  const maskPutUsd = queue.s3.outputPutsUsd;
+  const maskUsd = maskPutUsd + maskGb * S3_GB_MONTH_USD;
   const s3Requests = (r: typeof queue) => Math.round(r.s3.total.get + r.s3.total.put + r.s3.total.list);
   return {
     assumptions: {
       pairs,
       chunkSize,
       workerMemoryMb: 3538,
+      maskFormat: rate.maskFormat,
       pairsPerSecond: +rate.pairsPerSecond.toFixed(1),
-      denseOutputsPerPair: rate.denseOutputsPerPair,
+      pngObjectsPerPair: rate.pngObjectsPerPair,
+      gpuSecondsPerPair: 0.05,
       prices: DEFAULT_PRICES.source,
     },
     lambdaRoute: {
@@ -374,36 +430,63 @@ async function costTable(
       lambdaUsd: +queue.lambda.usd.toFixed(2),
       s3Requests: s3Requests(queue),
       s3Usd: +queue.s3.usd.toFixed(2),
-      outputPutsUsd: +queue.s3.outputPutsUsd.toFixed(2),
-      completionUsd: +completionUsd.toFixed(3),
       sqsRequests: Math.round(queue.sqs.requests),
       sqsUsd: +queue.sqs.usd.toFixed(4),
+      completionUsd: +completion.toFixed(3),
       totalUsd: +queue.usd.toFixed(2),
     },
     batchRoute: {
       seconds: Math.round(batch.seconds),
       gpuHours: +batch.gpu.instanceHours.toFixed(1),
       gpuUsd: +batch.gpu.usd.toFixed(2),
-      s3Requests: s3Requests(batch),
       s3Usd: +batch.s3.usd.toFixed(2),
-      completionUsd: +completionUsd.toFixed(3),
+      completionUsd: +completion.toFixed(3),
       totalUsd: +batch.usd.toFixed(2),
     },
+    maskStorage: {
+      puts: Math.round(pairs * rate.pngObjectsPerPair),
+      putUsd: +maskPutUsd.toFixed(2),
+      gb: +maskGb.toFixed(3),
+      storageUsdPerMonth: +(maskGb * S3_GB_MONTH_USD).toFixed(4),
+      recordGb: +((pairs * rate.recordBytesPerPair) / 1e9).toFixed(3),
+      /** The PUTs and a month of mask bytes, as a share of the Lambda route's total. */
+      shareOfLambdaTotal: +(maskUsd / (queue.usd + maskGb * S3_GB_MONTH_USD)).toFixed(3),
+    },
   };
+}
+
+/** The masks formats compared: PNG objects (before) and RLE in the records (after). */
+const COMPARED: readonly MaskFormat[] = ['png', 'rle'];
+
+function printCosts(rates: readonly PairRate[], costs: readonly ReturnType<typeof costTable>[]) {
+  for (const [i, rate] of rates.entries()) {
+    const c = costs[i];
+    console.log(
+      `masks ${rate.maskFormat}: ${rate.pairsPerSecond.toFixed(1)} pairs/s (wasm, 2 threads), ` +
+        `${rate.pngObjectsPerPair} PNG objects a pair (${rate.pngBytesPerPair} B), record ${rate.recordBytesPerPair} B a pair` +
+        (Object.keys(rate.rleBytesPerPair).length
+          ? `, RLE field bytes a pair ${JSON.stringify(rate.rleBytesPerPair)} (counts chars ${JSON.stringify(rate.rleCountsCharsPerPair)})`
+          : ''),
+    );
+    console.log(
+      `  per 1,000,000 pairs, Lambda route: $${c.lambdaRoute.totalUsd} (S3 requests ${c.lambdaRoute.s3Requests}: $${c.lambdaRoute.s3Usd}); ` +
+        `Batch route: $${c.batchRoute.totalUsd}; mask storage: ${c.maskStorage.puts} PUTs $${c.maskStorage.putUsd} + ` +
+        `${c.maskStorage.gb} GB ($${c.maskStorage.storageUsdPerMonth} a month), ${(100 * c.maskStorage.shareOfLambdaTotal).toFixed(1)} % of the Lambda route`,
+    );
+  }
 }
 
 if (values.child) {
   await ingestChild(values.endpoint!, values.child, Number(values['chunk-size']));
 } else if (values['cost-only']) {
   const saved = JSON.parse(await readFile(path.join(root, 'bench-results/scale.json'), 'utf8'));
-  const rate = await pairRate();
-  const last = saved.completion.at(-1);
-  const cost = await costTable(last.perChunk, last.ingest, rate, Number(values['chunk-size']));
-  console.log(`reference model, wasm 2 threads: ${rate.pairsPerSecond.toFixed(1)} pairs/s`);
-  console.log('per 1,000,000 pairs:', JSON.stringify(cost, null, 2));
+  const rates = await pairRates(COMPARED);
+  const costs = rates.map((rate) => costTable(saved.completion.at(-1).perChunk, rate, Number(values['chunk-size'])));
+  printCosts(rates, costs);
   await writeFile(
     path.join(root, 'bench-results/scale.json'),
-    JSON.stringify({ ...saved, rate, cost }, null, 2) + '\n',
+    // Without the single rate and cost that runs before the mask formats wrote.
+    JSON.stringify({ completion: saved.completion, ingest: saved.ingest, rates, costs }, null, 2) + '\n',
   );
 } else {
   const results = [];
@@ -422,15 +505,13 @@ if (values.child) {
   console.log(
     `ingest of ${ingest.lines} lines (${ingest.manifestMB} MB) into ${ingest.outcome.chunks} chunks: ${ingest.seconds.toFixed(1)} s, peak RSS ${ingest.peakRssMB.toFixed(0)} MB`,
   );
-  const rate = await pairRate();
-  const cost = await costTable(results.at(-1)!.perChunk, results.at(-1)!.ingest, rate, Number(values['chunk-size']));
-  console.log(
-    `reference model, wasm 2 threads: ${rate.pairsPerSecond.toFixed(1)} pairs/s, ${rate.denseOutputsPerPair} dense outputs a pair`,
-  );
-  console.log('per 1,000,000 pairs:', JSON.stringify(cost, null, 2));
+  const rates = await pairRates(COMPARED);
+  const perChunk = results.at(-1)!.perChunk;
+  const costs = rates.map((rate) => costTable(perChunk, rate, Number(values['chunk-size'])));
+  printCosts(rates, costs);
   await mkdir(path.join(root, 'bench-results'), { recursive: true });
   await writeFile(
     path.join(root, 'bench-results/scale.json'),
-    JSON.stringify({ completion: results, ingest, rate, cost }, null, 2) + '\n',
+    JSON.stringify({ completion: results, ingest, rates, costs }, null, 2) + '\n',
   );
 }

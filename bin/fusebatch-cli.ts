@@ -13,10 +13,11 @@ import type { EstimateOptions } from '../lambdas/cli/estimate.js';
 import { RECORD_FORMATS } from '../lambdas/cli/record-format.js';
 import { formatRows, ROW_FORMATS, type RowFormat } from '../lambdas/cli/row-format.js';
 import { FusebatchError } from '../lambdas/core/errors.js';
-import { MASK_MODES, ROUTES } from '../lambdas/core/estimate.js';
+import { ROUTES } from '../lambdas/core/estimate.js';
 import { formatMetric } from '../lambdas/core/evaluation.js';
 import { jobNameProblem } from '../lambdas/core/keys.js';
 import { formatIssues } from '../lambdas/core/manifest.js';
+import { DEFAULT_MASK_FORMAT, MASK_FORMATS } from '../lambdas/core/mask-format.js';
 import { DEFAULT_GALLERY } from '../lambdas/core/report/gallery.js';
 import { ENGINE_NAMES, type EngineName } from '../lambdas/core/tensor.js';
 import { defaultDemoOut, LOCAL_BUCKET, LOCAL_CREDENTIALS } from '../lambdas/local/local-settings.js';
@@ -62,6 +63,11 @@ const collect = (value: string, previous: string[]) => [...previous, value];
 const engineOption = () =>
   new Option('--engine <engine>', 'inference engine').choices(ENGINE_NAMES).default('cpu' satisfies EngineName);
 
+const maskFormatOption = (where: string) =>
+  new Option('--mask-format <format>', `masks and class maps: inline COCO RLE in the records, PNGs ${where}, or both`)
+    .choices(MASK_FORMATS)
+    .default(DEFAULT_MASK_FORMAT);
+
 interface BucketFlags {
   endpoint?: string;
   bucket?: string;
@@ -103,6 +109,7 @@ program
   .option('--batch <n>', "batch size (default: the model's maxBatchSize)", positiveInt)
   .option('--threads <n>', 'threads per inference', positiveInt, Math.min(2, os.availableParallelism()))
   .option('--masks <dir>', 'write dense outputs (masks, class maps, value maps) as PNG files here')
+  .addOption(maskFormatOption('in --masks'))
   .option('--truth <file>', 'ground truth (JSON Lines by id) to score the results against, task by task')
   .action(async (opts) => {
     const { infer } = await import('../lambdas/cli/infer.js');
@@ -153,6 +160,7 @@ program
   .addOption(engineOption().default('wasm'))
   .option('--threads <n>', 'threads per inference', positiveInt, 1)
   .option('--chunk-size <n>', 'pairs per chunk', positiveInt, 64)
+  .addOption(maskFormatOption('beside the records'))
   .option(
     '--batch-threshold <n>',
     'jobs with more pairs take the Batch route (locally: the same workers)',
@@ -179,6 +187,7 @@ program
       maxReceiveCount: 3,
       logLevel: 'INFO',
       faults: opts.faults,
+      maskFormat: opts.maskFormat,
     });
     console.log(`endpoint    ${pipeline.endpoint}`);
     console.log(`bucket      ${pipeline.bucket}`);
@@ -219,7 +228,12 @@ program
       .default('auto'),
   )
   .option('--memory <MB>', "the workers' memory instead of the deploy setting worker.memoryMiB", lambdaMemory)
-  .addOption(new Option('--masks <mode>', 'how segmentation masks are kept').choices(MASK_MODES).default('png'))
+  .addOption(
+    new Option(
+      '--mask-format <format>',
+      'masks and class maps inline (rle), as PNG objects (png), or both (default: the deploy setting masks)',
+    ).choices(MASK_FORMATS),
+  )
   .option('--workers <n>', 'workers of the local pipeline (--route local)', positiveInt, 2)
   .option('--prices <file>', 'JSON prices over the defaults (lambdas/core/estimate.ts, DEFAULT_PRICES)')
   .option('--model <dir>', 'bundle whose calibration.json is used (default: the deploy setting modelDir)')
@@ -246,7 +260,7 @@ withBucket(program.command('submit'))
   .action(async (source: string, opts: BucketFlags & { job?: string; tolerate?: number; dryRun?: boolean }) => {
     if (opts.dryRun) {
       const { estimateSource, formatEstimate } = await import('../lambdas/cli/estimate.js');
-      const options = { route: 'auto', masks: 'png', workers: 2, context: [] } as const;
+      const options = { route: 'auto', workers: 2, context: [] } as const;
       process.stdout.write(formatEstimate(await estimateSource(source, options)));
       return;
     }
@@ -262,25 +276,42 @@ withBucket(program.command('submit'))
 
 withBucket(program.command('status'))
   .description(
-    "print a job's state (ingesting, running, stalled, complete, failed, cancelled) and progress, from its completion markers",
+    "print a job's state (ingesting, running, stalled, complete, failed, cancelled) and progress, from its completion markers; with --inbox, the single pairs still waiting",
   )
-  .argument('<job>', 'job name', jobName)
+  .argument('[job]', 'job name (not needed with --inbox)', jobName)
   .option('--watch', 'follow with a progress bar until the job is complete, failed or cancelled')
   .option('--interval <seconds>', 'seconds between polls when watching', (v) => Number(v), 5)
   .option('--timeout <seconds>', 'give up watching after this long', (v) => Number(v), 3600)
-  .action(async (job: string, opts: BucketFlags & { watch?: boolean; interval: number; timeout: number }) => {
-    const { waitForJob } = await import('../lambdas/cli/bucket-commands.js');
-    const { readJobStatus } = await import('../lambdas/core/job-status.js');
-    const store = await storeFrom(opts);
-    const status = opts.watch
-      ? await waitForJob(store, job, {
-          progress: tty(),
-          timeoutMs: opts.timeout * 1000,
-          intervalMs: Math.max(0.2, opts.interval) * 1000,
-        })
-      : await readJobStatus(store, job);
-    console.log(JSON.stringify(status, null, 2));
-  });
+  .option(
+    '--inbox',
+    'list inbox/ pairs with no record or one older than a half (halves present and missing, age of the newest) and the inbox keys refused, with why',
+  )
+  .option('--json', 'with --inbox: JSON lines instead of a table')
+  .action(
+    async (
+      job: string | undefined,
+      opts: BucketFlags & { watch?: boolean; interval: number; timeout: number; inbox?: boolean; json?: boolean },
+    ) => {
+      if (!job && !opts.inbox) throw new FusebatchError('status needs a job, or --inbox');
+      if (opts.json && !opts.inbox) throw new FusebatchError('--json goes with --inbox');
+      const store = await storeFrom(opts);
+      if (opts.inbox) {
+        const { inboxStatus } = await import('../lambdas/cli/bucket-commands.js');
+        process.stdout.write(await inboxStatus(store, { json: Boolean(opts.json) }));
+      }
+      if (!job) return;
+      const { waitForJob } = await import('../lambdas/cli/bucket-commands.js');
+      const { readJobStatus } = await import('../lambdas/core/job-status.js');
+      const status = opts.watch
+        ? await waitForJob(store, job, {
+            progress: tty(),
+            timeoutMs: opts.timeout * 1000,
+            intervalMs: Math.max(0.2, opts.interval) * 1000,
+          })
+        : await readJobStatus(store, job);
+      console.log(JSON.stringify(status, null, 2));
+    },
+  );
 
 withBucket(program.command('redrive'))
   .description(
@@ -422,6 +453,7 @@ program
   .addOption(engineOption().default('wasm'))
   .option('--threads <n>', 'threads per inference', positiveInt, 1)
   .option('--chunk-size <n>', 'pairs per chunk', positiveInt, 32)
+  .addOption(maskFormatOption('beside the records'))
   .option('--serve', 'keep serving after the summary')
   .action(async (opts) => {
     const { describeKeys, runDemo } = await import('../lambdas/cli/demo.js');
@@ -434,7 +466,7 @@ program
     console.log(`results: ${summary.resultsFile}`);
     console.log(`report: ${summary.reportFile}`);
     console.log(
-      `bucket ${summary.pipeline.bucket} at ${summary.pipeline.endpoint}: ${describeKeys(summary.job).join(', ')}`,
+      `bucket ${summary.pipeline.bucket} at ${summary.pipeline.endpoint}: ${describeKeys(summary.job, summary.pipeline.model.manifest, opts.maskFormat).join(', ')}`,
     );
     if (opts.serve) {
       console.log('serving; Ctrl-C stops');

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { formatIssues } from '../lambdas/core/manifest.js';
+import { DEFAULT_MASK_FORMAT, MASK_FORMATS } from '../lambdas/core/mask-format.js';
 
 /** Whole vCPUs of CPU time a function gets: Lambda gives one per 1,769 MB of memory (5.8 at 10,240 MB). */
 export const lambdaVcpus = (memoryMiB: number) => Math.min(6, Math.max(1, Math.floor(memoryMiB / 1769)));
@@ -35,6 +36,11 @@ export const PipelineConfigSchema = z
      * GB-second) needs the linux-arm64 sharp packages installed beside them (see README).
      */
     architecture: z.enum(['x86_64', 'arm64']).default('x86_64'),
+    /**
+     * How masks and class maps are kept (the functions get it as FUSEBATCH_MASKS): `rle` inline
+     * in the records as COCO RLE, no object and no PUT; `png` a PNG object each; `both`.
+     */
+    masks: z.enum(MASK_FORMATS).default(DEFAULT_MASK_FORMAT),
     /** Pairs per chunk: one worker-queue message, one unit of a Batch shard. */
     chunkSize: z.number().int().min(1).max(10000).default(100),
     ingest: z

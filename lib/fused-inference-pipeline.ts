@@ -37,7 +37,9 @@ import {
 } from 'aws-cdk-lib';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
-import { INPUT_PREFIXES, PREFIXES } from '../lambdas/core/keys.js';
+import { BUCKET_ACCESS, type BucketAccess } from '../lambdas/core/access.js';
+import { ENV_NAMES } from '../lambdas/core/env-names.js';
+import { PREFIXES, RESULT_PREFIXES } from '../lambdas/core/keys.js';
 import { bundleFiles, type ModelManifest, ModelManifestSchema } from '../lambdas/core/manifest.js';
 import {
   glueColumns,
@@ -251,8 +253,9 @@ export class FusedInferencePipeline extends Construct {
       },
     });
     const baseEnv = {
-      FUSEBATCH_BUCKET: bucket.bucketName,
-      FUSEBATCH_ENGINE: 'wasm',
+      [ENV_NAMES.bucket]: bucket.bucketName,
+      [ENV_NAMES.engine]: 'wasm',
+      [ENV_NAMES.masks]: config.masks,
       POWERTOOLS_METRICS_NAMESPACE: 'fusebatch',
     };
     const lambdaFunction = (
@@ -292,18 +295,18 @@ export class FusedInferencePipeline extends Construct {
       config.ingest.memoryMiB,
       config.ingest.timeoutSeconds,
       {
-        FUSEBATCH_THREADS: String(config.ingestThreads),
-        FUSEBATCH_QUEUE_URL: this.queue.queueUrl,
-        FUSEBATCH_CHUNK_SIZE: String(config.chunkSize),
-        FUSEBATCH_INGEST_LEASE_SECONDS: String(config.ingest.timeoutSeconds),
-        FUSEBATCH_TOLERATED_FAILURE_PERCENT: String(config.toleratedFailurePercent),
+        [ENV_NAMES.threads]: String(config.ingestThreads),
+        [ENV_NAMES.queueUrl]: this.queue.queueUrl,
+        [ENV_NAMES.chunkSize]: String(config.chunkSize),
+        [ENV_NAMES.ingestLeaseSeconds]: String(config.ingest.timeoutSeconds),
+        [ENV_NAMES.toleratedFailurePercent]: String(config.toleratedFailurePercent),
         ...(this.gpu
           ? {
-              FUSEBATCH_BATCH_THRESHOLD: String(config.gpu.threshold),
-              FUSEBATCH_BATCH_JOB_QUEUE: this.gpu.jobQueue.jobQueueArn,
-              FUSEBATCH_BATCH_JOB_DEFINITION: this.gpu.jobDefinition.jobDefinitionArn,
-              FUSEBATCH_BATCH_SECONDS_PER_CHUNK: String(config.gpu.secondsPerChunk),
-              FUSEBATCH_BATCH_TIMEOUT_SECONDS: String(config.gpu.timeoutSeconds),
+              [ENV_NAMES.batchThreshold]: String(config.gpu.threshold),
+              [ENV_NAMES.batchJobQueue]: this.gpu.jobQueue.jobQueueArn,
+              [ENV_NAMES.batchJobDefinition]: this.gpu.jobDefinition.jobDefinitionArn,
+              [ENV_NAMES.batchSecondsPerChunk]: String(config.gpu.secondsPerChunk),
+              [ENV_NAMES.batchTimeoutSeconds]: String(config.gpu.timeoutSeconds),
             }
           : {}),
       },
@@ -322,10 +325,10 @@ export class FusedInferencePipeline extends Construct {
       config.worker.memoryMiB,
       config.worker.timeoutSeconds,
       {
-        FUSEBATCH_THREADS: String(config.worker.threads),
-        FUSEBATCH_DLQ_URL: this.deadLetterQueue.queueUrl,
+        [ENV_NAMES.threads]: String(config.worker.threads),
+        [ENV_NAMES.deadLetterQueueUrl]: this.deadLetterQueue.queueUrl,
         // The worker's own attempts; the queue redrives after 2 more receives (config.ts).
-        FUSEBATCH_MAX_RECEIVE_COUNT: String(config.worker.attempts),
+        [ENV_NAMES.maxReceiveCount]: String(config.worker.attempts),
       },
       true,
     );
@@ -334,42 +337,34 @@ export class FusedInferencePipeline extends Construct {
     (worker.fn.node.defaultChild as lambda.CfnFunction).reservedConcurrentExecutions =
       config.worker.reservedConcurrency;
 
-    // Least privilege, by prefix. ListBucket is needed on the bucket itself: without it S3
-    // answers HeadObject on a missing key with 403 instead of 404, and the pipeline checks
-    // for missing halves and status documents that way.
-    const objects = (...patterns: string[]) => patterns.map((p) => bucket.arnForObjects(p));
-    const list = new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] });
-    ingest.role.addToPolicy(list);
-    // Ingest reads errors parts only to find a redrive's retryable records.
-    const ingestReads = [
-      `${PREFIXES.inbox}*`,
-      `${PREFIXES.jobs}*`,
-      `${PREFIXES.state}*`,
-      `${PREFIXES.results}jobs/*/errors/*`,
-    ];
-    const ingestWrites = [`${PREFIXES.state}*`, `${PREFIXES.results}pairs/*`, `${PREFIXES.results}jobs/*/_SUCCESS`];
-    ingest.role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: objects(...ingestReads) }));
-    ingest.role.addToPolicy(
-      new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: objects(...ingestWrites) }),
-    );
+    // Least privilege, from one table (core/access.ts): each role's object reads and writes by
+    // key pattern, and its listings by s3:prefix.
+    const bucketArn = `<${Stack.of(this).resolve((bucket.node.defaultChild as s3.CfnBucket).logicalId)}.Arn>`;
+    const grantBucketAccess = (role: iam.Role, access: BucketAccess) => {
+      const objects = (patterns: readonly string[]) => patterns.map((p) => bucket.arnForObjects(p));
+      role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: objects(access.read) }));
+      role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: objects(access.write) }));
+      // Listing is needed on the bucket itself, also for a read of a missing key to answer 404
+      // rather than 403 (core/access.ts); the condition holds it to the role's own prefixes.
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          actions: ['s3:ListBucket'],
+          resources: [bucket.bucketArn],
+          conditions: { StringLike: { 's3:prefix': [...access.list] } },
+        }),
+      );
+      // IAM names a key prefix, or any job's key, with a wildcard: each such grant is acknowledged by name.
+      for (const pattern of new Set([...access.read, ...access.write])) {
+        if (!pattern.includes('*')) continue;
+        Validations.of(role).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::${bucketArn}/${pattern}]`,
+          reason: `Object actions on the keys ${pattern} only: IAM names a key prefix, or any job's key, with a wildcard.`,
+        });
+      }
+    };
+    grantBucketAccess(ingest.role, BUCKET_ACCESS.ingest);
     this.queue.grantSendMessages(ingest.role);
-    // Workers write a job's records, and of its state only completion markers, stalled markers
-    // and the stop document (an error threshold passed).
-    const workerWrites = [
-      `${PREFIXES.results}jobs/*`,
-      `${PREFIXES.state}jobs/*/done/*`,
-      `${PREFIXES.state}jobs/*/stalled/*`,
-      `${PREFIXES.state}jobs/*/stop.json`,
-    ];
-    const workerS3 = [
-      list,
-      new iam.PolicyStatement({
-        actions: ['s3:GetObject'],
-        resources: objects(...INPUT_PREFIXES.map((p) => `${p}*`), `${PREFIXES.state}*`),
-      }),
-      new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: objects(...workerWrites) }),
-    ];
-    for (const statement of workerS3) worker.role.addToPolicy(statement);
+    grantBucketAccess(worker.role, BUCKET_ACCESS.worker);
     this.deadLetterQueue.grantSendMessages(worker.role);
     // Pollers ignore reserved concurrency: without a maximum concurrency they receive more chunks
     // than the function may run, and each throttled receive counts towards maxReceiveCount.
@@ -381,7 +376,7 @@ export class FusedInferencePipeline extends Construct {
       }),
     );
     if (this.gpu) {
-      for (const statement of workerS3) this.gpu.jobRole.addToPolicy(statement);
+      grantBucketAccess(this.gpu.jobRole, BUCKET_ACCESS.batchJob);
       ingest.role.addToPolicy(
         new iam.PolicyStatement({
           actions: ['batch:SubmitJob'],
@@ -389,20 +384,6 @@ export class FusedInferencePipeline extends Construct {
         }),
       );
     }
-    // IAM expresses a key prefix with a trailing wildcard: each such grant is acknowledged by name.
-    const bucketArn = `<${Stack.of(this).resolve((bucket.node.defaultChild as s3.CfnBucket).logicalId)}.Arn>`;
-    const acknowledgePrefixes = (role: iam.Role, patterns: string[]) => {
-      for (const pattern of patterns) {
-        Validations.of(role).acknowledge({
-          id: `AwsSolutions-IAM5[Resource::${bucketArn}/${pattern}]`,
-          reason: `Object actions on the ${pattern} keys only: a key prefix needs a wildcard in IAM.`,
-        });
-      }
-    };
-    acknowledgePrefixes(ingest.role, [...new Set([...ingestReads, ...ingestWrites])]);
-    const workerPatterns = [...INPUT_PREFIXES.map((p) => `${p}*`), `${PREFIXES.state}*`, ...workerWrites];
-    acknowledgePrefixes(worker.role, workerPatterns);
-    if (this.gpu) acknowledgePrefixes(this.gpu.jobRole, workerPatterns);
 
     // Events: inbox/ and jobs/ only. results/ and state/ never trigger anything (no loops).
     for (const prefix of [PREFIXES.inbox, PREFIXES.jobs]) {
@@ -455,7 +436,7 @@ export class FusedInferencePipeline extends Construct {
     this.resultsTable.node.addDependency(database);
     // One job's records without reading the others': partitioned by job, the partitions projected
     // from the query (nothing to register as jobs come), so a query must name its job(s).
-    const jobsLocation = `s3://${bucket.bucketName}/${PREFIXES.results}jobs/`;
+    const jobsLocation = `s3://${bucket.bucketName}/${RESULT_PREFIXES.jobs}`;
     this.jobResultsTable = new glue.CfnTable(this, 'JobResultsTable', {
       catalogId: Aws.ACCOUNT_ID,
       databaseName,
@@ -584,14 +565,15 @@ export class FusedInferencePipeline extends Construct {
       gpu: 1,
       jobRole,
       environment: {
-        FUSEBATCH_BUCKET: this.bucket.bucketName,
-        FUSEBATCH_ENGINE: 'cuda',
-        FUSEBATCH_THREADS: String(config.gpu.containerVcpus),
+        [ENV_NAMES.bucket]: this.bucket.bucketName,
+        [ENV_NAMES.engine]: 'cuda',
+        [ENV_NAMES.masks]: config.masks,
+        [ENV_NAMES.threads]: String(config.gpu.containerVcpus),
         // Past this, a child starts no chunk and exits 1, to be retried for the rest: Batch does
         // not retry a child it stopped at the timeout.
-        FUSEBATCH_DEADLINE_SECONDS: String(config.gpu.deadlineSeconds),
+        [ENV_NAMES.deadlineSeconds]: String(config.gpu.deadlineSeconds),
         // On its last attempt a child marks the chunks it leaves as stalled, with the reason.
-        FUSEBATCH_BATCH_ATTEMPTS: String(BATCH_ATTEMPTS),
+        [ENV_NAMES.batchAttempts]: String(BATCH_ATTEMPTS),
       },
       logging: ecs.LogDriver.awsLogs({ streamPrefix: 'fusebatch', logGroup }),
     });

@@ -6,11 +6,8 @@
  */
 import { type BatchClient, SubmitJobCommand } from '@aws-sdk/client-batch';
 import { batchShards, type ShardSizing } from '../core/batch-shards.js';
+import { ENV_NAMES } from '../core/env-names.js';
 import type { BatchRoute } from '../core/ports.js';
-
-/** Environment of a Batch child: the job, and how many shards it is split into. */
-export const BATCH_JOB_ENV = 'FUSEBATCH_JOB';
-export const BATCH_SHARDS_ENV = 'FUSEBATCH_SHARDS';
 
 export class AwsBatchRoute implements BatchRoute {
   constructor(
@@ -30,9 +27,10 @@ export class AwsBatchRoute implements BatchRoute {
         // An array job needs at least 2 children; one shard runs as a plain job (index 0).
         ...(shards > 1 ? { arrayProperties: { size: shards } } : {}),
         containerOverrides: {
+          // Each child's own environment: the job, and how many shards it is split into.
           environment: [
-            { name: BATCH_JOB_ENV, value: job },
-            { name: BATCH_SHARDS_ENV, value: String(shards) },
+            { name: ENV_NAMES.job, value: job },
+            { name: ENV_NAMES.shards, value: String(shards) },
           ],
         },
       }),

@@ -88,11 +88,8 @@ export function createS3Client(location: S3Location, extra: S3ClientConfig = {})
   });
 }
 
-function notFound(error: unknown, key: string): unknown {
-  if (error instanceof NoSuchKey || (error as { name?: string }).name === 'NoSuchKey')
-    return new ObjectNotFoundError(key);
-  return error;
-}
+const httpStatusOf = (error: unknown) =>
+  (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
 
 /** Reads of an object whose body broke off (the SDK retries only up to the headers). */
 const BODY_READ_ATTEMPTS = 4;
@@ -119,7 +116,7 @@ export class S3ObjectStore implements ObjectStore {
           throw new ObjectTooLargeError(key, out.ContentLength ?? 0, options.maxBytes);
         }
       } catch (error) {
-        throw notFound(error, key);
+        throw await this.notFoundOr(error, key);
       }
       await options.reserve?.(size);
       try {
@@ -141,7 +138,36 @@ export class S3ObjectStore implements ObjectStore {
         metadata: out.Metadata ?? {},
       };
     } catch (error) {
-      throw notFound(error, key);
+      throw await this.notFoundOr(error, key);
+    }
+  }
+
+  /** ObjectNotFoundError for a read that failed because the key is missing; else the error itself. */
+  private async notFoundOr(error: unknown, key: string): Promise<unknown> {
+    if (error instanceof NoSuchKey || (error as { name?: string }).name === 'NoSuchKey') {
+      return new ObjectNotFoundError(key);
+    }
+    if (httpStatusOf(error) === 403 && (await this.listedAsMissing(key))) return new ObjectNotFoundError(key);
+    return error;
+  }
+
+  /**
+   * Whether a listing of the key itself finds it missing; false when the listing is refused too.
+   * Why: S3 answers a GET or HEAD of a missing key with 404 only to a caller that may list it,
+   * else 403. The roles may list only their own prefixes (an s3:prefix condition, core/access.ts).
+   * Ceph RGW judges that condition with the key as the prefix "to match aws behavior"
+   * (ceph/ceph#68577, s3-tests' test_head_object_404_with_policy_prefix), which keeps a missing
+   * key a role reads a 404; AWS's own documentation does not say so, and no deploy has checked
+   * it. Should a 403 come back all the same, this listing, which the condition allows, tells a
+   * missing key from a refused one, so that missing halves and documents still read as missing.
+   * The key sorts first among the keys it prefixes: one key answers.
+   */
+  private async listedAsMissing(key: string): Promise<boolean> {
+    try {
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: key, MaxKeys: 1 }));
+      return page.Contents?.[0]?.Key !== key;
+    } catch {
+      return false;
     }
   }
 
@@ -150,14 +176,18 @@ export class S3ObjectStore implements ObjectStore {
     body: Uint8Array | string,
     condition: WriteCondition,
     contentType?: string,
+    metadata?: Record<string, string>,
   ): Promise<string | null> {
-    const conditions = 'ifNoneMatch' in condition ? { IfNoneMatch: '*' } : { IfMatch: condition.ifMatch };
+    const conditions = {
+      ...('ifNoneMatch' in condition ? { IfNoneMatch: '*' } : { IfMatch: condition.ifMatch }),
+      ...(metadata ? { Metadata: metadata } : {}),
+    };
     for (let attempt = 1; ; attempt++) {
       try {
         const out = await this.client.send(this.putCommand(key, body, contentType, conditions));
         return out.ETag ?? '';
       } catch (error) {
-        const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+        const status = httpStatusOf(error);
         // 412: the condition does not hold. If-Match on a missing key is S3's 404 NoSuchKey.
         if (status === 412 || (status === 404 && 'ifMatch' in condition)) return null;
         // 409: another conditional write of this key was in flight; S3 asks for a retry.
@@ -202,12 +232,9 @@ export class S3ObjectStore implements ObjectStore {
       await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
       return true;
     } catch (error) {
-      if (
-        error instanceof NotFound ||
-        (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404
-      ) {
-        return false;
-      }
+      if (error instanceof NotFound || httpStatusOf(error) === 404) return false;
+      // A 403 may be a missing key the role may not list (listedAsMissing says why).
+      if (httpStatusOf(error) === 403 && (await this.listedAsMissing(key))) return false;
       throw error;
     }
   }

@@ -1,6 +1,7 @@
 /**
  * The user's commands against a pipeline bucket (the local server or a deployed stack):
- * submit a job, watch its status, redrive or cancel it, read its results, send one pair.
+ * submit a job, watch its status, redrive or cancel it, read its results, send one pair, list
+ * the inbox pairs still waiting.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -8,11 +9,13 @@ import cliProgress from 'cli-progress';
 import { pMapIterable } from 'p-map';
 import { listFolderPairs } from '../adapters/local-files.js';
 import { FusebatchError } from '../core/errors.js';
+import { halvesMetadata, inboxBacklog } from '../core/inbox.js';
 import { stopJob, TOLERATED_FAILURE_METADATA } from '../core/job-ingest.js';
 import { type JobState, type JobStatus, readJobStatus } from '../core/job-status.js';
-import { jobKeys, jobNameProblem, pairKeys, toJobName } from '../core/keys.js';
+import { jobKeys, jobNameProblem, PREFIXES, pairKeys, toJobName } from '../core/keys.js';
 import { ObjectNotFoundError, type ObjectStore } from '../core/ports.js';
 import type { OutputRecord } from '../core/records.js';
+import { formatRows } from './row-format.js';
 
 const decoder = new TextDecoder();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -256,7 +259,10 @@ export async function* jobRecords(
   }
 }
 
-/** Uploads one pair to inbox/ and waits for its record. */
+/**
+ * Uploads one pair to inbox/ and waits for its record: the one made from these uploads (the
+ * record's metadata names the halves' ETags), not an earlier record of the same id.
+ */
 export async function sendPair(
   store: ObjectStore,
   image: string | null,
@@ -267,16 +273,71 @@ export async function sendPair(
   const name = image ? path.basename(image, path.extname(image)) : 'text';
   const id = options.id ?? `${name}-${Date.now()}`;
   // Uploaded in this order, each half is what the model reads or is ignored by it.
-  if (image) await store.put(pairKeys.image(id, path.extname(image).slice(1).toLowerCase()), await readFile(image));
-  if (caption !== null) await store.put(pairKeys.text(id), caption, 'text/plain; charset=utf-8');
+  const keys: string[] = [];
+  if (image) {
+    keys.push(pairKeys.image(id, path.extname(image).slice(1).toLowerCase()));
+    await store.put(keys[0], await readFile(image));
+  }
+  if (caption !== null) {
+    keys.push(pairKeys.text(id));
+    await store.put(pairKeys.text(id), caption, 'text/plain; charset=utf-8');
+  }
+  const listed = (await store.list(`${PREFIXES.inbox}${id}.`)).filter((o) => keys.includes(o.key));
+  const uploaded = halvesMetadata(listed.map((o) => ({ key: o.key, etag: o.etag ?? '' })));
+  // A record names the versions of the halves its model read (several, for an id with two
+  // images): each kind it names must include the one just uploaded. A record naming none comes
+  // from a pipeline older than these names, and is taken as it is.
+  const fromUploads = (metadata: Readonly<Record<string, string>>) =>
+    Object.keys(uploaded)
+      .filter((k) => metadata[k] !== undefined)
+      .every((k) => metadata[k].split(',').includes(uploaded[k]));
   const deadline = Date.now() + options.timeoutMs;
   for (;;) {
     try {
-      return JSON.parse(decoder.decode(await store.get(pairKeys.result(id))).trim()) as OutputRecord;
+      const { body, metadata } = await store.read(pairKeys.result(id));
+      const chunks: Uint8Array[] = [];
+      for await (const chunk of body) chunks.push(chunk);
+      if (fromUploads(metadata)) return JSON.parse(decoder.decode(Buffer.concat(chunks)).trim()) as OutputRecord;
     } catch (error) {
       if (!(error instanceof ObjectNotFoundError)) throw error;
     }
     if (Date.now() > deadline) throw new Error(`no result for pair ${id} after ${options.timeoutMs / 1000} s`);
     await sleep(200);
   }
+}
+
+/**
+ * `status --inbox`: the inbox pairs without an up-to-date record (which halves they have, which
+ * they lack, how long since the newest arrived) and the inbox keys the pipeline refuses, as a
+ * table or as JSON lines (a pair: `id`, ...; a refused key: `key`, `refused`).
+ */
+export async function inboxStatus(
+  store: ObjectStore,
+  options: { readonly json: boolean; readonly now?: Date },
+): Promise<string> {
+  const { waiting, refused } = await inboxBacklog(store, options.now);
+  if (options.json) {
+    return [
+      ...waiting.map((pair) => JSON.stringify(pair)),
+      ...refused.map(({ key, reason }) => JSON.stringify({ key, refused: reason })),
+    ]
+      .map((line) => `${line}\n`)
+      .join('');
+  }
+  const rows = waiting.map((pair) => ({
+    id: pair.id,
+    present: [...pair.images, ...pair.texts].join(', '),
+    missing: pair.missing.join(', ') || '-',
+    result: pair.result === 'none' ? 'none' : 'older than a half',
+    'newest half': pair.newestHalfAt,
+    'age (s)': pair.newestHalfAgeSeconds,
+  }));
+  const columns = ['id', 'present', 'missing', 'result', 'newest half', 'age (s)'];
+  // A refusal's reason is the point of listing it: whole, on its own line, never cut to a column.
+  const refusals = refused.map(({ key, reason }) => `${key}: ${reason}\n`).join('');
+  return (
+    'waiting pairs (no record, or a record older than a half; the model may not read a missing half)\n' +
+    formatRows(columns, rows, 'table') +
+    (refused.length ? `\ninbox keys refused (never run)\n${refusals}` : '')
+  );
 }

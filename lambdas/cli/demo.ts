@@ -9,6 +9,9 @@ import path from 'node:path';
 import { decodeDensePng, readTruthImage } from '../adapters/image-codec.js';
 import { Evaluation, type TaskMetrics } from '../core/evaluation.js';
 import { jobKeys } from '../core/keys.js';
+import { kindOf } from '../core/kinds/index.js';
+import type { ModelManifest } from '../core/manifest.js';
+import { DEFAULT_MASK_FORMAT, type MaskFormat, writesPng } from '../core/mask-format.js';
 import { ObjectNotFoundError } from '../core/ports.js';
 import type { OutputRecord } from '../core/records.js';
 import type { EngineName } from '../core/tensor.js';
@@ -26,6 +29,8 @@ export interface DemoOptions {
   readonly engine: EngineName;
   readonly threads: number;
   readonly chunkSize: number;
+  /** Masks and class maps inline as COCO RLE, as PNG objects, or both. */
+  readonly maskFormat?: MaskFormat;
   readonly progress: boolean;
   /** Keep serving after the summary (until interrupted). */
   readonly serve: boolean;
@@ -57,6 +62,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     batchThreshold: Number.MAX_SAFE_INTEGER,
     visibilityTimeoutMs: 60_000,
     maxReceiveCount: 3,
+    maskFormat: options.maskFormat,
   });
   try {
     const { store } = pipeline;
@@ -131,6 +137,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   }
 }
 
-export function describeKeys(job: string): string[] {
-  return [jobKeys.partsPrefix(job), jobKeys.errorsPrefix(job), jobKeys.masksPrefix(job), jobKeys.status(job)];
+/**
+ * Where the demo job's objects are; `_masks/` when some task writes PNGs there: every dense
+ * task with the png format, else only those with no inline form (value maps).
+ */
+export function describeKeys(job: string, manifest: ModelManifest, maskFormat: MaskFormat = DEFAULT_MASK_FORMAT) {
+  const pngs = manifest.tasks.some((t) => kindOf(t).denseKey && (writesPng(maskFormat) || !kindOf(t).inlineDense));
+  const masks = pngs ? [jobKeys.masksPrefix(job)] : [];
+  return [jobKeys.partsPrefix(job), jobKeys.errorsPrefix(job), ...masks, jobKeys.status(job)];
 }

@@ -21,7 +21,6 @@ import {
   type Estimate,
   estimateJob,
   type JobCounts,
-  type MaskMode,
   type Prices,
   PricesOverrideSchema,
   ROUTES,
@@ -30,6 +29,7 @@ import {
   withPriceOverride,
 } from '../core/estimate.js';
 import { formatIssues, pairNeeds } from '../core/manifest.js';
+import type { MaskFormat } from '../core/mask-format.js';
 
 export const ROUTE_CHOICES = ['auto', ...ROUTES] as const;
 export type RouteChoice = (typeof ROUTE_CHOICES)[number];
@@ -39,7 +39,8 @@ export interface EstimateOptions {
   readonly route: RouteChoice;
   /** Worker memory (MB) instead of the deploy setting's. */
   readonly memory?: number;
-  readonly masks: MaskMode;
+  /** How masks and class maps are kept (default: the deploy setting masks). */
+  readonly maskFormat?: MaskFormat;
   readonly workers: number;
   /** A JSON file of prices over the defaults. */
   readonly prices?: string;
@@ -197,7 +198,7 @@ export async function estimateSource(source: string, options: EstimateOptions): 
     settings: config,
     calibration,
     prices,
-    maskMode: options.masks,
+    maskFormat: options.maskFormat ?? config.masks,
     localWorkers: options.workers,
   });
   const notes = [...estimate.notes];
@@ -269,7 +270,7 @@ function routeLines(r: RouteEstimate, picked: boolean): string[] {
 export function formatEstimate(result: EstimateResult): string {
   const { estimate: e } = result;
   const out = [
-    `${result.source}: ${int(e.lines)} pairs in ${int(e.chunks)} chunks of ${result.settings.chunkSize}; masks ${e.maskMode}`,
+    `${result.source}: ${int(e.lines)} pairs in ${int(e.chunks)} chunks of ${result.settings.chunkSize}; masks ${e.maskFormat}`,
     `route: ${e.route} (${e.routeReason})`,
     `model ${result.model.name} ${result.model.version}; calibration ${path.relative(process.cwd(), result.calibration.file)} (${result.calibration.measuredAt.slice(0, 10)}, ${result.calibration.machine.cpu}, ${result.calibration.machine.cores} cores)`,
     `prices: ${result.prices}`,

@@ -15,6 +15,7 @@ import type { ErrorCode } from '../core/errors.js';
 import { Evaluation, type TaskMetrics } from '../core/evaluation.js';
 import type { DenseImage } from '../core/kinds/index.js';
 import { pairNeeds } from '../core/manifest.js';
+import type { MaskFormat } from '../core/mask-format.js';
 import { type MaskStore, runPipeline } from '../core/pipeline.js';
 import type { OutputRecord } from '../core/records.js';
 import { parseTruth } from '../core/report/truth.js';
@@ -28,6 +29,8 @@ export interface InferOptions {
   readonly batch?: number;
   readonly threads: number;
   readonly masks?: string;
+  /** Masks and class maps inline as COCO RLE, as PNG files in `masks`, or both (default: the pipeline's). */
+  readonly maskFormat?: MaskFormat;
   /** Ground truth (JSON Lines: `id` and each task's expected value; mask paths relative to the file). */
   readonly truth?: string;
   /** Show a progress bar (on a terminal). */
@@ -101,6 +104,7 @@ export async function infer(options: InferOptions): Promise<InferSummary> {
       model,
       images: new SharpImageDecoder(),
       masks,
+      maskFormat: options.maskFormat,
       batchSize: options.batch,
     });
     for await (const record of records as AsyncIterable<OutputRecord>) {
@@ -108,6 +112,8 @@ export async function infer(options: InferOptions): Promise<InferSummary> {
       done++;
       const truth = truths?.get(record.id);
       if (evaluation && truth) await evaluation.add(record, truth);
+      // A picture the record also carries as RLE was scored from that: drop its kept copy.
+      for (const task of model.manifest.tasks) kept.delete(`${record.id}\0${task.name}`);
       if (record.status === 'error') {
         errors++;
         errorsByCode[record.error.code] = (errorsByCode[record.error.code] ?? 0) + 1;

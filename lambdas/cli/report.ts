@@ -164,8 +164,10 @@ async function build(
         const kind = kindOf(task);
         const result = resultOf(record.tasks, task);
         if (!result) continue;
-        const bytes = await getOrNull(store, kind.denseKey?.(result) ?? null);
-        const dense = bytes ? decodeDensePng(bytes) : null;
+        // A mask or class map inline in the record (COCO RLE) needs no GET.
+        const inline = kind.inlineDense?.(task, result) ?? null;
+        const bytes = inline ? null : await getOrNull(store, kind.denseKey?.(result) ?? null);
+        const dense = inline ?? (bytes ? decodeDensePng(bytes) : null);
         const color = maskColor(index);
         const overlay = kind.overlay!(task, { result, dense, size: image, color });
         if (overlay?.kind === 'raster') {

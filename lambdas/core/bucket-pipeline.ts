@@ -6,6 +6,7 @@
 import { ByteBudget, DEFAULT_INPUT_BYTES_IN_FLIGHT } from './byte-budget.js';
 import { chunkDone, recordChunkDone } from './completion.js';
 import { PairError } from './errors.js';
+import { bareEtag, type HalfVersion, halvesOf, outputsVersion, writeIfHalvesCurrent } from './inbox.js';
 import { stopJob } from './job-ingest.js';
 import type { InvalidLine, JobPair } from './job-manifest.js';
 import {
@@ -16,8 +17,9 @@ import {
   type StalledDocument,
   treeOf,
 } from './job-status.js';
-import { classifyKey, jobKeys, type KeyKind, PREFIXES, pairKeys } from './keys.js';
+import { jobKeys, type KeyKind, PREFIXES, pairKeys } from './keys.js';
 import { pairNeeds } from './manifest.js';
+import type { MaskFormat } from './mask-format.js';
 import {
   errorRecord,
   type ImageDecoder,
@@ -26,7 +28,14 @@ import {
   type RuntimeModel,
   runPipeline,
 } from './pipeline.js';
-import { type ChunkMessage, ObjectNotFoundError, type ObjectStore, ObjectTooLargeError } from './ports.js';
+import {
+  type ChunkMessage,
+  ObjectNotFoundError,
+  type ObjectStore,
+  type ObjectStream,
+  ObjectTooLargeError,
+  type StoredObject,
+} from './ports.js';
 import { MAX_IMAGE_BYTES, MAX_TEXT_BYTES } from './preprocess.js';
 import type { OutputRecord } from './records.js';
 
@@ -38,12 +47,16 @@ export interface BucketPipelineDeps {
   readonly images: ImageDecoder;
   /** A mask store writing to the bucket under the given keys (PNG encoding is an adapter's). */
   readonly masks: (keyFor: (pairId: string, task: string) => string) => MaskStore;
+  /** Masks and class maps inline as COCO RLE, as PNG objects, or both (default: the pipeline's). */
+  readonly maskFormat?: MaskFormat;
 }
 
 export type PairOutcome =
   | { readonly outcome: 'ignored'; readonly key: string; readonly reason: string }
   | { readonly outcome: 'waiting'; readonly id: string; readonly missing: 'image' | 'text' }
-  | { readonly outcome: 'processed'; readonly id: string; readonly status: OutputRecord['status'] };
+  | { readonly outcome: 'processed'; readonly id: string; readonly status: OutputRecord['status'] }
+  /** Not written: a half changed while the pair ran, and the event of its new version writes the record. */
+  | { readonly outcome: 'superseded'; readonly id: string; readonly reason: string };
 
 const jsonl = (records: readonly unknown[]) => records.map((r) => JSON.stringify(r) + '\n').join('');
 
@@ -107,13 +120,102 @@ export function storePair(
 }
 
 async function runOne(pair: PairSource, deps: BucketPipelineDeps, masks: MaskStore): Promise<OutputRecord> {
-  for await (const record of runPipeline([pair], { model: deps.model, images: deps.images, masks })) return record;
+  const options = { model: deps.model, images: deps.images, masks, maskFormat: deps.maskFormat };
+  for await (const record of runPipeline([pair], options)) return record;
   throw new Error('the pipeline returned no record');
+}
+
+/** Reads of a half whose body broke off, as S3ObjectStore.get makes them. */
+const BODY_READ_ATTEMPTS = 4;
+
+/** A half was replaced (or deleted) after the listing that found it: a newer event runs the pair. */
+class HalfChangedError extends Error {
+  override name = 'HalfChangedError';
+}
+
+/**
+ * The bytes of exactly the version a listing showed (compared by ETag), so that the versions a
+ * record is written for are the ones it was made from. Too large is refused from the listing.
+ */
+async function readListedVersion(store: ObjectStore, half: StoredObject, which: 'image' | 'text'): Promise<Uint8Array> {
+  const maxBytes = which === 'image' ? MAX_IMAGE_BYTES : MAX_TEXT_BYTES;
+  if (half.size > maxBytes) {
+    const code = which === 'image' ? 'IMAGE_TOO_MANY_BYTES' : 'TEXT_TOO_MANY_BYTES';
+    throw new PairError(code, `${which} is ${half.size} bytes; the limit is ${maxBytes} (not downloaded)`);
+  }
+  // A body that breaks off is read again, as store.get does (the SDK retries only up to the headers).
+  for (let attempt = 1; ; attempt++) {
+    let stream: ObjectStream;
+    try {
+      stream = await store.read(half.key);
+    } catch (error) {
+      if (error instanceof ObjectNotFoundError)
+        throw new HalfChangedError(`${half.key} was deleted after it was listed`);
+      throw error;
+    }
+    if (bareEtag(stream.etag) !== bareEtag(half.etag ?? '')) {
+      await stream.body[Symbol.asyncIterator]().return?.(); // closes an S3 body unread
+      throw new HalfChangedError(`${half.key} was replaced after it was listed`);
+    }
+    const pieces: Uint8Array[] = [];
+    let bytes = 0;
+    try {
+      for await (const piece of stream.body) {
+        pieces.push(piece);
+        bytes += piece.length;
+        if (bytes > half.size) break; // not the listed object after all; leaving the loop closes the body
+      }
+    } catch (error) {
+      if (attempt >= BODY_READ_ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
+      continue;
+    }
+    if (bytes !== half.size) throw new HalfChangedError(`${half.key} is not the size it was listed with`);
+    return Buffer.concat(pieces);
+  }
+}
+
+/**
+ * An inbox pair read at the versions its listing showed (a half it lacks is that pair's error).
+ * Its image's listed size counts against `budget` before the download, until the pipeline
+ * releases the pair, as storePair's does from the response's headers.
+ */
+function inboxPair(
+  store: ObjectStore,
+  id: string,
+  image: StoredObject | null,
+  text: StoredObject | null,
+  budget: ByteBudget = processInputBytes,
+): PairSource {
+  let held = 0;
+  return {
+    id,
+    image: image?.key ?? null,
+    async readImage() {
+      if (!image) throw new PairError('IMAGE_MISSING', `no image for ${id}`);
+      // An image over the limit is refused unread, so it reserves nothing.
+      if (!held && image.size <= MAX_IMAGE_BYTES) {
+        await budget.acquire(image.size);
+        held = image.size;
+      }
+      return readListedVersion(store, image, 'image');
+    },
+    readText: () =>
+      text
+        ? readListedVersion(store, text, 'text')
+        : Promise.reject(new PairError('TEXT_MISSING', `no text for ${id}`)),
+    release: () => {
+      budget.release(held);
+      held = 0;
+    },
+  };
 }
 
 /**
  * inbox/: when every half the model reads exists, runs the pair and writes
- * results/pairs/<id>.json. A half the model does not read is ignored, never awaited.
+ * results/pairs/<id>.json, but only while those halves are still the versions it read
+ * (writeIfHalvesCurrent): an older version's record never lands after a newer one's. A half the
+ * model does not read is ignored, never awaited.
  */
 export async function handlePairObject(
   kind: Extract<KeyKind, { kind: 'pair-image' | 'pair-text' }>,
@@ -128,28 +230,34 @@ export async function handlePairObject(
     return { outcome: 'ignored', key: kind.key, reason: 'the model reads no text: inbox/ takes <id>.<image> alone' };
   }
   // One listing finds both halves, whatever the case of their extensions (`cat.PNG`, `cat.TXT`).
-  const siblings = (await deps.store.list(`${PREFIXES.inbox}${id}.`)).map((o) => classifyKey(o.key));
-  const halves = (kind: 'pair-image' | 'pair-text') =>
-    siblings.filter((k) => k.kind === kind && k.id === id).map((k) => k.key);
-  const images = needs.image ? halves('pair-image') : [];
-  const texts = needs.text ? halves('pair-text') : [];
+  const halves = halvesOf(await deps.store.list(`${PREFIXES.inbox}${id}.`), id);
+  const images = needs.image ? halves.images : [];
+  const texts = needs.text ? halves.texts : [];
   if (needs.image && !images.length) return { outcome: 'waiting', id, missing: 'image' };
   if (needs.text && !texts.length) return { outcome: 'waiting', id, missing: 'text' };
+  const read: HalfVersion[] = [...images, ...texts].map((o) => ({ key: o.key, etag: o.etag ?? '' }));
   let record: OutputRecord;
   if (images.length > 1 || texts.length > 1) {
     const [half, keys] = images.length > 1 ? ['image', images] : ['caption', texts];
-    const message = `more than one ${half} for id '${id}': ${keys.join(', ')}`;
+    const message = `more than one ${half} for id '${id}': ${keys.map((o) => o.key).join(', ')}`;
     const inputs = {
-      ...(needs.image ? { image: images.join(',') } : {}),
+      ...(needs.image ? { image: images.map((o) => o.key).join(',') } : {}),
       ...(needs.text ? { text: null } : {}),
     };
     record = errorRecord(deps.model, id, inputs, new PairError('INPUT_INVALID', message));
   } else {
-    const text = needs.text ? { key: texts[0] } : null;
-    const pair = storePair(deps.store, id, images[0] ?? null, text, undefined, deps.inputBytes);
-    record = await runOne(pair, deps, deps.masks(pairKeys.mask));
+    const pair = inboxPair(deps.store, id, images[0] ?? null, texts[0] ?? null, deps.inputBytes);
+    try {
+      const version = outputsVersion(read, deps.model.identity);
+      const masks = deps.masks((pairId, task) => pairKeys.mask(pairId, version, task));
+      record = await runOne(pair, deps, masks);
+    } catch (error) {
+      if (error instanceof HalfChangedError) return { outcome: 'superseded', id, reason: error.message };
+      throw error;
+    }
   }
-  await deps.store.put(pairKeys.result(id), jsonl([record]), 'application/x-ndjson');
+  const write = await writeIfHalvesCurrent(deps.store, id, jsonl([record]), read, needs);
+  if (!write.written) return { outcome: 'superseded', id, reason: write.reason };
   return { outcome: 'processed', id, status: record.status };
 }
 
@@ -213,7 +321,7 @@ export async function runChunk(
         ],
   );
   const masks = deps.masks((id, task) => jobKeys.mask(job, id, task));
-  const records = runPipeline(pairs, { model: deps.model, images: deps.images, masks });
+  const records = runPipeline(pairs, { model: deps.model, images: deps.images, masks, maskFormat: deps.maskFormat });
   const results: OutputRecord[] = [];
   const errors: OutputRecord[] = [];
   // Records in line order: invalid lines where they stand, pairs as the pipeline yields them (in order).

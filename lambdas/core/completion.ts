@@ -16,6 +16,7 @@
  * its children's, so a later listing always yields the higher version, and readers take each
  * node's highest.
  */
+import { jobKeys } from './keys.js';
 import type { ObjectStore } from './ports.js';
 
 /**
@@ -65,7 +66,8 @@ function childrenOf(levels: readonly number[], fanout: number, level: number, no
   return Math.min(fanout, levels[level - 1] - node * fanout);
 }
 
-const folder = (job: string, level: number, group: number) => `state/jobs/${job}/done/${level}/${group}/`;
+/** The folder of one node's children: keys.ts owns the layout (and IAM grants follow it). */
+const folder = jobKeys.done;
 
 export function markerKey(job: TreeJob, level: number, marker: NodeMarker): string {
   const group = Math.floor(marker.node / job.fanout);

@@ -8,17 +8,10 @@
  */
 import { z } from 'zod';
 import { batchShards } from './batch-shards.js';
+import { type MaskFormat, writesPng } from './mask-format.js';
 
 export const ROUTES = ['queue', 'batch', 'local'] as const;
 export type Route = (typeof ROUTES)[number];
-
-/**
- * How segmentation masks are kept: `png` objects beside the records (one PUT each), `rle`
- * inline in the record (no object), or `both`. Class maps and value maps are PNG objects in
- * every mode.
- */
-export const MASK_MODES = ['png', 'rle', 'both'] as const;
-export type MaskMode = (typeof MASK_MODES)[number];
 
 const usd = z.number().min(0);
 
@@ -105,7 +98,7 @@ export const CalibrationSchema = z
         note: z.string().optional(),
       })
       .strict(),
-    /** Dense outputs written per pair (masks, class maps, value maps), of which segmentation masks. */
+    /** Dense outputs a pair as PNGs (masks, class maps, value maps), of which masks and class maps (what `rle` keeps inline). */
     outputs: z.object({ densePerPair: z.number().min(0), masksPerPair: z.number().min(0) }).strict(),
     /** The Lambda engine (wasm) end to end in memory (decode, inference, PNGs encoded), by threads. */
     wasm: z.array(z.object({ threads: z.number().int().positive(), pairsPerSecond: rate }).strict()).min(1),
@@ -184,7 +177,8 @@ export interface EstimateInput {
   readonly settings: EstimateSettings;
   readonly calibration: Calibration;
   readonly prices: Prices;
-  readonly maskMode: MaskMode;
+  /** The deployment's `masks`: with `rle`, masks and class maps ride in the records (no PUT). */
+  readonly maskFormat: MaskFormat;
   /** Workers of the local pipeline (`--route local`). */
   readonly localWorkers: number;
 }
@@ -226,7 +220,7 @@ export interface RouteEstimate {
     readonly pairs: S3Requests;
     readonly total: S3Requests;
     readonly usd: number;
-    /** Of usd, the pairs' dense-output PUTs (what `masks: rle` removes for masks). */
+    /** Of usd, the pairs' dense-output PUTs (what `masks: rle` removes for masks and class maps). */
     readonly outputPutsUsd: number;
   };
   readonly sqs: { readonly requests: number; readonly usd: number };
@@ -247,7 +241,7 @@ export interface Estimate {
   /** The route the stack takes for this job. */
   readonly route: 'queue' | 'batch';
   readonly routeReason: string;
-  readonly maskMode: MaskMode;
+  readonly maskFormat: MaskFormat;
   readonly routes: Record<Route, RouteEstimate>;
   readonly notes: readonly string[];
 }
@@ -304,7 +298,7 @@ export function waveSeconds(
 }
 
 export function estimateJob(input: EstimateInput): Estimate {
-  const { job, settings, calibration: cal, prices, maskMode } = input;
+  const { job, settings, calibration: cal, prices, maskFormat } = input;
   const { lines, images } = job;
   const chunks = Math.ceil(lines / settings.chunkSize);
   const picked = pickRoute(lines, settings.gpu);
@@ -314,8 +308,9 @@ export function estimateJob(input: EstimateInput): Estimate {
   const s3Usd = (r: S3Requests) => (r.put + r.list) * putPrice + r.get * getPrice;
 
   // S3: the same protocol on every route (the Batch child runs the worker's runChunk).
-  const outputPutsPerPair =
-    maskMode === 'rle' ? cal.outputs.densePerPair - cal.outputs.masksPerPair : cal.outputs.densePerPair;
+  const outputPutsPerPair = writesPng(maskFormat)
+    ? cal.outputs.densePerPair
+    : cal.outputs.densePerPair - cal.outputs.masksPerPair;
   // submit: the name check (a HEAD and a LIST), the images, then the manifest.
   const upload: S3Requests = { get: 1, put: job.uploads + 1, list: 1 };
   const pairs: S3Requests = { get: images, put: images * outputPutsPerPair, list: 0 };
@@ -451,7 +446,7 @@ export function estimateJob(input: EstimateInput): Estimate {
     chunks,
     route: picked.route,
     routeReason: picked.reason,
-    maskMode,
+    maskFormat,
     routes: { queue, batch, local },
     notes,
   };

@@ -52,11 +52,14 @@ export class Evaluation {
       const expected = truth[task.name];
       const result = record.tasks[task.name];
       if (expected === undefined || expected === null || !result) continue;
+      const kind = kindOf(task);
       const io: TruthIO = {
         loadTruthImage: this.loadTruthImage,
-        loadPredicted: (key) => this.loadPredicted(record.id, task.name, key),
+        // A picture the record carries (COCO RLE) is read from it; else the stored one by its key.
+        loadPredicted: async (key) =>
+          kind.inlineDense?.(task, result as never) ?? this.loadPredicted(record.id, task.name, key),
       };
-      scores.set(task.name, await kindOf(task).score(task, result as never, expected, io));
+      scores.set(task.name, await kind.score(task, result as never, expected, io));
     }
     return scores;
   }

@@ -7,7 +7,7 @@
  *   inbox/<id>.<image ext>, inbox/<id>.txt      a single pair (<id> may contain folders: inboxIdProblem)
  *   jobs/<job>.jsonl | jobs/<job>.csv           a manifest job (<job> is one segment: jobNameProblem)
  *   results/pairs/<id>.json                     the pair's record (one JSON line)
- *   results/pairs/_masks/<id>.<task>.png        its masks
+ *   results/pairs/_masks/<id>.<version>.<task>.png   its masks, per version of its halves (inbox.ts)
  *   jobs/<job>.redrive                          a request to redrive a job (`fusebatch redrive`)
  *   results/jobs/<job>/parts/<chunk>.jsonl      result records of a chunk
  *   results/jobs/<job>/errors/<chunk>.jsonl     error records of a chunk (its invalid lines included)
@@ -33,6 +33,12 @@ export const PREFIXES = { inbox: 'inbox/', jobs: 'jobs/', results: 'results/', s
 
 /** Where a manifest's images may live: what workers may read besides state/ (IAM grants follow). */
 export const INPUT_PREFIXES = [PREFIXES.inbox, PREFIXES.jobs, 'uploads/'] as const;
+
+/** The two halves of results/: single pairs' records and masks, and jobs' (core/access.ts grants by them). */
+export const RESULT_PREFIXES = { pairs: `${PREFIXES.results}pairs/`, jobs: `${PREFIXES.results}jobs/` } as const;
+
+/** A job's own folder of state/. */
+const jobState = (job: string) => `${PREFIXES.state}jobs/${job}/`;
 
 export type KeyKind =
   | { readonly kind: 'pair-image'; readonly id: string; readonly key: string }
@@ -133,8 +139,8 @@ export function encodeEventKey(key: string): string {
 export const pairKeys = {
   text: (id: string) => `${PREFIXES.inbox}${id}.txt`,
   image: (id: string, ext: string) => `${PREFIXES.inbox}${id}.${ext}`,
-  result: (id: string) => `${PREFIXES.results}pairs/${id}.json`,
-  mask: (id: string, task: string) => `${PREFIXES.results}pairs/_masks/${id}.${task}.png`,
+  result: (id: string) => `${RESULT_PREFIXES.pairs}${id}.json`,
+  mask: (id: string, version: string, task: string) => `${RESULT_PREFIXES.pairs}_masks/${id}.${version}.${task}.png`,
 };
 
 /**
@@ -147,28 +153,29 @@ export const chunkName = (chunk: number) => {
 };
 
 export const jobKeys = {
-  results: (job: string) => `${PREFIXES.results}jobs/${job}/`,
-  masksPrefix: (job: string) => `${PREFIXES.results}jobs/${job}/_masks/`,
-  partsPrefix: (job: string) => `${PREFIXES.results}jobs/${job}/parts/`,
-  errorsPrefix: (job: string) => `${PREFIXES.results}jobs/${job}/errors/`,
-  part: (job: string, chunk: number) => `${PREFIXES.results}jobs/${job}/parts/${chunkName(chunk)}.jsonl`,
-  errors: (job: string, chunk: number) => `${PREFIXES.results}jobs/${job}/errors/${chunkName(chunk)}.jsonl`,
-  mask: (job: string, id: string, task: string) => `${PREFIXES.results}jobs/${job}/_masks/${id}.${task}.png`,
-  success: (job: string) => `${PREFIXES.results}jobs/${job}/_SUCCESS`,
-  status: (job: string) => `${PREFIXES.state}jobs/${job}/status.json`,
-  chunk: (job: string, chunk: number) => `${PREFIXES.state}jobs/${job}/chunks/${chunkName(chunk)}.jsonl`,
-  lease: (job: string) => `${PREFIXES.state}jobs/${job}/lease.json`,
-  routed: (job: string) => `${PREFIXES.state}jobs/${job}/routed.json`,
-  stop: (job: string) => `${PREFIXES.state}jobs/${job}/stop.json`,
-  refusalsPrefix: (job: string) => `${PREFIXES.state}jobs/${job}/refusals/`,
-  refusal: (job: string, etag: string) =>
-    `${PREFIXES.state}jobs/${job}/refusals/${etag.replace(/[^A-Za-z0-9-]/g, '')}.json`,
-  stalledPrefix: (job: string) => `${PREFIXES.state}jobs/${job}/stalled/`,
-  stalled: (job: string, chunk: number) => `${PREFIXES.state}jobs/${job}/stalled/${chunkName(chunk)}.json`,
+  results: (job: string) => `${RESULT_PREFIXES.jobs}${job}/`,
+  masksPrefix: (job: string) => `${RESULT_PREFIXES.jobs}${job}/_masks/`,
+  partsPrefix: (job: string) => `${RESULT_PREFIXES.jobs}${job}/parts/`,
+  errorsPrefix: (job: string) => `${RESULT_PREFIXES.jobs}${job}/errors/`,
+  part: (job: string, chunk: number) => `${RESULT_PREFIXES.jobs}${job}/parts/${chunkName(chunk)}.jsonl`,
+  errors: (job: string, chunk: number) => `${RESULT_PREFIXES.jobs}${job}/errors/${chunkName(chunk)}.jsonl`,
+  mask: (job: string, id: string, task: string) => `${RESULT_PREFIXES.jobs}${job}/_masks/${id}.${task}.png`,
+  success: (job: string) => `${RESULT_PREFIXES.jobs}${job}/_SUCCESS`,
+  status: (job: string) => `${jobState(job)}status.json`,
+  chunk: (job: string, chunk: number) => `${jobState(job)}chunks/${chunkName(chunk)}.jsonl`,
+  lease: (job: string) => `${jobState(job)}lease.json`,
+  routed: (job: string) => `${jobState(job)}routed.json`,
+  stop: (job: string) => `${jobState(job)}stop.json`,
+  refusalsPrefix: (job: string) => `${jobState(job)}refusals/`,
+  refusal: (job: string, etag: string) => `${jobState(job)}refusals/${etag.replace(/[^A-Za-z0-9-]/g, '')}.json`,
+  stalledPrefix: (job: string) => `${jobState(job)}stalled/`,
+  stalled: (job: string, chunk: number) => `${jobState(job)}stalled/${chunkName(chunk)}.json`,
+  /** The completion markers of the whole job (completion.ts), every level of its tree. */
+  donePrefix: (job: string) => `${jobState(job)}done/`,
   /** The completion markers of the children of one node of the completion tree. */
-  done: (job: string, level: number, group: number) => `${PREFIXES.state}jobs/${job}/done/${level}/${group}/`,
+  done: (job: string, level: number, group: number) => `${jobState(job)}done/${level}/${group}/`,
   redrive: (job: string) => `${PREFIXES.jobs}${job}.redrive`,
-  redriveTaken: (job: string, request: string) => `${PREFIXES.state}jobs/${job}/redrives/requests/${request}`,
-  generationsPrefix: (job: string) => `${PREFIXES.state}jobs/${job}/redrives/generations/`,
-  generation: (job: string, n: number) => `${PREFIXES.state}jobs/${job}/redrives/generations/${chunkName(n)}`,
+  redriveTaken: (job: string, request: string) => `${jobState(job)}redrives/requests/${request}`,
+  generationsPrefix: (job: string) => `${jobState(job)}redrives/generations/`,
+  generation: (job: string, n: number) => `${jobState(job)}redrives/generations/${chunkName(n)}`,
 };

@@ -15,6 +15,7 @@
 import { EngineError, PairError } from './errors.js';
 import { type DecodeContext, type DenseImage, kindOf, type OutputSlice } from './kinds/index.js';
 import type { ImageInput, ModelManifest } from './manifest.js';
+import { DEFAULT_MASK_FORMAT, type MaskFormat } from './mask-format.js';
 import { type Placement, placementFor, type Size } from './placement.js';
 import { cleanText, writeImageTensor } from './preprocess.js';
 import type { ErrorRecord, ModelIdentity, OutputRecord, PairInputs, ResultRecord, TaskResult } from './records.js';
@@ -60,6 +61,8 @@ export interface PipelineOptions {
   readonly model: RuntimeModel;
   readonly images: ImageDecoder;
   readonly masks?: MaskStore;
+  /** Masks and class maps inline as COCO RLE, as PNGs in `masks`, or both (default DEFAULT_MASK_FORMAT). */
+  readonly maskFormat?: MaskFormat;
   /** At most the manifest's maxBatchSize; defaults to it. */
   readonly batchSize?: number;
   /** Record timing fields (not part of a record's identity). */
@@ -188,6 +191,7 @@ async function decodePair(
     original: pair.image?.original ?? none,
     input: model.manifest.inputs.image ?? none,
     placement: pair.image?.placement ?? { scaleX: 1, scaleY: 1, offsetX: 0, offsetY: 0 },
+    maskFormat: options.maskFormat ?? DEFAULT_MASK_FORMAT,
     saveDense: (taskName, image) => masks.save(pair.source.id, taskName, image),
   };
   try {

@@ -44,12 +44,14 @@ export interface ObjectStore {
   /**
    * Writes only if the condition holds, atomically (S3 conditional writes): the new ETag, or
    * null when the condition does not hold (the key exists, or has another version).
+   * @param metadata user metadata (`x-amz-meta-*`), as for put.
    */
   putIf(
     key: string,
     body: Uint8Array | string,
     condition: WriteCondition,
     contentType?: string,
+    metadata?: Record<string, string>,
   ): Promise<string | null>;
   exists(key: string): Promise<boolean>;
   /** Every object under the prefix, in key order; only the first `limit` when given (one request for a few). */

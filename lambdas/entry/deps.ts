@@ -10,6 +10,7 @@ import { loadModelBundle } from '../adapters/model-bundle.js';
 import { objectMaskStore } from '../adapters/object-mask-store.js';
 import { createS3Client, S3ObjectStore } from '../adapters/s3-store.js';
 import type { BucketPipelineDeps } from '../core/bucket-pipeline.js';
+import type { MaskFormat } from '../core/mask-format.js';
 import type { EngineName } from '../core/tensor.js';
 
 /** The folder of the running bundle: the Lambda package keeps model/ and the WASM files here. */
@@ -22,6 +23,7 @@ export interface PipelineEnv {
   readonly FUSEBATCH_THREADS: number;
   readonly FUSEBATCH_ENGINE: EngineName;
   readonly FUSEBATCH_WASM_DIR?: string;
+  readonly FUSEBATCH_MASKS: MaskFormat;
 }
 
 /** onnxruntime-web resolves its files by this prefix: a folder path with a trailing slash. */
@@ -51,5 +53,6 @@ export async function createPipelineDeps(env: PipelineEnv, inWorkerThread: boole
     model,
     images: new SharpImageDecoder(),
     masks: (keyFor) => objectMaskStore(store, keyFor),
+    maskFormat: env.FUSEBATCH_MASKS,
   };
 }

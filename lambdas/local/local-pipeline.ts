@@ -14,6 +14,7 @@ import { loadModelBundle } from '../adapters/model-bundle.js';
 import { objectMaskStore } from '../adapters/object-mask-store.js';
 import { createS3Client, S3ObjectStore } from '../adapters/s3-store.js';
 import { encodeEventKey } from '../core/keys.js';
+import type { MaskFormat } from '../core/mask-format.js';
 import type { RuntimeModel } from '../core/pipeline.js';
 import type { ChunkMessage, ChunkQueue, ObjectStore } from '../core/ports.js';
 import type { EngineName } from '../core/tensor.js';
@@ -53,6 +54,8 @@ export interface LocalPipelineOptions {
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
   /** Faults the S3 front injects (all off by default); `front.setFaults` changes them later. */
   readonly faults?: FaultOptions;
+  /** Masks and class maps inline as COCO RLE, as PNG objects, or both (default: the pipeline's). */
+  readonly maskFormat?: MaskFormat;
 }
 
 export interface LocalPipeline {
@@ -123,6 +126,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     model,
     images: new SharpImageDecoder(),
     masks: (keyFor: (id: string, task: string) => string) => objectMaskStore(store, keyFor),
+    maskFormat: options.maskFormat,
   };
   const send = async (messages: readonly ChunkMessage[]) => {
     for (const m of messages) queue.send(JSON.stringify(m));

@@ -1,11 +1,13 @@
 /**
  * The S3 client's timeouts and retries, against a tiny HTTP server that misbehaves on purpose:
  * a response that never starts fails with a timeout and is retried; 503 SlowDown is retried.
+ * And the store's reading of a 403: a missing key only where a listing of the key says so.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createS3Client, S3ObjectStore } from '../../lambdas/adapters/s3-store.js';
+import { ObjectNotFoundError } from '../../lambdas/core/ports.js';
 
 const BUCKET = 'b';
 
@@ -131,5 +133,115 @@ describe('S3 client: timeouts and retries', () => {
     expect(await tuned.config.maxAttempts()).toBe(2);
     client.destroy();
     tuned.destroy();
+  });
+});
+
+/**
+ * S3 as a role sees it when it may list only some prefixes and S3 does not count a GET or HEAD of
+ * a missing key as within them: every missing key is a 403 AccessDenied, as is an existing key the
+ * role may not read; a listing is answered only under the listable prefixes. (The local server
+ * enforces no IAM, so this is the adapter against S3's answers, over HTTP with the real client.)
+ */
+async function prefixListingS3(objects: Record<string, string>, options: { readable: string[]; listable: string[] }) {
+  const requests: string[] = [];
+  const under = (prefixes: string[], key: string) => prefixes.some((p) => key.startsWith(p));
+  const reply = (res: ServerResponse, status: number, body: string, method: string) => {
+    res.writeHead(status, { 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(body) });
+    res.end(method === 'HEAD' ? undefined : body);
+  };
+  const denied =
+    '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message><RequestId>r</RequestId></Error>';
+  const s3 = await misbehavingServer((_n, req, res) => {
+    const method = req.method ?? 'GET';
+    const url = new URL(req.url ?? '/', 'http://s3.invalid');
+    const key = decodeURIComponent(url.pathname.slice(`/${BUCKET}/`.length));
+    if (url.searchParams.get('list-type') === '2') {
+      const prefix = url.searchParams.get('prefix') ?? '';
+      requests.push(`LIST ${prefix} max ${url.searchParams.get('max-keys')}`);
+      if (!under(options.listable, prefix)) return reply(res, 403, denied, method);
+      const max = Number(url.searchParams.get('max-keys') ?? 1000);
+      const keys = Object.keys(objects)
+        .filter((k) => k.startsWith(prefix))
+        .sort()
+        .slice(0, max);
+      const contents = keys
+        .map((k) => `<Contents><Key>${k}</Key><Size>${objects[k].length}</Size><ETag>"e"</ETag></Contents>`)
+        .join('');
+      return reply(
+        res,
+        200,
+        `<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>${BUCKET}</Name><Prefix>${prefix}</Prefix><KeyCount>${keys.length}</KeyCount><MaxKeys>${max}</MaxKeys><IsTruncated>false</IsTruncated>${contents}</ListBucketResult>`,
+        method,
+      );
+    }
+    requests.push(`${method} ${key}`);
+    if (!(key in objects) || !under(options.readable, key)) return reply(res, 403, denied, method);
+    res.writeHead(200, {
+      'Content-Type': 'text/plain',
+      'Content-Length': Buffer.byteLength(objects[key]),
+      ETag: '"e"',
+    });
+    res.end(method === 'HEAD' ? undefined : objects[key]);
+  });
+  return { ...s3, requests };
+}
+
+describe('S3 store: a 403 where the key is missing', () => {
+  let server: Server | undefined;
+  afterEach(async () => {
+    const open = server;
+    server = undefined;
+    if (!open) return;
+    open.closeAllConnections();
+    await new Promise((resolve) => open.close(resolve));
+  });
+
+  const start = async (objects: Record<string, string>) => {
+    const s3 = await prefixListingS3(objects, { readable: ['inbox/', 'state/'], listable: ['inbox/', 'state/'] });
+    server = s3.server;
+    return { s3, store: new S3ObjectStore(createS3Client({ bucket: BUCKET, endpoint: s3.endpoint }), BUCKET) };
+  };
+
+  it('reads a missing key under a listable prefix as missing, after one listing of the key itself', async () => {
+    // Prepare: the caption is there, the image is not; a longer key shares the image's name.
+    const { s3, store } = await start({ 'inbox/cat.txt': 'a cat', 'inbox/cat.png.bak': 'old' });
+    // Act
+    const image = await store.get('inbox/cat.png').catch((error: unknown) => error);
+    const stream = await store.read('inbox/cat.png').catch((error: unknown) => error);
+    // Assess
+    expect(image).toBeInstanceOf(ObjectNotFoundError);
+    expect(stream).toBeInstanceOf(ObjectNotFoundError);
+    expect(await store.exists('inbox/cat.png')).toBe(false);
+    expect(await store.exists('inbox/cat.txt')).toBe(true);
+    expect(new TextDecoder().decode(await store.get('inbox/cat.txt'))).toBe('a cat');
+    expect(s3.requests.filter((r) => r.includes('cat.png'))).toEqual([
+      'GET inbox/cat.png',
+      'LIST inbox/cat.png max 1',
+      'GET inbox/cat.png',
+      'LIST inbox/cat.png max 1',
+      'HEAD inbox/cat.png',
+      'LIST inbox/cat.png max 1',
+    ]);
+  });
+
+  it('keeps the AccessDenied of a key that is there but refused, and of a key it may not list', async () => {
+    // Prepare: results/ is neither readable nor listable; inbox/secret.png is listable, not readable.
+    const s3 = await prefixListingS3(
+      { 'results/pairs/p.json': '{}', 'inbox/secret.png': 'x' },
+      { readable: ['state/'], listable: ['inbox/', 'state/'] },
+    );
+    server = s3.server;
+    const store = new S3ObjectStore(createS3Client({ bucket: BUCKET, endpoint: s3.endpoint }), BUCKET);
+    // Act
+    const present = store.get('inbox/secret.png').catch((error: unknown) => error);
+    const unlistable = store.get('results/pairs/p.json').catch((error: unknown) => error);
+    const missingUnlistable = store.get('results/pairs/none.json').catch((error: unknown) => error);
+    const headPresent = store.exists('inbox/secret.png').catch((error: unknown) => error);
+    // Assess: the 403 stands, never turned into "missing".
+    for (const outcome of [await present, await unlistable, await missingUnlistable]) {
+      expect(outcome).not.toBeInstanceOf(ObjectNotFoundError);
+      expect(outcome).toMatchObject({ name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
+    }
+    expect(await headPresent).toMatchObject({ $metadata: { httpStatusCode: 403 } });
   });
 });

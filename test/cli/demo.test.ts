@@ -67,6 +67,10 @@ describe('CLI: fusebatch demo', () => {
       .split('\n')
       .map((l) => OutputRecordSchema.parse(JSON.parse(l)));
     expect(records).toHaveLength(8);
+    // The default mask format: masks and class maps in the records, no PNG objects to list.
+    for (const r of records) expect(r.status === 'ok' && r.tasks.mask).toMatchObject({ mask: null, rle: {} });
+    expect(stdout).toMatch(/^bucket .*\/parts\//m);
+    expect(stdout).not.toContain('_masks/');
     const reportFile = stdout.match(/^report: (.+)$/m)![1];
     const html = await readFile(reportFile, 'utf8');
     expect(html).toContain('<title>fusebatch report: demo-');

@@ -67,20 +67,21 @@ describe('CLI: fusebatch estimate', () => {
     // Assess
     expect(result.code).toBe(0);
     const json = JSON.parse(result.stdout);
-    expect(json).toMatchObject({ lines: 4, chunks: 1, route: 'queue', maskMode: 'png' });
+    // The mask format is the deploy setting's (masks, rle by default).
+    const config = resolvePipelineConfig({}, {});
+    expect(json).toMatchObject({ lines: 4, chunks: 1, route: 'queue', maskFormat: config.masks });
     expect(Object.keys(json.routes)).toEqual(['queue', 'batch', 'local']);
     // The same numbers as the core gives for 4 lines, 3 images, 3 uploads.
     const { calibration } = await loadCalibration(referenceBundle);
     const expected = estimateJob({
       job: { lines: 4, images: 3, uploads: 3 },
-      settings: resolvePipelineConfig({}, {}),
+      settings: config,
       calibration,
       prices: DEFAULT_PRICES,
-      maskMode: 'png',
+      maskFormat: config.masks,
       localWorkers: 2,
     });
     expect(json.routes).toEqual(JSON.parse(JSON.stringify(expected.routes)));
-    expect(json.routes.queue.s3.pairs).toEqual({ get: 3, put: 3 * calibration.outputs.densePerPair, list: 0 });
   });
 
   it('counts a manifest’s non-blank lines, and the images they name', async () => {
@@ -113,17 +114,19 @@ describe('CLI: fusebatch estimate', () => {
     expect(json.routes.batch.gpu.children).toBe(1);
   });
 
-  it('keeps masks inline with --masks rle: one PUT fewer a pair', async () => {
-    const png = JSON.parse((await fusebatch('estimate', folder, '--json')).stdout);
-    const rle = JSON.parse((await fusebatch('estimate', folder, '--json', '--masks', 'rle')).stdout);
-    expect(png.routes.queue.s3.pairs.put - rle.routes.queue.s3.pairs.put).toBe(3);
+  it('puts a PNG a dense output a pair with --mask-format png, none for the reference model’s with rle', async () => {
+    const png = JSON.parse((await fusebatch('estimate', folder, '--json', '--mask-format', 'png')).stdout);
+    const rle = JSON.parse((await fusebatch('estimate', folder, '--json', '--mask-format', 'rle')).stdout);
+    // A mask and a class map a pair: both PNG objects, or both inline.
+    expect(png.routes.queue.s3.pairs).toEqual({ get: 3, put: 6, list: 0 });
+    expect(rle.routes.queue.s3.pairs).toEqual({ get: 3, put: 0, list: 0 });
     expect(rle.routes.queue.usd).toBeLessThan(png.routes.queue.usd);
   });
 
   it('prints the estimate for people: the route taken, each route’s duration and cost', async () => {
     const result = await fusebatch('estimate', folder);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^.*pairs: 4 pairs in 1 chunks of 100; masks png$/m);
+    expect(result.stdout).toMatch(/^.*pairs: 4 pairs in 1 chunks of 100; masks rle$/m);
     expect(result.stdout).toMatch(/^route: queue \(4 lines ≤ gpu\.threshold 5000\)$/m);
     expect(result.stdout).toMatch(/^queue \(the route the stack takes\): [\d.]+ s, \$[\d.]+$/m);
     expect(result.stdout).toMatch(/^batch: \d+ min \d+ s, \$[\d.]+$/m);
@@ -140,8 +143,8 @@ describe('CLI: fusebatch estimate', () => {
       /^error: option '--memory <MB>' argument '64' is invalid\. expected whole MB from 128 to 10240$/,
     ],
     [
-      ['--masks', 'jpeg'],
-      /^error: option '--masks <mode>' argument 'jpeg' is invalid\. Allowed choices are png, rle, both\.$/,
+      ['--mask-format', 'jpeg'],
+      /^error: option '--mask-format <format>' argument 'jpeg' is invalid\. Allowed choices are rle, png, both\.$/,
     ],
     [['-c', 'fusebatch:chunkSize=0'], /^fusebatch: invalid deploy settings: chunkSize: .*$/],
     [['-c', 'chunkSize'], /^fusebatch: -c chunkSize: expected key=value, e\.g\. fusebatch:chunkSize=50$/],

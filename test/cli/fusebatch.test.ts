@@ -57,6 +57,8 @@ describe('CLI: fusebatch', () => {
       out,
       '--masks',
       masks,
+      '--mask-format',
+      'both',
       '--engine',
       'wasm',
       '--threads',
@@ -81,7 +83,10 @@ describe('CLI: fusebatch', () => {
     const inner = records[3];
     expect(inner.engine).toBe('wasm');
     const mask = inner.status === 'ok' ? inner.tasks.mask : null;
-    expect(mask).toMatchObject({ mask: `${masks}/nested/deeper/inner pair.mask.png` });
+    expect(mask).toMatchObject({
+      mask: `${masks}/nested/deeper/inner pair.mask.png`,
+      rle: { counts: expect.any(String) },
+    });
     await expect(readFile(`${masks}/nested/deeper/inner pair.mask.png`)).resolves.toBeInstanceOf(Buffer);
   });
 

@@ -22,7 +22,7 @@ const decode = (b: Uint8Array) => new TextDecoder().decode(b);
 describe('Batch worker entry point (the GPU container’s command) on the cpu engine', () => {
   let s3: EmbeddedS3;
   const submitted: { job: string; chunks: number }[] = [];
-  const job = 'gpu/big-job';
+  const job = 'gpu-big-job';
   let ids: string[];
 
   beforeAll(async () => {
@@ -119,7 +119,7 @@ describe('Batch worker entry point (the GPU container’s command) on the cpu en
 
   it('leaves exactly one record per pair when a child is killed mid-shard and Batch runs it again', async () => {
     // Prepare: another job of 10 chunks on the Batch route.
-    const killed = 'gpu/killed';
+    const killed = 'gpu-killed';
     const truth = (await readTruthLines(evalDir)).slice(0, 30) as { image: string; text: string }[];
     const lines = truth.map((t, i) => ({ id: `k${i}`, image: `uploads/killed/${i}.png`, text: t.text }));
     for (const [i, t] of truth.entries()) await s3.store.put(lines[i].image, readFileSync(path.join(evalDir, t.image)));
@@ -162,7 +162,7 @@ describe('Batch worker entry point (the GPU container’s command) on the cpu en
 
   it('runs a shard to exactly one record per pair behind an S3 endpoint answering SlowDown and resetting connections', async () => {
     // Prepare: a third job, and the local S3 front before the server, injecting faults.
-    const stormy = 'gpu/stormy';
+    const stormy = 'gpu-stormy';
     const truth = (await readTruthLines(evalDir)).slice(0, 12) as { image: string; text: string }[];
     const lines = truth.map((t, i) => ({ id: `s${i}`, image: `uploads/stormy/${i}.png`, text: t.text }));
     for (const [i, t] of truth.entries()) await s3.store.put(lines[i].image, readFileSync(path.join(evalDir, t.image)));

@@ -15,6 +15,7 @@ import { jobKeys, pairKeys } from '../../lambdas/core/keys.js';
 import type { ObjectStore } from '../../lambdas/core/ports.js';
 import { OutputRecordSchema } from '../../lambdas/core/records.js';
 import type { LocalPipeline } from '../../lambdas/local/local-pipeline.js';
+import { inboxMaskKey } from '../helpers/inbox.js';
 import { startTestPipeline } from '../helpers/local-pipeline.js';
 import { parityPairs } from '../helpers/runtime.js';
 import { withOverrides } from '../helpers/store-wrappers.js';
@@ -32,7 +33,8 @@ describe('Pipeline: local mode over the embedded S3 server', () => {
   let png2: Buffer;
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'fusebatch-e2e-'));
-    pipeline = await start(dir);
+    // Both mask forms, so that odd ids are tried in mask keys too.
+    pipeline = await start(dir, { maskFormat: 'both' });
     png = await readFile(path.join(parityPairs, 'parity-00000.png'));
     png2 = await readFile(path.join(parityPairs, 'parity-00001.png'));
   });
@@ -65,7 +67,7 @@ describe('Pipeline: local mode over the embedded S3 server', () => {
     // Assess
     const record = await readRecord(store, pairKeys.result(id));
     expect(record).toMatchObject({ id, status: 'ok', inputs: { image: `inbox/${id}.png`, text: 'a red circle' } });
-    expect(await store.exists(pairKeys.mask(id, 'mask'))).toBe(true);
+    expect(await store.exists(await inboxMaskKey(store, id, record.model, 'mask'))).toBe(true);
   });
 
   it('returns one correct result when both halves arrive at once', async () => {
@@ -90,7 +92,10 @@ describe('Pipeline: local mode over the embedded S3 server', () => {
       expect(record.id).toBe(id);
       expect(record.status).toBe('ok');
       const mask = record.status === 'ok' ? record.tasks.mask : null;
-      expect(mask).toMatchObject({ mask: pairKeys.mask(id, 'mask') });
+      expect(mask).toMatchObject({
+        mask: await inboxMaskKey(pipeline.store, id, record.model, 'mask'),
+        rle: { size: [128, 128] },
+      });
     },
   );
 

@@ -15,6 +15,7 @@ import type { ObjectStore } from '../../lambdas/core/ports.js';
 import { OutputRecordSchema } from '../../lambdas/core/records.js';
 import { type LocalPipeline, startLocalPipeline } from '../../lambdas/local/local-pipeline.js';
 import { runHandlerInFreshProcess, s3Event, startEmbeddedS3 } from '../helpers/fresh-process.js';
+import { inboxMaskKey } from '../helpers/inbox.js';
 import { synthesizeLambdaAssets } from '../helpers/lambda-assets.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -70,7 +71,7 @@ describe('Pipeline: the image-only seed model (models/seed-multitask), locally',
       tasks: { task1: { width: 64, height: 64, range: [0, 1] }, task2: { width: 64, height: 64 } },
     });
     expect(record.inputs).not.toHaveProperty('text');
-    expect(await store.exists(pairKeys.mask('alone/p0', 'task1'))).toBe(true);
+    expect(await store.exists(await inboxMaskKey(store, 'alone/p0', record.model, 'task1'))).toBe(true);
     expect(await store.exists(pairKeys.result('alone/p1'))).toBe(false);
   });
 

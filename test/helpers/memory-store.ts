@@ -84,11 +84,17 @@ export class MemoryStore implements ObjectStore {
     this.write(key, body, metadata);
   }
 
-  async putIf(key: string, body: Uint8Array | string, condition: WriteCondition): Promise<string | null> {
+  async putIf(
+    key: string,
+    body: Uint8Array | string,
+    condition: WriteCondition,
+    _type?: string,
+    metadata?: Record<string, string>,
+  ): Promise<string | null> {
     this.calls.putIf++;
     const current = this.objects.get(key);
     if ('ifNoneMatch' in condition ? current : current?.etag !== condition.ifMatch) return null;
-    return this.write(key, body);
+    return this.write(key, body, metadata);
   }
 
   async exists(key: string): Promise<boolean> {

@@ -18,6 +18,13 @@ describe('Pipeline configuration: props over CDK context over defaults, validate
     expect(config.gpu).toMatchObject({ timeoutSeconds: 7200, deadlineSeconds: 6480, secondsPerChunk: 5 });
   });
 
+  it('keeps masks inline as COCO RLE by default; png or both on request, nothing else', () => {
+    expect(resolvePipelineConfig({}, {}).masks).toBe('rle');
+    expect(resolvePipelineConfig({}, { 'fusebatch:masks': 'png' }).masks).toBe('png');
+    expect(resolvePipelineConfig({ masks: 'both' }, { 'fusebatch:masks': 'png' }).masks).toBe('both');
+    expect(() => resolvePipelineConfig({}, { 'fusebatch:masks': 'jpeg' })).toThrow(/masks: /);
+  });
+
   it('gives the queue two receives beyond the worker’s attempts, and a Batch child a deadline of at least 60 s', () => {
     // Act
     const config = resolvePipelineConfig(

@@ -12,6 +12,7 @@ import type { ChunkMessage } from '../../lambdas/core/ports.js';
 import { OutputRecordSchema } from '../../lambdas/core/records.js';
 import { createIngestHandler } from '../../lambdas/handlers/ingest.js';
 import { type EmbeddedS3, runHandlerInFreshProcess, s3Event, startEmbeddedS3 } from '../helpers/fresh-process.js';
+import { inboxMaskKey } from '../helpers/inbox.js';
 import { type LambdaAssets, synthesizeLambdaAssets, zippedSize } from '../helpers/lambda-assets.js';
 import { evalDir, readTruthLines } from '../helpers/runtime.js';
 
@@ -34,6 +35,8 @@ describe('Lambda packages (bundle + WASM + model), run in fresh processes', () =
       FUSEBATCH_CHUNK_SIZE: '4',
       FUSEBATCH_DLQ_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/unused-dlq',
       FUSEBATCH_MAX_RECEIVE_COUNT: '3',
+      // Both mask forms: the setting reaches the packaged function, and the PNG key is tried too.
+      FUSEBATCH_MASKS: 'both',
     };
     truth = (await readTruthLines(evalDir)).slice(0, 6);
   }, 180_000);
@@ -78,7 +81,12 @@ describe('Lambda packages (bundle + WASM + model), run in fresh processes', () =
     expect(run.result).toEqual([{ outcome: 'processed', id: 'bundle/p1', status: 'ok' }]);
     const record = OutputRecordSchema.parse(JSON.parse(decode(await s3.store.get(pairKeys.result('bundle/p1')))));
     expect(record).toMatchObject({ status: 'ok', engine: 'wasm', model: { name: 'shapes-reference' } });
-    expect(await s3.store.exists(pairKeys.mask('bundle/p1', 'mask'))).toBe(true);
+    const maskKey = await inboxMaskKey(s3.store, 'bundle/p1', record.model, 'mask');
+    expect(await s3.store.exists(maskKey)).toBe(true);
+    expect(record.status === 'ok' && record.tasks.mask).toMatchObject({
+      mask: maskKey,
+      rle: { counts: expect.any(String) },
+    });
     // Powertools metrics are printed as CloudWatch embedded metric format.
     expect(run.stdout).toContain('"PairsProcessed":1');
   }, 120_000);

@@ -7,16 +7,24 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { BatchClient, SubmitJobCommand } from '@aws-sdk/client-batch';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { z } from 'zod';
+import { AwsBatchRoute } from '../../lambdas/adapters/batch-route.js';
 import { queryRecordFiles } from '../../lambdas/adapters/duckdb-query.js';
 import { SharpImageDecoder } from '../../lambdas/adapters/image-codec.js';
 import { readManifest } from '../../lambdas/adapters/model-bundle.js';
+import { BUCKET_ACCESS, type BucketAccess } from '../../lambdas/core/access.js';
+import { markerKey } from '../../lambdas/core/completion.js';
+import { jobKeys, PREFIXES, pairKeys, RESULT_PREFIXES } from '../../lambdas/core/keys.js';
 import { runPipeline } from '../../lambdas/core/pipeline.js';
 import { glueColumns } from '../../lambdas/core/result-table.js';
+import { BatchWorkerEnvSchema, IngestEnvSchema, WorkerEnvSchema } from '../../lambdas/entry/env.js';
 import { buildApp } from '../../lib/app.js';
 import { sharpPackages } from '../../lib/fused-inference-pipeline.js';
 import { allKindsManifest, allKindsModel } from '../helpers/all-kinds.js';
+import { iamPatternMatches } from '../helpers/iam-patterns.js';
 
 // biome-ignore lint/suspicious/noTemplateCurlyInString: Athena's placeholder syntax, not JavaScript's
 const ATHENA_JOB_TEMPLATE = '/results/jobs/${job}/';
@@ -25,7 +33,10 @@ const context = JSON.parse(readFileSync(path.join(ROOT, 'cdk.json'), 'utf8')).co
 
 type Resources = Record<string, { Type: string; Properties: Record<string, any> }>;
 
-/** `action resource` lines of a role's policies, with bucket ARNs written as `bucket` and other refs by logical id. */
+/**
+ * `action resource` lines of a role's policies, with bucket ARNs written as `bucket` and other refs
+ * by logical id; a statement's conditions follow as `when KEY OPERATOR VALUE`, one line per value.
+ */
 function grants(template: Template, roleLogicalIdPrefix: string): string[] {
   const policies = template.findResources('AWS::IAM::Policy') as Resources;
   const lines: string[] = [];
@@ -41,8 +52,17 @@ function grants(template: Template, roleLogicalIdPrefix: string): string[] {
     if (!roles.some((r) => r.startsWith(roleLogicalIdPrefix))) continue;
     for (const statement of policy.Properties.PolicyDocument.Statement) {
       expect(statement.Effect).toBe('Allow');
+      const conditions = Object.entries(statement.Condition ?? {}).flatMap(([operator, tests]) =>
+        Object.entries(tests as Record<string, unknown>).flatMap(([key, values]) =>
+          [values].flat().map((value) => ` when ${key} ${operator} ${value}`),
+        ),
+      );
       for (const action of [statement.Action].flat()) {
-        for (const resource of [statement.Resource].flat()) lines.push(`${action} ${name(resource)}`);
+        for (const resource of [statement.Resource].flat()) {
+          for (const condition of conditions.length ? conditions : ['']) {
+            lines.push(`${action} ${name(resource)}${condition}`);
+          }
+        }
       }
     }
   }
@@ -50,6 +70,93 @@ function grants(template: Template, roleLogicalIdPrefix: string): string[] {
 }
 
 const stripHashes = (lines: string[]) => lines.map((l) => l.replace(/[0-9A-F]{8}\b/g, ''));
+
+/** The S3 lines `grants` should find for a role with this access (core/access.ts). */
+const s3GrantsOf = (access: BucketAccess) =>
+  [
+    ...access.read.map((pattern) => `s3:GetObject bucket/${pattern}`),
+    ...access.write.map((pattern) => `s3:PutObject bucket/${pattern}`),
+    ...access.list.map((pattern) => `s3:ListBucket bucket when s3:prefix StringLike ${pattern}`),
+  ].sort();
+
+/**
+ * Whether `grants` lines allow an action on a key (for s3:ListBucket, a listing of that prefix),
+ * matched as IAM matches: what the deployed role may do, read from the template.
+ */
+function permits(grantLines: string[], action: string, key: string): boolean {
+  return grantLines.some((line) => {
+    const [lineAction, resource] = line.split(' ');
+    if (lineAction !== action) return false;
+    if (action === 's3:ListBucket') {
+      const prefixTest = / when s3:prefix StringLike (.*)$/.exec(line);
+      return resource === 'bucket' && (prefixTest === null || iamPatternMatches(prefixTest[1], key));
+    }
+    return resource.startsWith('bucket/') && iamPatternMatches(resource.slice('bucket/'.length), key);
+  });
+}
+
+/** The variables the construct sets for each entry point, by name, with their values (tokens as template objects). */
+function entryEnvironments(template: Template) {
+  const resources = Object.entries(template.toJSON().Resources as Resources);
+  const lambdaEnvironment = (prefix: string): Record<string, unknown> =>
+    resources.find(([id, r]) => r.Type === 'AWS::Lambda::Function' && new RegExp(`^${prefix}[0-9A-F]{8}$`).test(id))![1]
+      .Properties.Environment.Variables;
+  const jobDefinition = resources.find(([, r]) => r.Type === 'AWS::Batch::JobDefinition')?.[1];
+  return {
+    ingest: lambdaEnvironment('PipelineIngest'),
+    worker: lambdaEnvironment('PipelineWorker'),
+    batch: jobDefinition
+      ? Object.fromEntries(
+          (jobDefinition.Properties.ContainerProperties.Environment as { Name: string; Value: unknown }[]).map((e) => [
+            e.Name,
+            e.Value,
+          ]),
+        )
+      : undefined,
+  };
+}
+
+/** The variables the Batch route gives each child it submits (as it submits them, to a recording client). */
+async function variablesSubmittedToBatch(): Promise<Record<string, string>> {
+  const sent: SubmitJobCommand['input'][] = [];
+  const client = {
+    send: async (command: SubmitJobCommand) => {
+      sent.push(command.input);
+      return { jobId: 'id' };
+    },
+  } as unknown as BatchClient;
+  await new AwsBatchRoute(client, 'queue', 'definition', { secondsPerChunk: 5, timeoutSeconds: 7200 }).submit(
+    'j',
+    2000,
+  );
+  return Object.fromEntries(sent[0].containerOverrides!.environment!.map((e) => [e.name!, e.value!]));
+}
+
+/**
+ * Every FUSEBATCH_* variable set is one the entry point's schema parses (a plain value parses as
+ * its field), and every variable the schema requires is set.
+ */
+function expectParsedBy(schema: z.ZodObject, variables: Record<string, unknown>, entry: string) {
+  const parsed = Object.keys(schema.shape);
+  const ours = Object.keys(variables).filter((name) => name.startsWith('FUSEBATCH_'));
+  expect(ours.length, entry).toBeGreaterThan(2);
+  expect(
+    ours.filter((name) => !parsed.includes(name)),
+    `${entry}: set, but not parsed`,
+  ).toEqual([]);
+  const required = Object.entries(schema.shape)
+    .filter(([, field]) => !(field as z.ZodType).safeParse(undefined).success)
+    .map(([name]) => name);
+  expect(
+    required.filter((name) => !(name in variables)),
+    `${entry}: required, but not set`,
+  ).toEqual([]);
+  for (const name of ours) {
+    const value = variables[name];
+    if (typeof value !== 'string') continue; // a token: a queue's URL, an ARN
+    expect((schema.shape[name] as z.ZodType).safeParse(value).success, `${entry}: ${name}=${value}`).toBe(true);
+  }
+}
 
 /** A failure queue: SQS-encrypted, TLS-only, 14 days, and an alarm as soon as it holds a message. */
 function expectFailureQueue(template: Template, logicalIdPrefix: string) {
@@ -195,7 +302,11 @@ describe('CDK app: the synthesized stack', () => {
     expect(functions).toHaveLength(2);
     for (const [, fn] of functions) {
       expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['x86_64'], MemorySize: 3538 });
-      expect(fn.Properties.Environment.Variables).toMatchObject({ FUSEBATCH_ENGINE: 'wasm', FUSEBATCH_THREADS: '2' });
+      expect(fn.Properties.Environment.Variables).toMatchObject({
+        FUSEBATCH_ENGINE: 'wasm',
+        FUSEBATCH_THREADS: '2',
+        FUSEBATCH_MASKS: 'rle',
+      });
     }
     const worker = functions.find(([id]) => id.startsWith('PipelineWorker'))![1].Properties;
     expect(worker).toMatchObject({ Timeout: 60, ReservedConcurrentExecutions: 10 });
@@ -213,6 +324,14 @@ describe('CDK app: the synthesized stack', () => {
       FUSEBATCH_BATCH_TIMEOUT_SECONDS: '7200',
     });
     expect(ingest.Environment.Variables).not.toHaveProperty('FUSEBATCH_BATCH_MAX_SHARDS');
+  });
+
+  it('sets for each entry point only variables its schema parses, and every one it requires', async () => {
+    const environments = entryEnvironments(template);
+    expectParsedBy(IngestEnvSchema, environments.ingest, 'ingest');
+    expectParsedBy(WorkerEnvSchema, environments.worker, 'worker');
+    // A Batch child gets the job definition's variables and, at each submission, its job's.
+    expectParsedBy(BatchWorkerEnvSchema, { ...environments.batch, ...(await variablesSubmittedToBatch()) }, 'batch');
   });
 
   it('feeds the worker from a queue with a dead-letter queue, 6 × its timeout of visibility, and partial batch responses', () => {
@@ -300,48 +419,147 @@ describe('CDK app: the synthesized stack', () => {
     expectFailureQueue(template, 'PipelineBatchFailureQueue');
   });
 
-  it('grants the ingest function exactly the prefixes and actions it uses', () => {
-    expect(stripHashes(grants(template, 'PipelineIngestRole'))).toEqual([
-      'batch:SubmitJob PipelineGpuJob',
-      'batch:SubmitJob PipelineGpuJobQueue',
-      'logs:CreateLogStream PipelineIngestLogs',
-      'logs:PutLogEvents PipelineIngestLogs',
-      's3:GetObject bucket/inbox/*',
-      's3:GetObject bucket/jobs/*',
-      // A redrive reads errors parts for retryable records.
-      's3:GetObject bucket/results/jobs/*/errors/*',
-      's3:GetObject bucket/state/*',
-      's3:ListBucket bucket',
-      's3:PutObject bucket/results/jobs/*/_SUCCESS',
-      's3:PutObject bucket/results/pairs/*',
-      's3:PutObject bucket/state/*',
-      // Lambda sends failed events to the failure queue with the function's role.
-      'sqs:GetQueueAttributes PipelineIngestFailureQueue',
-      'sqs:GetQueueAttributes PipelineWorkerQueue',
-      'sqs:GetQueueUrl PipelineIngestFailureQueue',
-      'sqs:GetQueueUrl PipelineWorkerQueue',
-      'sqs:SendMessage PipelineIngestFailureQueue',
-      'sqs:SendMessage PipelineWorkerQueue',
-    ]);
+  it('grants the ingest function exactly the actions it uses, and of S3 exactly its row of the access table', () => {
+    expect(stripHashes(grants(template, 'PipelineIngestRole'))).toEqual(
+      [
+        'batch:SubmitJob PipelineGpuJob',
+        'batch:SubmitJob PipelineGpuJobQueue',
+        'logs:CreateLogStream PipelineIngestLogs',
+        'logs:PutLogEvents PipelineIngestLogs',
+        // Lambda sends failed events to the failure queue with the function's role.
+        'sqs:GetQueueAttributes PipelineIngestFailureQueue',
+        'sqs:GetQueueAttributes PipelineWorkerQueue',
+        'sqs:GetQueueUrl PipelineIngestFailureQueue',
+        'sqs:GetQueueUrl PipelineWorkerQueue',
+        'sqs:SendMessage PipelineIngestFailureQueue',
+        'sqs:SendMessage PipelineWorkerQueue',
+        ...s3GrantsOf(BUCKET_ACCESS.ingest),
+      ].sort(),
+    );
   });
 
-  it('grants the workers and the Batch job reads of inputs, writes of records, and of state only markers and stop', () => {
-    const s3 = [
-      's3:GetObject bucket/inbox/*',
-      's3:GetObject bucket/jobs/*',
-      's3:GetObject bucket/state/*',
-      's3:GetObject bucket/uploads/*',
-      's3:ListBucket bucket',
-      's3:PutObject bucket/results/jobs/*',
-      's3:PutObject bucket/state/jobs/*/done/*',
-      's3:PutObject bucket/state/jobs/*/stalled/*',
-      's3:PutObject bucket/state/jobs/*/stop.json',
-    ];
+  it('grants the workers and the Batch job, of S3, exactly their rows of the access table, and no Batch action', () => {
     const worker = stripHashes(grants(template, 'PipelineWorkerRole'));
-    expect(worker.filter((g) => g.startsWith('s3:'))).toEqual(s3);
+    expect(worker.filter((g) => g.startsWith('s3:'))).toEqual(s3GrantsOf(BUCKET_ACCESS.worker));
     expect(worker.filter((g) => g.startsWith('sqs:SendMessage'))).toEqual(['sqs:SendMessage PipelineDeadLetterQueue']);
     expect(worker.some((g) => g.startsWith('batch:'))).toBe(false);
-    expect(stripHashes(grants(template, 'PipelineGpuJobRole'))).toEqual(s3);
+    expect(stripHashes(grants(template, 'PipelineGpuJobRole'))).toEqual(s3GrantsOf(BUCKET_ACCESS.batchJob));
+  });
+
+  it('lets the ingest function read inputs, state and errors parts, write state and single pairs’ results, and list only there', () => {
+    const ingest = grants(template, 'PipelineIngestRole');
+    const can = (action: string, key: string) => permits(ingest, action, key);
+    for (const key of [
+      pairKeys.image('a/cat', 'png'),
+      pairKeys.text('a/cat'),
+      'jobs/run.jsonl',
+      jobKeys.redrive('run'),
+      jobKeys.status('j'),
+      jobKeys.lease('j'),
+      jobKeys.errors('j', 0),
+    ]) {
+      expect(can('s3:GetObject', key), key).toBe(true);
+    }
+    // A redrive reads errors parts, never a job's results or anyone's records.
+    for (const key of [jobKeys.part('j', 0), jobKeys.mask('j', 'p', 'seg'), pairKeys.result('p'), 'uploads/x.png']) {
+      expect(can('s3:GetObject', key), key).toBe(false);
+    }
+    for (const key of [
+      jobKeys.status('j'),
+      jobKeys.chunk('j', 7),
+      jobKeys.lease('j'),
+      jobKeys.routed('j'),
+      jobKeys.generation('j', 1),
+      pairKeys.result('a/cat'),
+      pairKeys.mask('a/cat', 'v1', 'seg'),
+      jobKeys.success('j'),
+    ]) {
+      expect(can('s3:PutObject', key), key).toBe(true);
+    }
+    for (const key of [
+      jobKeys.part('j', 0),
+      jobKeys.errors('j', 0),
+      jobKeys.mask('j', 'p', 'seg'),
+      pairKeys.image('a/cat', 'png'),
+      jobKeys.redrive('j'),
+    ]) {
+      expect(can('s3:PutObject', key), key).toBe(false);
+    }
+    // What it lists (a pair's siblings, a job's generations and stalled chunks), and a key it
+    // reads as a prefix: S3 answers a missing key with 404 only to a role that may list it.
+    for (const prefix of [
+      `${PREFIXES.inbox}a/cat.`,
+      jobKeys.generationsPrefix('j'),
+      jobKeys.stalledPrefix('j'),
+      jobKeys.status('j'),
+      jobKeys.errors('j', 0),
+      'jobs/run.jsonl',
+      // whether a job's folder holds records, for a name whose state is gone
+      jobKeys.results('j'),
+      // a single pair's record, for its conditional write
+      pairKeys.result('a/cat'),
+    ]) {
+      expect(can('s3:ListBucket', prefix), prefix).toBe(true);
+    }
+    for (const prefix of ['', PREFIXES.results, RESULT_PREFIXES.jobs, 'uploads/']) {
+      expect(can('s3:ListBucket', prefix), prefix).toBe(false);
+    }
+  });
+
+  it('lets the workers and the Batch job read inputs and state, write a job’s records and markers, never its status or results elsewhere', () => {
+    for (const role of ['PipelineWorkerRole', 'PipelineGpuJobRole']) {
+      const lines = grants(template, role);
+      const can = (action: string, key: string) => permits(lines, action, key);
+      for (const key of [
+        pairKeys.image('a/cat', 'png'),
+        'uploads/2026/cat.png',
+        'jobs/images/cat.webp',
+        jobKeys.status('j'),
+        jobKeys.chunk('j', 7),
+        jobKeys.stop('j'),
+      ]) {
+        expect(can('s3:GetObject', key), `${role} ${key}`).toBe(true);
+      }
+      for (const key of [jobKeys.part('j', 0), jobKeys.errors('j', 0), pairKeys.result('p'), 'elsewhere/cat.png']) {
+        expect(can('s3:GetObject', key), `${role} ${key}`).toBe(false);
+      }
+      for (const key of [
+        jobKeys.part('j', 0),
+        jobKeys.errors('j', 100_000),
+        jobKeys.mask('j', 'a/cat', 'seg'),
+        jobKeys.success('j'),
+        markerKey({ job: 'j', chunks: 250, fanout: 100 }, 1, { node: 2, version: 1, results: 9, errors: 1 }),
+        jobKeys.stalled('j', 3),
+        jobKeys.stop('j'),
+      ]) {
+        expect(can('s3:PutObject', key), `${role} ${key}`).toBe(true);
+      }
+      for (const key of [
+        'state/jobs/x/status.json',
+        jobKeys.status('j'),
+        jobKeys.chunk('j', 0),
+        jobKeys.lease('j'),
+        jobKeys.routed('j'),
+        jobKeys.generation('j', 1),
+        pairKeys.result('p'),
+        pairKeys.image('a/cat', 'png'),
+      ]) {
+        expect(can('s3:PutObject', key), `${role} ${key}`).toBe(false);
+      }
+      for (const prefix of [
+        jobKeys.done('j', 0, 0),
+        `${jobKeys.done('j', 0, 0)}3.`,
+        jobKeys.stalledPrefix('j'),
+        pairKeys.image('a/cat', 'png'),
+        'uploads/2026/cat.png',
+        jobKeys.status('j'),
+      ]) {
+        expect(can('s3:ListBucket', prefix), `${role} ${prefix}`).toBe(true);
+      }
+      for (const prefix of ['', PREFIXES.results, jobKeys.partsPrefix('j'), 'elsewhere/']) {
+        expect(can('s3:ListBucket', prefix), `${role} ${prefix}`).toBe(false);
+      }
+    }
   });
 
   it('uses a * resource only where AWS offers no narrower one', () => {
@@ -384,6 +602,7 @@ describe('CDK app: the synthesized stack', () => {
         // The deadline: 7,200 s less max(60 s, 10 %).
         Environment: Match.arrayWith([
           { Name: 'FUSEBATCH_ENGINE', Value: 'cuda' },
+          { Name: 'FUSEBATCH_MASKS', Value: 'rle' },
           { Name: 'FUSEBATCH_DEADLINE_SECONDS', Value: '6480' },
         ]),
         Image: { 'Fn::Sub': Match.stringLikeRegexp('container-assets') },
@@ -479,6 +698,9 @@ describe('CDK app: options', () => {
     template.resourceCountIs('AWS::EC2::VPC', 0);
     template.resourceCountIs('AWS::Events::Rule', 0);
     expect(JSON.stringify(template.toJSON())).not.toContain('FUSEBATCH_BATCH_');
+    const environments = entryEnvironments(template);
+    expectParsedBy(IngestEnvSchema, environments.ingest, 'ingest');
+    expectParsedBy(WorkerEnvSchema, environments.worker, 'worker');
     expect(JSON.stringify(template.toJSON())).not.toContain('BatchFailure');
     // Failed S3 events are kept either way.
     expectFailureQueue(template, 'PipelineIngestFailureQueue');

@@ -44,7 +44,10 @@ describe('Report: every task kind, drawn in headless Chromium', () => {
     }
     records = [];
     const masks = objectMaskStore(s3.store, (id, task) => jobKeys.mask(JOB, id, task));
-    for await (const r of runPipeline(pairs, { model: allKindsModel(), images: new SharpImageDecoder(), masks })) {
+    // PNG objects for every dense kind, so that the report reads them from the bucket here
+    // (report.test.ts reads masks and class maps inline, the default).
+    const options = { model: allKindsModel(), images: new SharpImageDecoder(), masks, maskFormat: 'png' as const };
+    for await (const r of runPipeline(pairs, options)) {
       records.push(r);
     }
     await s3.store.put(

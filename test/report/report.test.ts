@@ -13,6 +13,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeDensePng, decodeMaskPng, readTruthImage } from '../../lambdas/adapters/image-codec.js';
 import { ReportError, writeReport } from '../../lambdas/cli/report.js';
+import { decodeRle } from '../../lambdas/core/coco-rle.js';
 import { Evaluation } from '../../lambdas/core/evaluation.js';
 import type { ClassificationResult } from '../../lambdas/core/kinds/classification.js';
 import type { BinaryMask } from '../../lambdas/core/kinds/index.js';
@@ -68,7 +69,12 @@ describe('Report: a job as one HTML file, in headless Chromium', () => {
     for (const r of job.records.filter((r): r is ResultRecord => r.status === 'ok')) {
       const t = job.truth.get(r.id)!;
       const mask = r.tasks.mask as SegmentationResult;
-      const predicted = mask.mask ? await decodeMaskPng(await pipeline.store.get(mask.mask)) : null;
+      // The pipeline's default keeps masks inline (COCO RLE); a PNG key is read the same way.
+      const predicted = mask.rle
+        ? decodeRle(mask.rle)
+        : mask.mask
+          ? await decodeMaskPng(await pipeline.store.get(mask.mask))
+          : null;
       const target = await decodeMaskPng(path.join(evalDir, String(t.mask)));
       const empty = !target.data.some((v) => v > 127);
       const maskIou = predicted ? iou(predicted, target) : empty ? 1 : 0;
@@ -121,7 +127,8 @@ describe('Report: a job as one HTML file, in headless Chromium', () => {
   });
 
   it('shows the errors by code and the per-task metrics of the evaluation', async () => {
-    // Prepare
+    // Prepare: the masks and class maps are in the records (RLE); no stored picture may be read.
+    expect((await pipeline.store.list(`results/jobs/${JOB}/_masks/`)).length).toBe(0);
     const evaluation = new Evaluation(
       pipeline.model.manifest,
       (ref, form) => readTruthImage(path.join(evalDir, ref), form),

@@ -181,7 +181,12 @@ describe('Function: runPipeline', () => {
     const masks = { save: () => Promise.reject(slowDown) };
     // Act
     const run = collect(
-      runPipeline([memoryPair('a', png, 'a red circle')], { model, images: new SharpImageDecoder(), masks }),
+      runPipeline([memoryPair('a', png, 'a red circle')], {
+        model,
+        images: new SharpImageDecoder(),
+        masks,
+        maskFormat: 'png', // masks as PNG objects: the store is written to
+      }),
     );
     // Assess
     await expect(run).rejects.toBe(slowDown);
@@ -236,7 +241,13 @@ describe('Function: runPipeline', () => {
     const pairs = Array.from({ length: 5 }, (_, i) => memoryPair(`p${i}`, png, 'a red circle'));
     // Act
     const records = await collect(
-      runPipeline(pairs, { model: { ...model, engine }, images: new SharpImageDecoder(), masks, batchSize: 2 }),
+      runPipeline(pairs, {
+        model: { ...model, engine },
+        images: new SharpImageDecoder(),
+        masks,
+        maskFormat: 'png', // masks as PNG objects, whose writes the next batch overlaps
+        batchSize: 2,
+      }),
     );
     // Assess: the second batch's run starts before the first batch's masks are all saved.
     expect(records.map((r) => r.id)).toEqual(['p0', 'p1', 'p2', 'p3', 'p4']);

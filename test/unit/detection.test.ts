@@ -26,6 +26,7 @@ const ctx = (original: Size = input, mode: 'stretch' | 'contain' | 'cover' = 'st
   original,
   input,
   placement: placementFor(mode, original, input),
+  maskFormat: 'png',
   saveDense: async () => null,
 });
 const slice = (values: number[], dims: number[]) => ({ values: Float32Array.from(values), dims });

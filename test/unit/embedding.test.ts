@@ -10,6 +10,7 @@ const ctx = {
   original: { width: 1, height: 1 },
   input: { width: 1, height: 1 },
   placement: { scaleX: 1, scaleY: 1, offsetX: 0, offsetY: 0 },
+  maskFormat: 'png' as const,
   saveDense: async () => null,
 };
 const decode = (t: EmbeddingTask, values: number[]) =>

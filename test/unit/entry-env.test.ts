@@ -3,7 +3,14 @@
  * settings, and the Batch child's deadline, as the CDK construct sets them.
  */
 import { describe, expect, it } from 'vitest';
-import { BatchWorkerEnvSchema, EnvironmentError, IngestEnvSchema, parseEnv } from '../../lambdas/entry/env.js';
+import { ENV_NAMES } from '../../lambdas/core/env-names.js';
+import {
+  BatchWorkerEnvSchema,
+  EnvironmentError,
+  IngestEnvSchema,
+  parseEnv,
+  WorkerEnvSchema,
+} from '../../lambdas/entry/env.js';
 
 const ingestBase = {
   FUSEBATCH_BUCKET: 'b',
@@ -12,12 +19,38 @@ const ingestBase = {
 };
 
 describe('Entry point environments', () => {
+  it('parse every name of core/env-names.ts somewhere, each name a distinct FUSEBATCH_ variable', () => {
+    const names = Object.values(ENV_NAMES);
+    const parsed = new Set(
+      [IngestEnvSchema, WorkerEnvSchema, BatchWorkerEnvSchema].flatMap((schema) => Object.keys(schema.shape)),
+    );
+    expect(new Set(names).size).toBe(names.length);
+    for (const name of names) {
+      expect(name).toMatch(/^FUSEBATCH_[A-Z0-9_]+$/);
+      expect(parsed.has(name), name).toBe(true);
+    }
+    // And the other way: every FUSEBATCH_ variable a schema parses has its name there.
+    expect([...parsed].filter((name) => name.startsWith('FUSEBATCH_') && !names.includes(name as never))).toEqual([]);
+  });
+
   it('ingest: a 900 s lease by default, and no Batch sizing without the GPU route', () => {
     // Act
     const env = parseEnv('ingest', IngestEnvSchema, ingestBase);
     // Assess
     expect(env.FUSEBATCH_INGEST_LEASE_SECONDS).toBe(900);
     expect(env.FUSEBATCH_BATCH_SECONDS_PER_CHUNK).toBeUndefined();
+  });
+
+  it('reads the mask format (COCO RLE inline by default) and refuses one it does not know', () => {
+    expect(parseEnv('ingest', IngestEnvSchema, ingestBase).FUSEBATCH_MASKS).toBe('rle');
+    expect(parseEnv('ingest', IngestEnvSchema, { ...ingestBase, FUSEBATCH_MASKS: 'both' }).FUSEBATCH_MASKS).toBe(
+      'both',
+    );
+    const batch = { FUSEBATCH_BUCKET: 'b', FUSEBATCH_JOB: 'j', FUSEBATCH_MASKS: 'png' };
+    expect(parseEnv('batch-worker', BatchWorkerEnvSchema, batch).FUSEBATCH_MASKS).toBe('png');
+    expect(() => parseEnv('ingest', IngestEnvSchema, { ...ingestBase, FUSEBATCH_MASKS: 'gif' })).toThrow(
+      /FUSEBATCH_MASKS/,
+    );
   });
 
   it('ingest: with the GPU route, reads the sizing estimates and names each one missing', () => {

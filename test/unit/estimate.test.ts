@@ -54,7 +54,7 @@ const input = (lines: number, over: Partial<EstimateInput> = {}): EstimateInput 
   settings,
   calibration,
   prices: DEFAULT_PRICES,
-  maskMode: 'png',
+  maskFormat: 'png',
   localWorkers: 2,
   ...over,
 });
@@ -91,12 +91,12 @@ describe('Function: estimateJob', () => {
     expect(s3.outputPutsUsd).toBeCloseTo(2000 * 0.000005, 10);
   });
 
-  it('leaves out the masks’ PUTs when masks are kept inline (rle), and keeps them with both', () => {
+  it('leaves out the masks’ and class maps’ PUTs when they are kept inline (rle), and keeps them with both', () => {
     const png = estimateJob(input(1000)).routes.queue.s3.pairs.put;
-    const rle = estimateJob(input(1000, { maskMode: 'rle' })).routes.queue.s3.pairs.put;
-    const both = estimateJob(input(1000, { maskMode: 'both' })).routes.queue.s3.pairs.put;
+    const rle = estimateJob(input(1000, { maskFormat: 'rle' })).routes.queue.s3.pairs.put;
+    const both = estimateJob(input(1000, { maskFormat: 'both' })).routes.queue.s3.pairs.put;
     expect(png - rle).toBe(1000); // one mask a pair
-    expect(rle).toBe(1000); // the class map is still a PNG
+    expect(rle).toBe(1000); // a value map is a PNG whatever the format
     expect(both).toBe(png);
   });
 

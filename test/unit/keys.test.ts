@@ -103,7 +103,7 @@ describe('Key layout', () => {
   it('keeps everything the pipeline writes out of inbox/ and jobs/', () => {
     const written = [
       pairKeys.result('a/b'),
-      pairKeys.mask('a/b', 'mask'),
+      pairKeys.mask('a/b', '0123456789abcdef', 'mask'),
       jobKeys.part('j', 3),
       jobKeys.errors('j', 3),
       jobKeys.mask('j', 'a/b', 'mask'),

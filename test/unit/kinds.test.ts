@@ -1,13 +1,19 @@
 import { describe, expect, it } from 'vitest';
+import { decodeRle, encodeRle } from '../../lambdas/core/coco-rle.js';
+import { Evaluation } from '../../lambdas/core/evaluation.js';
 import { maskAtOriginalSize, maskStats } from '../../lambdas/core/kinds/dense.js';
-import { type DecodeContext, kindOf } from '../../lambdas/core/kinds/index.js';
-import { type Task, TaskSchema } from '../../lambdas/core/manifest.js';
+import { type BinaryMask, type DecodeContext, type DenseImage, kindOf } from '../../lambdas/core/kinds/index.js';
+import type { SegmentationResult } from '../../lambdas/core/kinds/segmentation.js';
+import { type ModelManifest, type Task, TaskSchema } from '../../lambdas/core/manifest.js';
+import type { MaskFormat } from '../../lambdas/core/mask-format.js';
 import { placementFor } from '../../lambdas/core/placement.js';
+import type { OutputRecord } from '../../lambdas/core/records.js';
 
 const ctx = (over: Partial<DecodeContext> = {}): DecodeContext => ({
   original: { width: 8, height: 8 },
   input: { width: 8, height: 8 },
   placement: { scaleX: 1, scaleY: 1, offsetX: 0, offsetY: 0 },
+  maskFormat: 'png',
   saveDense: async () => 'masks/p.mask.png',
   ...over,
 });
@@ -87,6 +93,78 @@ describe('Kinds: decoding', () => {
       coverage: Math.round((63 / 256) * 1e6) / 1e6,
       box: { x: 0, y: 0, width: 8, height: 8 },
     });
+  });
+});
+
+describe('Kinds: masks inline as COCO RLE', () => {
+  // A 4x4 logit plane stretched onto a 6x5 original: a blob in the top-left quarter.
+  const plane = new Array(16).fill(-10);
+  for (const i of [0, 1, 4, 5]) plane[i] = 10;
+  const segmentation = task({ name: 'mask', kind: 'segmentation', output: 'o' });
+  const decodeIn = async (maskFormat: MaskFormat) => {
+    const saved: DenseImage[] = [];
+    const original = { width: 6, height: 5 };
+    const result = (await kindOf(segmentation).decode(
+      segmentation,
+      [slice(plane, [1, 4, 4])],
+      ctx({
+        original,
+        placement: placementFor('stretch', original, { width: 8, height: 8 }),
+        maskFormat,
+        saveDense: async (_name, image) => {
+          saved.push(image);
+          return 'k.png';
+        },
+      }),
+    )) as SegmentationResult;
+    return { result, saved };
+  };
+
+  it('png: the PNG key and no rle field, so records read as before', async () => {
+    const { result, saved } = await decodeIn('png');
+    expect(saved).toHaveLength(1);
+    expect(result.mask).toBe('k.png');
+    expect(Object.keys(result)).toEqual(['mask', 'width', 'height', 'coverage', 'box']);
+  });
+
+  it('rle: no PNG (mask null) and the mask as COCO RLE, which decodes to the mask png would have written', async () => {
+    const png = (await decodeIn('png')).saved[0];
+    const { result, saved } = await decodeIn('rle');
+    expect(saved).toHaveLength(0);
+    expect(result.mask).toBeNull();
+    expect(result.rle).toEqual(encodeRle(png as BinaryMask));
+    expect(result.rle?.size).toEqual([5, 6]);
+    expect(kindOf(segmentation).inlineDense?.(segmentation, result as never)).toEqual(png);
+  });
+
+  it('both: the key and the RLE', async () => {
+    const { result, saved } = await decodeIn('both');
+    expect(saved).toHaveLength(1);
+    expect(result).toMatchObject({ mask: 'k.png', rle: encodeRle(saved[0] as BinaryMask) });
+  });
+
+  it('scores IoU from the RLE in the record without loading a stored mask', async () => {
+    // Prepare: the truth is the predicted mask less its first row.
+    const { result } = await decodeIn('rle');
+    const predicted = decodeRle(result.rle!);
+    const truthData = predicted.data.slice();
+    truthData.fill(0, 0, predicted.width);
+    const manifest = { tasks: [segmentation] } as ModelManifest;
+    const evaluation = new Evaluation(
+      manifest,
+      async () => ({ kind: 'mask', width: predicted.width, height: predicted.height, data: truthData }),
+      async () => {
+        throw new Error('a stored mask was read');
+      },
+    );
+    const record = { id: 'p', status: 'ok', tasks: { mask: result } } as unknown as OutputRecord;
+    // Act
+    const scores = await evaluation.judge(record, { mask: 'truth.png' });
+    // Assess
+    const inside = (d: Uint8Array) => d.filter((v) => v > 127).length;
+    const iou = inside(truthData) / inside(predicted.data);
+    expect(iou).toBeLessThan(1);
+    expect(scores.get('mask')).toMatchObject({ iou });
   });
 });
 

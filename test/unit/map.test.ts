@@ -15,6 +15,7 @@ const ctx = (original: Size, mode: 'stretch' | 'cover' = 'stretch', input: Size 
   original,
   input,
   placement: placementFor(mode, original, input),
+  maskFormat: 'png',
   saveDense: async (_name, image) => {
     saved.push(image);
     return 'k.png';

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { decodeDensePng, encodeDensePng } from '../../lambdas/adapters/image-codec.js';
+import { encodeRle } from '../../lambdas/core/coco-rle.js';
 import { type DecodeContext, type DenseImage, kindOf, type TruthIO } from '../../lambdas/core/kinds/index.js';
 import {
   classesFromScores,
@@ -28,12 +29,14 @@ const ctx = (original: Size, input: Size = original): DecodeContext => ({
   original,
   input,
   placement: placementFor('stretch', original, input),
+  maskFormat: 'png',
   saveDense: async (_name, image) => {
     saved.push(image);
     return 'k.png';
   },
 });
 const slice = (values: number[], dims: number[]) => ({ values: Float32Array.from(values), dims });
+const maskFrom = (bits: number[], size: Size) => ({ ...size, data: Uint8Array.from(bits, (b) => b * 255) });
 
 describe('Kind: semantic-segmentation decoding', () => {
   it('takes the best class of each pixel, a tie going to the earlier label, and counts coverage', async () => {
@@ -51,6 +54,37 @@ describe('Kind: semantic-segmentation decoding', () => {
     // Assess
     expect(result).toEqual({ map: 'k.png', width: 2, height: 2, coverage: { background: 0.25, cat: 0.5, dog: 0.25 } });
     expect(saved[0]).toMatchObject({ kind: 'classes', width: 2, height: 2, data: Uint8Array.from([2, 1, 0, 1]) });
+  });
+
+  it('rle: one COCO RLE per class present (none for an absent class), decoding to the map png would write', async () => {
+    // Prepare: 3×2 class ids (column-major runs differ from row-major ones); no pixel is 'dog'.
+    const ids = [
+      [0, 1, 1],
+      [1, 1, 0],
+    ].flat();
+    const t = task();
+    const original = { width: 3, height: 2 };
+    saved.length = 0;
+    await kindOf(t).decode(t, [slice(ids, [2, 3])], ctx(original));
+    const png = saved[0];
+    saved.length = 0;
+    // Act
+    const result = await kindOf(t).decode(t, [slice(ids, [2, 3])], { ...ctx(original), maskFormat: 'rle' });
+    // Assess
+    expect(saved).toHaveLength(0);
+    expect(result).toEqual({
+      map: null,
+      rle: {
+        background: { size: [2, 3], counts: encodeRle(maskFrom([1, 0, 0, 0, 0, 1], original)).counts },
+        cat: { size: [2, 3], counts: encodeRle(maskFrom([0, 1, 1, 1, 1, 0], original)).counts },
+      },
+      width: 3,
+      height: 2,
+      coverage: { background: 0.333333, cat: 0.666667, dog: 0 },
+    });
+    // Background down the columns is 1 0 | 0 0 | 0 1: runs 0, 1, 4, 1, written 0, 1, 4, then 1 - 1 = 0.
+    expect(result.rle?.background.counts).toBe('0140');
+    expect(kindOf(t).inlineDense?.(t, result)).toEqual(png);
   });
 
   it('decides each pixel as full bilinear arithmetic would, through every resize mode', () => {

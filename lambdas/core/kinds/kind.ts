@@ -12,6 +12,7 @@
  */
 import { z } from 'zod';
 import type { ColumnType } from '../columns.js';
+import type { MaskFormat } from '../mask-format.js';
 import type { Placement, Size } from '../placement.js';
 import type { ChartTally } from '../report/charts.js';
 
@@ -85,6 +86,11 @@ export interface DecodeContext {
   /** The model input's size. */
   readonly input: Size;
   readonly placement: Placement;
+  /**
+   * How masks and class maps are kept: inline as COCO RLE, as PNGs through saveDense, or both
+   * (value maps are PNGs whatever it says).
+   */
+  readonly maskFormat: MaskFormat;
   /** Stores a dense output of this pair and task; returns its key, or null when they are not kept. */
   saveDense(taskName: string, image: DenseImage): Promise<string | null>;
 }
@@ -200,6 +206,11 @@ export interface TaskKind<
   decode(task: T, outputs: readonly OutputSlice[], ctx: DecodeContext): R | Promise<R>;
   /** The key of the dense output a result points to, for kinds that store one. */
   denseKey?(result: R): string | null;
+  /**
+   * The dense output a result carries in itself (COCO RLE), decoded; null when it carries none,
+   * and then the object at denseKey is the picture. Readers try this first: it costs no GET.
+   */
+  inlineDense?(task: T, result: R): DenseImage | null;
 
   /** The expected value in a truth line. */
   truthSchema(task: T): z.ZodType;

@@ -1,10 +1,13 @@
 /**
  * `segmentation`: binary masks. One channel [N, 1, H, W] (or [N, H, W]) → a mask at the
- * original image's size (a pixel is in when activation(x) >= threshold), stored as a 1-bit
- * PNG, with its coverage and bounding box in the record.
+ * original image's size (a pixel is in when activation(x) >= threshold), kept inline in the
+ * record as COCO RLE, as a 1-bit PNG, or both (DecodeContext.maskFormat), with its coverage and
+ * bounding box in the record.
  */
 import { z } from 'zod';
+import { CocoRleSchema, decodeRle, encodeRle } from '../coco-rle.js';
 import { col } from '../columns.js';
+import { writesPng, writesRle } from '../mask-format.js';
 import { HistogramTally, REPORT_HISTOGRAM_BINS } from '../report/histogram.js';
 import { maskAtOriginalSize, maskStats, nearestIndex, oneChannelPlane, planeSizeOf } from './dense.js';
 import {
@@ -31,13 +34,15 @@ export const SegmentationTaskSchema = z.object({
 export const SegmentationResultSchema = z
   .strictObject({
     mask: z.string().nullable(),
+    /** Absent when masks are kept as PNGs only, so that those records read as before. */
+    rle: CocoRleSchema.optional(),
     width: z.number().int(),
     height: z.number().int(),
     coverage: z.number(),
     box: BoxSchema.nullable(),
   })
   .describe(
-    'segmentation: the mask PNG key (null when masks are not written), its size (the original image size), the fraction of pixels in the mask and their bounding box',
+    'segmentation: the mask PNG key (null when no PNG is written), the mask as COCO RLE (absent when masks are PNGs only), its size (the original image size), the fraction of pixels in the mask and their bounding box',
   );
 
 export type SegmentationTask = z.infer<typeof SegmentationTaskSchema>;
@@ -79,7 +84,8 @@ interface SegmentationScore extends PairScore {
 
 export const segmentation = {
   kind: 'segmentation',
-  about: 'a binary mask at the original image size (1-bit PNG), its coverage and bounding box',
+  about:
+    'a binary mask at the original image size (COCO RLE in the record, or a 1-bit PNG), its coverage and bounding box',
   needsImage: true,
   taskSchema: SegmentationTaskSchema,
   outputs: (task) => [oneChannelPlane(task.output)],
@@ -88,6 +94,7 @@ export const segmentation = {
   column: () =>
     col.struct({
       mask: col.string,
+      rle: col.struct({ size: col.array(col.int), counts: col.string }),
       width: col.int,
       height: col.int,
       coverage: col.double,
@@ -103,10 +110,12 @@ export const segmentation = {
       rawCutoff(task),
     );
     const stats = maskStats(mask);
-    const key = await ctx.saveDense(task.name, { kind: 'mask', ...mask });
-    return { mask: key, width: mask.width, height: mask.height, ...stats };
+    const key = writesPng(ctx.maskFormat) ? await ctx.saveDense(task.name, { kind: 'mask', ...mask }) : null;
+    const rle = writesRle(ctx.maskFormat) ? { rle: encodeRle(mask) } : {};
+    return { mask: key, ...rle, width: mask.width, height: mask.height, ...stats };
   },
   denseKey: (result) => result.mask,
+  inlineDense: (_task, result) => (result.rle ? { kind: 'mask', ...decodeRle(result.rle) } : null),
 
   truthSchema: () => z.string().min(1),
   async score(_task, result, expected, io) {

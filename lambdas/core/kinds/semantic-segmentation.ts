@@ -1,13 +1,16 @@
 /**
  * `semantic-segmentation`: a class for every pixel. Scores [N, C, H, W] (bilinear to the
  * original image, then the best class; ties go to the earlier label) or class ids [N, H, W]
- * / [N, 1, H, W] (nearest neighbour) → a class map at the original image's size, stored as an
- * 8-bit PNG whose pixel values are class indices in label order (with a palette, so viewers
- * show colours), and each class's coverage in the record.
+ * / [N, 1, H, W] (nearest neighbour) → a class map at the original image's size, kept inline
+ * as one COCO RLE mask per class present (the form of COCO's stuff segmentation results), as
+ * an 8-bit PNG whose pixel values are class indices in label order (with a palette, so viewers
+ * show colours), or both (DecodeContext.maskFormat); and each class's coverage in the record.
  * Metric: mean IoU over the classes (intersections and unions summed over the pairs).
  */
 import { z } from 'zod';
+import { type CocoRle, CocoRleSchema, decodeRle, encodeClassRles } from '../coco-rle.js';
 import { col } from '../columns.js';
+import { writesPng, writesRle } from '../mask-format.js';
 import type { Placement, Size } from '../placement.js';
 import { LabelCounts } from '../report/charts.js';
 import { axisSamples, forEachBilinearPixel, nearestIndex } from './dense.js';
@@ -44,12 +47,14 @@ export const SemanticSegmentationTaskSchema = z.object({
 export const SemanticSegmentationResultSchema = z
   .strictObject({
     map: z.string().nullable(),
+    /** Each class present, by label, as a COCO RLE mask; absent when class maps are PNGs only. */
+    rle: z.record(z.string(), CocoRleSchema).optional(),
     width: z.number().int(),
     height: z.number().int(),
     coverage: z.record(z.string(), z.number()),
   })
   .describe(
-    "semantic-segmentation: the class map PNG key (null when not written; pixel values are class indices in label order), its size (the original image size), and each class's fraction of the pixels",
+    "semantic-segmentation: the class map PNG key (null when not written; pixel values are class indices in label order), each class present as a COCO RLE mask by label (absent when class maps are PNGs only), its size (the original image size), and each class's fraction of the pixels",
   );
 
 export type SemanticSegmentationTask = z.infer<typeof SemanticSegmentationTaskSchema>;
@@ -133,6 +138,16 @@ export function classesFromIds(ids: Float32Array, planeSize: Size, input: Size, 
   return out;
 }
 
+/**
+ * One COCO RLE mask per class present, by label (absent classes are left out, as COCO leaves
+ * out categories an image lacks); the classes cover every pixel once, so the map decodes exactly.
+ */
+function classRles(task: SemanticSegmentationTask, map: { width: number; height: number; data: Uint8Array }) {
+  const out: Record<string, CocoRle> = {};
+  for (const [c, rle] of encodeClassRles(map)) if (c < task.labels.length) out[task.labels[c]] = rle;
+  return out;
+}
+
 /** Per-class intersections and unions of one pair. */
 interface SemanticScore extends PairScore {
   readonly intersections: readonly number[];
@@ -148,7 +163,8 @@ const asClasses = (image: DenseImage | null) => (image?.kind === 'classes' ? ima
 
 export const semanticSegmentation = {
   kind: 'semantic-segmentation',
-  about: 'a class per pixel at the original image size (8-bit PNG of class indices), and each class’s coverage',
+  about:
+    'a class per pixel at the original image size (a COCO RLE per class in the record, or an 8-bit PNG of class indices), and each class’s coverage',
   needsImage: true,
   taskSchema: SemanticSegmentationTaskSchema,
   refine: (task) => [
@@ -177,7 +193,14 @@ export const semanticSegmentation = {
   ],
 
   resultSchema: SemanticSegmentationResultSchema,
-  column: () => col.struct({ map: col.string, width: col.int, height: col.int, coverage: col.map(col.double) }),
+  column: () =>
+    col.struct({
+      map: col.string,
+      rle: col.map(col.struct({ size: col.array(col.int), counts: col.string })),
+      width: col.int,
+      height: col.int,
+      coverage: col.map(col.double),
+    }),
   async decode(task, [output], ctx) {
     const [first, ...rest] = output.dims;
     // [C, h, w] scores when C is the label count (and not a single channel of ids), else ids.
@@ -190,16 +213,31 @@ export const semanticSegmentation = {
     const counts = new Array<number>(task.labels.length).fill(0);
     for (const c of data) counts[c] = (counts[c] ?? 0) + 1;
     const image: DenseImage = { kind: 'classes', ...ctx.original, data, palette: paletteOf(task) };
-    const key = await ctx.saveDense(task.name, image);
+    const key = writesPng(ctx.maskFormat) ? await ctx.saveDense(task.name, image) : null;
+    const rle = writesRle(ctx.maskFormat) ? { rle: classRles(task, image) } : {};
     const pixels = data.length || 1;
     return {
       map: key,
+      ...rle,
       width: ctx.original.width,
       height: ctx.original.height,
       coverage: Object.fromEntries(task.labels.map((label, i) => [label, round6(counts[i] / pixels)])),
     };
   },
   denseKey: (result) => result.map,
+  inlineDense(task, result) {
+    if (!result.rle) return null;
+    const data = new Uint8Array(result.width * result.height);
+    for (const [label, rle] of Object.entries(result.rle)) {
+      const index = task.labels.indexOf(label);
+      const mask = decodeRle(rle);
+      if (index < 0 || mask.width !== result.width || mask.height !== result.height) {
+        throw new RangeError(`class '${label}': not a label of the task, or its RLE is not the map's size`);
+      }
+      for (let i = 0; i < data.length; i++) if (mask.data[i]) data[i] = index;
+    }
+    return { kind: 'classes', width: result.width, height: result.height, data, palette: paletteOf(task) };
+  },
 
   truthSchema: () => z.string().min(1),
   async score(task, result, expected, io) {
