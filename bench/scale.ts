@@ -31,14 +31,17 @@ import { encodeDensePng, SharpImageDecoder } from '../lambdas/adapters/image-cod
 import { listFolderPairs } from '../lambdas/adapters/local-files.js';
 import { loadModelBundle } from '../lambdas/adapters/model-bundle.js';
 import { createS3Client, S3ObjectStore } from '../lambdas/adapters/s3-store.js';
+import { loadCalibration } from '../lambdas/cli/estimate.js';
 import { runChunk } from '../lambdas/core/bucket-pipeline.js';
 import type { CocoRle } from '../lambdas/core/coco-rle.js';
+import { type Calibration, DEFAULT_PRICES, estimateJob } from '../lambdas/core/estimate.js';
 import { BoundedTasks, ingestJob } from '../lambdas/core/job-ingest.js';
 import { readJobStatus } from '../lambdas/core/job-status.js';
 import { ModelManifestSchema } from '../lambdas/core/manifest.js';
 import type { MaskFormat } from '../lambdas/core/mask-format.js';
 import { type RuntimeModel, runPipeline } from '../lambdas/core/pipeline.js';
 import type { ChunkMessage, ObjectStore } from '../lambdas/core/ports.js';
+import { resolvePipelineConfig } from '../lib/config.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
@@ -361,45 +364,55 @@ async function pairRates(formats: readonly MaskFormat[]): Promise<PairRate[]> {
   }
 }
 
-/** AWS list prices, us-east-1, x86, on-demand (2026): what the table multiplies the counts by. */
-const PRICES = {
-  lambdaGbSecond: 0.0000166667,
-  lambdaRequest: 0.2 / 1e6,
-  s3Put: 0.005 / 1000, // PUT, COPY, POST, LIST
-  s3Get: 0.0004 / 1000, // GET, HEAD
-  s3GbMonth: 0.023, // S3 Standard, first 50 TB
-  sqsRequest: 0.4 / 1e6,
-  gpuInstanceHour: 0.526, // g4dn.xlarge
-};
+/** S3 Standard storage, first 50 TB, per GB-month (us-east-1): what a month of mask bytes costs. */
+const S3_GB_MONTH_USD = 0.023;
 
+/** The bundle's calibration, over which each run's measured counts and rates are priced. */
+const bundleCalibration = (await loadCalibration(path.join(root, 'models/reference'))).calibration;
+
+/**
+ * Per 1,000,000 pairs by route, priced by the estimate's cost model (lambdas/core/estimate.ts,
+ * the one `fusebatch estimate` uses) with this run's counts, the format's rate and its PNG
+ * objects a pair; mask storage (a month of their bytes) is this bench's own addition.
+ */
 function costTable(perChunk: Record<string, number>, rate: PairRate, chunkSize: number) {
   const pairs = 1e6;
   const chunks = pairs / chunkSize;
-  const workerGb = 3538 / 1024;
-  const lambdaSeconds = pairs / rate.pairsPerSecond;
-  // Per pair: the image GET (the caption rides in the chunk), one PUT per PNG object (masks
-  // with the png format; none with rle, whose masks ride in the record, in the chunk's part).
-  const pairGets = pairs;
-  const pairPuts = pairs * rate.pngObjectsPerPair;
-  // Per chunk: what the chunk costs besides its pairs (status, stop, own marker, chunk object,
-  // two parts, completion), and ingest's one PUT per chunk object.
-  const protocolPuts = (perChunk.put + perChunk.putIf + perChunk.list + 1) * chunks;
-  const protocolGets = (perChunk.get + perChunk.read + perChunk.exists) * chunks;
+  const calibration: Calibration = {
+    ...bundleCalibration,
+    // The format's PNG objects, measured: all of them PUTs (mask mode png below).
+    outputs: { densePerPair: rate.pngObjectsPerPair, masksPerPair: 0 },
+    wasm: [{ threads: 2, pairsPerSecond: rate.pairsPerSecond }],
+    protocol: {
+      // HEAD and streamed reads are GETs; ingest writes each chunk's object.
+      s3PerChunk: {
+        get: perChunk.get + perChunk.read + perChunk.exists,
+        put: perChunk.put + perChunk.putIf + 1,
+        list: perChunk.list,
+      },
+      s3PerJob: bundleCalibration.protocol.s3PerJob,
+      sqsPerChunk: perChunk.sqsRequests,
+    },
+  };
+  const { queue, batch } = estimateJob({
+    job: { lines: pairs, images: pairs, uploads: 0 },
+    settings: resolvePipelineConfig({ chunkSize }, {}),
+    calibration,
+    prices: DEFAULT_PRICES,
+    maskFormat: 'png',
+    localWorkers: 2,
+  }).routes;
+  const putPrice = DEFAULT_PRICES.s3PutListPerThousand / 1000;
+  const getPrice = DEFAULT_PRICES.s3GetHeadPerThousand / 1000;
   // Completion alone: the marker PUT and group LISTs (and the self-check LIST and stop HEAD).
-  const completion = ((perChunk.put - 2 + perChunk.list) * PRICES.s3Put + perChunk.exists * PRICES.s3Get) * chunks;
-  const s3 = (pairPuts + protocolPuts) * PRICES.s3Put + (pairGets + protocolGets) * PRICES.s3Get;
-  const sqs = perChunk.sqsRequests * chunks * PRICES.sqsRequest;
-  const lambda = lambdaSeconds * workerGb * PRICES.lambdaGbSecond + chunks * PRICES.lambdaRequest;
-  // The GPU route's inference time is the config's estimate (gpu.secondsPerPair), not measured here.
-  const gpuSeconds = pairs * 0.05;
-  const gpu = (gpuSeconds / 3600) * PRICES.gpuInstanceHour;
+  const completion = ((perChunk.put - 2 + perChunk.list) * putPrice + perChunk.exists * getPrice) * chunks;
   // Mask storage: the PNG objects' PUTs, and a month of the bytes masks take (PNG objects, or
   // the RLE fields in the records).
   const rleBytes = Object.values(rate.rleBytesPerPair).reduce((a, b) => a + b, 0);
   const maskGb = (pairs * (rate.pngBytesPerPair + rleBytes)) / 1e9;
-  const maskPutUsd = pairPuts * PRICES.s3Put;
-  const maskUsd = maskPutUsd + maskGb * PRICES.s3GbMonth;
-  const lambdaTotal = lambda + s3 + sqs;
+  const maskPutUsd = queue.s3.outputPutsUsd;
+  const maskUsd = maskPutUsd + maskGb * S3_GB_MONTH_USD;
+  const s3Requests = (r: typeof queue) => Math.round(r.s3.total.get + r.s3.total.put + r.s3.total.list);
   return {
     assumptions: {
       pairs,
@@ -409,32 +422,35 @@ function costTable(perChunk: Record<string, number>, rate: PairRate, chunkSize: 
       pairsPerSecond: +rate.pairsPerSecond.toFixed(1),
       pngObjectsPerPair: rate.pngObjectsPerPair,
       gpuSecondsPerPair: 0.05,
+      prices: DEFAULT_PRICES.source,
     },
     lambdaRoute: {
-      lambdaGbSeconds: Math.round(lambdaSeconds * workerGb),
-      lambdaUsd: +lambda.toFixed(2),
-      s3Requests: Math.round(pairGets + pairPuts + protocolPuts + protocolGets),
-      s3Usd: +s3.toFixed(2),
-      sqsRequests: Math.round(perChunk.sqsRequests * chunks),
-      sqsUsd: +sqs.toFixed(4),
+      seconds: Math.round(queue.seconds),
+      lambdaGbSeconds: Math.round(queue.lambda.gbSeconds),
+      lambdaUsd: +queue.lambda.usd.toFixed(2),
+      s3Requests: s3Requests(queue),
+      s3Usd: +queue.s3.usd.toFixed(2),
+      sqsRequests: Math.round(queue.sqs.requests),
+      sqsUsd: +queue.sqs.usd.toFixed(4),
       completionUsd: +completion.toFixed(3),
-      totalUsd: +lambdaTotal.toFixed(2),
+      totalUsd: +queue.usd.toFixed(2),
     },
     batchRoute: {
-      gpuHours: +(gpuSeconds / 3600).toFixed(1),
-      gpuUsd: +gpu.toFixed(2),
-      s3Usd: +s3.toFixed(2),
+      seconds: Math.round(batch.seconds),
+      gpuHours: +batch.gpu.instanceHours.toFixed(1),
+      gpuUsd: +batch.gpu.usd.toFixed(2),
+      s3Usd: +batch.s3.usd.toFixed(2),
       completionUsd: +completion.toFixed(3),
-      totalUsd: +(gpu + s3).toFixed(2),
+      totalUsd: +batch.usd.toFixed(2),
     },
     maskStorage: {
-      puts: Math.round(pairPuts),
+      puts: Math.round(pairs * rate.pngObjectsPerPair),
       putUsd: +maskPutUsd.toFixed(2),
       gb: +maskGb.toFixed(3),
-      storageUsdPerMonth: +(maskGb * PRICES.s3GbMonth).toFixed(4),
+      storageUsdPerMonth: +(maskGb * S3_GB_MONTH_USD).toFixed(4),
       recordGb: +((pairs * rate.recordBytesPerPair) / 1e9).toFixed(3),
       /** The PUTs and a month of mask bytes, as a share of the Lambda route's total. */
-      shareOfLambdaTotal: +(maskUsd / (lambdaTotal + maskGb * PRICES.s3GbMonth)).toFixed(3),
+      shareOfLambdaTotal: +(maskUsd / (queue.usd + maskGb * S3_GB_MONTH_USD)).toFixed(3),
     },
   };
 }

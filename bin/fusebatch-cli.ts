@@ -9,9 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { S3ObjectStore } from '../lambdas/adapters/s3-store.js';
+import type { EstimateOptions } from '../lambdas/cli/estimate.js';
 import { RECORD_FORMATS } from '../lambdas/cli/record-format.js';
 import { formatRows, ROW_FORMATS, type RowFormat } from '../lambdas/cli/row-format.js';
 import { FusebatchError } from '../lambdas/core/errors.js';
+import { ROUTES } from '../lambdas/core/estimate.js';
 import { formatMetric } from '../lambdas/core/evaluation.js';
 import { jobNameProblem } from '../lambdas/core/keys.js';
 import { formatIssues } from '../lambdas/core/manifest.js';
@@ -55,6 +57,8 @@ function wholeNumber(value: string): number {
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number (0 or more)');
   return n;
 }
+
+const collect = (value: string, previous: string[]) => [...previous, value];
 
 const engineOption = () =>
   new Option('--engine <engine>', 'inference engine').choices(ENGINE_NAMES).default('cpu' satisfies EngineName);
@@ -204,6 +208,45 @@ function percent(value: string): number {
   return n;
 }
 
+/** --memory: a Lambda memory size. */
+function lambdaMemory(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 128 || n > 10240)
+    throw new InvalidArgumentError('expected whole MB from 128 to 10240');
+  return n;
+}
+
+program
+  .command('estimate')
+  .description(
+    "what a job will cost and how long it will take, by route (Lambda queue, AWS Batch GPU, local), from the deploy settings (cdk.json), the bundle's calibration.json and the prices; uploads nothing",
+  )
+  .argument('<source>', 'folder of pairs, or a .jsonl (or .csv) manifest')
+  .addOption(
+    new Option('--route <route>', 'auto: every route, the one the stack takes marked')
+      .choices(['auto', ...ROUTES])
+      .default('auto'),
+  )
+  .option('--memory <MB>', "the workers' memory instead of the deploy setting worker.memoryMiB", lambdaMemory)
+  .addOption(
+    new Option(
+      '--mask-format <format>',
+      'masks and class maps inline (rle), as PNG objects (png), or both (default: the deploy setting masks)',
+    ).choices(MASK_FORMATS),
+  )
+  .option('--workers <n>', 'workers of the local pipeline (--route local)', positiveInt, 2)
+  .option('--prices <file>', 'JSON prices over the defaults (lambdas/core/estimate.ts, DEFAULT_PRICES)')
+  .option('--model <dir>', 'bundle whose calibration.json is used (default: the deploy setting modelDir)')
+  .option('-c, --context <key=value>', 'a deploy setting as cdk takes it, e.g. fusebatch:chunkSize=50', collect, [])
+  .option('--json', 'print the estimate as JSON')
+  // A mistake is one line, not the help after it.
+  .showHelpAfterError(false)
+  .action(async (source: string, opts: EstimateOptions & { json?: boolean }) => {
+    const { estimateJson, estimateSource, formatEstimate } = await import('../lambdas/cli/estimate.js');
+    const result = await estimateSource(source, opts);
+    process.stdout.write(opts.json ? JSON.stringify(estimateJson(result), null, 2) + '\n' : formatEstimate(result));
+  });
+
 withBucket(program.command('submit'))
   .description('upload a folder of pairs (or a .jsonl manifest and its images) as a job; prints the job id')
   .argument('<source>', 'folder of pairs, or manifest.jsonl whose image fields are paths relative to it')
@@ -213,7 +256,14 @@ withBucket(program.command('submit'))
     "stop the job as failed once its error records pass this share of its lines (default: the stack's, 100)",
     percent,
   )
-  .action(async (source: string, opts: BucketFlags & { job?: string; tolerate?: number }) => {
+  .option('--dry-run', 'print the estimate (as fusebatch estimate does) and upload nothing')
+  .action(async (source: string, opts: BucketFlags & { job?: string; tolerate?: number; dryRun?: boolean }) => {
+    if (opts.dryRun) {
+      const { estimateSource, formatEstimate } = await import('../lambdas/cli/estimate.js');
+      const options = { route: 'auto', workers: 2, context: [] } as const;
+      process.stdout.write(formatEstimate(await estimateSource(source, options)));
+      return;
+    }
     const { submitFolder, submitManifest } = await import('../lambdas/cli/bucket-commands.js');
     const store = await storeFrom(opts);
     const isDir = (await stat(source)).isDirectory();

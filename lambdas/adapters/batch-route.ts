@@ -1,13 +1,13 @@
 /**
  * The GPU route on AWS Batch: one array job per manifest job. Each child runs a shard of the
  * job's chunks (every N-th chunk from its AWS_BATCH_JOB_ARRAY_INDEX); N is sized from the job
- * (batch-shards.ts), so that each child's share fits well within its timeout while each loads
+ * (core/batch-shards.ts), so that each child's share fits well within its timeout while each loads
  * the model once for many chunks.
  */
 import { type BatchClient, SubmitJobCommand } from '@aws-sdk/client-batch';
+import { batchShards, type ShardSizing } from '../core/batch-shards.js';
 import { ENV_NAMES } from '../core/env-names.js';
 import type { BatchRoute } from '../core/ports.js';
-import { batchShards, type ShardSizing } from './batch-shards.js';
 
 export class AwsBatchRoute implements BatchRoute {
   constructor(

@@ -5,7 +5,7 @@
 import type { BatchClient, SubmitJobCommand } from '@aws-sdk/client-batch';
 import { describe, expect, it } from 'vitest';
 import { AwsBatchRoute } from '../../lambdas/adapters/batch-route.js';
-import { batchShards, MAX_ARRAY_SIZE } from '../../lambdas/adapters/batch-shards.js';
+import { batchShards, MAX_ARRAY_SIZE } from '../../lambdas/core/batch-shards.js';
 
 // The defaults: 0.05 s a pair × 100 pairs a chunk, and a 120-minute child: 720 chunks fill half of one.
 const defaults = { secondsPerChunk: 5, timeoutSeconds: 7200 };
