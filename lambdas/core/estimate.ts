@@ -144,6 +144,8 @@ export type Calibration = z.infer<typeof CalibrationSchema>;
 export interface EstimateSettings {
   readonly chunkSize: number;
   readonly architecture: 'x86_64' | 'arm64';
+  /** The functions' engine (config lambdaEngine); the calibration holds the wasm engine's rates. */
+  readonly lambdaEngine?: 'wasm' | 'cpu';
   readonly ingest: { readonly memoryMiB: number };
   readonly worker: {
     readonly memoryMiB: number;
@@ -350,6 +352,11 @@ export function estimateJob(input: EstimateInput): Estimate {
       atThreads
         ? `Lambda's wasm rate is the ${wasm.at}-thread one (${wasm.pairsPerSecond} pairs/s): ${worker.threads} threads measured lower (${atThreads.pairsPerSecond}), the measuring machine's contention`
         : `Lambda's wasm rate is the ${wasm.at}-thread one: ${worker.memoryMiB} MB gives ${worker.threads} threads, not measured (not extrapolated)`,
+    );
+  }
+  if (settings.lambdaEngine === 'cpu') {
+    notes.push(
+      "the functions' engine is cpu, but the Lambda route is estimated at the wasm engine's calibrated rate: expect it faster and cheaper (bench:lambda measured about 1.5x less CPU a pair)",
     );
   }
   // Below 1,769 MB a function has a fraction of a vCPU, and runs slower in proportion.

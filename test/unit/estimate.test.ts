@@ -217,3 +217,12 @@ describe('Prices', () => {
     expect(a.usd / x86.usd).toBeCloseTo(0.8, 3);
   });
 });
+
+describe('Function: estimateJob, with the cpu engine deployed', () => {
+  it('says that the Lambda route is estimated at the wasm rate', () => {
+    const wasm = estimateJob(input(1000));
+    const cpu = estimateJob(input(1000, { settings: { ...settings, lambdaEngine: 'cpu' } }));
+    expect(wasm.notes.join('\n')).not.toContain('engine is cpu');
+    expect(cpu.notes.join('\n')).toContain("the functions' engine is cpu");
+  });
+});
