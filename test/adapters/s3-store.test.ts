@@ -35,16 +35,17 @@ const slowDown = (res: ServerResponse) => {
   res.end(body);
 };
 
-describe('S3 client: timeouts and retries', () => {
-  let server: Server | undefined;
-  afterEach(async () => {
-    const open = server;
-    server = undefined;
-    if (!open) return;
-    open.closeAllConnections();
-    await new Promise((resolve) => open.close(resolve));
-  });
+/** The server a test started, closed after it (every describe below sets it). */
+let server: Server | undefined;
+afterEach(async () => {
+  const open = server;
+  server = undefined;
+  if (!open) return;
+  open.closeAllConnections();
+  await new Promise((resolve) => open.close(resolve));
+});
 
+describe('S3 client: timeouts and retries', () => {
   it('gives up on a response that never starts after the request timeout, and gets the object on the retry', async () => {
     // Prepare: the first GET is left hanging; the next is answered.
     const timeoutMs = 400;
@@ -187,15 +188,6 @@ async function prefixListingS3(objects: Record<string, string>, options: { reada
 }
 
 describe('S3 store: a 403 where the key is missing', () => {
-  let server: Server | undefined;
-  afterEach(async () => {
-    const open = server;
-    server = undefined;
-    if (!open) return;
-    open.closeAllConnections();
-    await new Promise((resolve) => open.close(resolve));
-  });
-
   const start = async (objects: Record<string, string>) => {
     const s3 = await prefixListingS3(objects, { readable: ['inbox/', 'state/'], listable: ['inbox/', 'state/'] });
     server = s3.server;
