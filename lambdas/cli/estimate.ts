@@ -28,6 +28,7 @@ import {
   type RouteEstimate,
   withPriceOverride,
 } from '../core/estimate.js';
+import { CSV_MANIFEST_OPTIONS } from '../core/job-manifest.js';
 import { formatIssues, pairNeeds } from '../core/manifest.js';
 import type { MaskFormat } from '../core/mask-format.js';
 
@@ -154,15 +155,7 @@ export async function countJob(source: string, needs: { image: boolean; text: bo
     return { lines, images, uploads: images };
   }
   if (ext === 'csv') {
-    const parser = createReadStream(source).pipe(
-      parseCsvStream({
-        columns: true,
-        bom: true,
-        skip_empty_lines: true,
-        relax_column_count: true,
-        relax_quotes: true,
-      }),
-    );
+    const parser = createReadStream(source).pipe(parseCsvStream(CSV_MANIFEST_OPTIONS));
     for await (const record of parser as AsyncIterable<Record<string, string>>) {
       lines++;
       if (record.image) named++;

@@ -222,6 +222,19 @@ async function* textLines(
 }
 
 /**
+ * How a CSV manifest is read wherever it is read (ingest, `fusebatch estimate`): a header row, a
+ * byte-order mark dropped, and relax_quotes, so that a quote inside an unquoted field (a sign
+ * reading "STOP") is text, as people write it.
+ */
+export const CSV_MANIFEST_OPTIONS = {
+  columns: true,
+  bom: true,
+  skip_empty_lines: true,
+  relax_column_count: true,
+  relax_quotes: true,
+} as const;
+
+/**
  * The manifest's lines, checked, as a stream: memory stays bounded whatever the manifest's
  * size (a line at a time, plus the ids' hash set). Blank lines are not lines.
  */
@@ -232,17 +245,7 @@ export async function* readManifestLines(
 ): AsyncGenerator<JobPair | InvalidLine> {
   const checker = new ManifestLineChecker(needs);
   if (format === 'csv') {
-    const parser = Readable.from(body).pipe(
-      // relax_quotes: a quote inside an unquoted field (a sign reading "STOP") is text, as people write it.
-      parseCsvStream({
-        columns: true,
-        bom: true,
-        skip_empty_lines: true,
-        relax_column_count: true,
-        relax_quotes: true,
-        info: true,
-      }),
-    );
+    const parser = Readable.from(body).pipe(parseCsvStream({ ...CSV_MANIFEST_OPTIONS, info: true }));
     try {
       for await (const { record, info } of parser as AsyncIterable<{
         record: Record<string, string>;
