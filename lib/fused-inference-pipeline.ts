@@ -7,7 +7,8 @@
  * Every deploy-time setting comes from one
  * validated configuration (config.ts); each role gets the actions and prefixes it uses.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -48,14 +49,12 @@ import {
   jobPartitionProjection,
   RESULTS_TABLE,
 } from '../lambdas/core/result-table.js';
+import { stageBatchImage } from './batch-image.js';
 import { type PipelineConfig, type PipelineConfigInput, resolvePipelineConfig } from './config.js';
 import { enginePackaging } from './lambda-engine.js';
 
 /** The project's root: lambdas/, models/ and package-lock.json are found from here. */
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-
-/** Where the Batch container's Dockerfile is, relative to the project root (its build context). */
-export const BATCH_DOCKERFILE = 'batch/Dockerfile';
 
 /** Prefix for Athena's query results in the bucket (expired like other temporary objects). */
 export const ATHENA_RESULTS_PREFIX = 'athena-results/';
@@ -558,10 +557,10 @@ export class FusedInferencePipeline extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
     const container = new batch.EcsEc2ContainerDefinition(this, 'GpuContainer', {
-      image: ecs.ContainerImage.fromAsset(root, {
-        file: BATCH_DOCKERFILE,
-        buildArgs: { MODEL_DIR: path.relative(root, modelDir), MODEL_FILES: modelFiles.join(' ') },
-      }),
+      // Built from a context staged here: the bundled entry, the model and two native packages.
+      image: ecs.ContainerImage.fromAsset(
+        stageBatchImage(root, modelDir, modelFiles, mkdtempSync(path.join(tmpdir(), 'fusebatch-batch-image-'))).dir,
+      ),
       cpu: config.gpu.containerVcpus,
       memory: Size.mebibytes(config.gpu.containerMemoryMiB),
       gpu: 1,

@@ -1,23 +1,59 @@
 /**
- * The Batch GPU container's entry point, run as Batch runs it: one process per array child,
- * with the shard variables Batch and the ingest function set, here on the `cpu` engine
- * against the embedded S3 server.
+ * The Batch GPU container's entry point, run as Batch runs it: the bundle the synth stages for
+ * the image (lib/batch-image.ts), one process per array child, with the shard variables Batch
+ * and the ingest function set, here on the `cpu` engine against the embedded S3 server.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModelBundle } from '../../lambdas/adapters/model-bundle.js';
+import { loadModelBundle, readManifest } from '../../lambdas/adapters/model-bundle.js';
 import { readJobStatus } from '../../lambdas/core/job-status.js';
 import { jobKeys } from '../../lambdas/core/keys.js';
+import { bundleFiles } from '../../lambdas/core/manifest.js';
 import { OutputRecordSchema } from '../../lambdas/core/records.js';
 import { createIngestHandler } from '../../lambdas/handlers/ingest.js';
 import { startS3Front, total } from '../../lambdas/local/s3-front.js';
+import { stageBatchImage } from '../../lib/batch-image.js';
 import { type EmbeddedS3, runProcess, s3Event, startEmbeddedS3 } from '../helpers/fresh-process.js';
 import { evalDir, readTruthLines, referenceBundle } from '../helpers/runtime.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const ENTRY = path.join(ROOT, 'lambdas/entry/batch-worker.ts');
 const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+
+describe('Batch image: the build context staged at synth', () => {
+  it('carries the bundled entry, the model and a package.json naming only onnxruntime-node and sharp', async () => {
+    const manifest = await readManifest(referenceBundle);
+    const staged = stageBatchImage(
+      ROOT,
+      referenceBundle,
+      bundleFiles(manifest),
+      mkdtempSync(path.join(tmpdir(), 'fb-')),
+    );
+    const app = path.join(staged.dir, 'app');
+    const pkg = JSON.parse(readFileSync(path.join(app, 'package.json'), 'utf8'));
+    expect(Object.keys(pkg.dependencies)).toEqual(['onnxruntime-node', 'sharp']);
+    // None of the CLI's, local mode's or the CDK app's dependencies ride in the bundle.
+    expect(staged.bundledPackages).toContain('@aws-sdk/client-s3');
+    for (const absent of [
+      'aws-cdk-lib',
+      'constructs',
+      's3rver',
+      '@duckdb/node-api',
+      'playwright-core',
+      'commander',
+      'tsx',
+    ]) {
+      expect(staged.bundledPackages).not.toContain(absent);
+    }
+    const dockerfile = readFileSync(path.join(staged.dir, 'Dockerfile'), 'utf8');
+    expect(dockerfile).toContain('ENTRYPOINT ["node", "/app/index.mjs"]');
+    expect(dockerfile).not.toMatch(/npm ci|COPY lambdas|--import tsx/);
+    expect(readFileSync(path.join(app, 'model/model.json'), 'utf8')).toBe(
+      readFileSync(path.join(referenceBundle, 'model.json'), 'utf8'),
+    );
+  }, 60_000);
+});
 
 describe('Batch worker entry point (the GPU container’s command) on the cpu engine', () => {
   let s3: EmbeddedS3;
@@ -25,7 +61,19 @@ describe('Batch worker entry point (the GPU container’s command) on the cpu en
   const job = 'gpu-big-job';
   let ids: string[];
 
+  // The image's own app/: its bundle, with the repository's node_modules for its two native packages.
+  let app: string;
+  const entry = () => path.join(app, 'index.mjs');
+
   beforeAll(async () => {
+    const staged = stageBatchImage(
+      ROOT,
+      referenceBundle,
+      bundleFiles(await readManifest(referenceBundle)),
+      mkdtempSync(path.join(tmpdir(), 'fusebatch-batch-image-')),
+    );
+    app = path.join(staged.dir, 'app');
+    symlinkSync(path.join(ROOT, 'node_modules'), path.join(app, 'node_modules'));
     s3 = await startEmbeddedS3();
     // A manifest of 20 evaluation pairs and one with a missing image, ingested by the real
     // ingest handler with a threshold that sends it to the Batch route.
@@ -65,11 +113,11 @@ describe('Batch worker entry point (the GPU container’s command) on the cpu en
 
   const child = (index: number | undefined, shards: number, jobName = job) =>
     runProcess(
-      ['--import', 'tsx', ENTRY],
+      [entry()],
       {
         FUSEBATCH_BUCKET: s3.bucket,
         FUSEBATCH_S3_ENDPOINT: s3.endpoint,
-        FUSEBATCH_MODEL_DIR: referenceBundle,
+        FUSEBATCH_MODEL_DIR: path.join(app, 'model'),
         FUSEBATCH_ENGINE: 'cpu',
         FUSEBATCH_JOB: jobName,
         FUSEBATCH_SHARDS: String(shards),
@@ -128,12 +176,12 @@ describe('Batch worker entry point (the GPU container’s command) on the cpu en
     const env = {
       FUSEBATCH_BUCKET: s3.bucket,
       FUSEBATCH_S3_ENDPOINT: s3.endpoint,
-      FUSEBATCH_MODEL_DIR: referenceBundle,
+      FUSEBATCH_MODEL_DIR: path.join(app, 'model'),
       FUSEBATCH_ENGINE: 'cpu',
       FUSEBATCH_JOB: killed,
     };
     // Act: SIGKILL once a few chunks are done (the container lost, mid-chunk), then Batch's retry.
-    const first = await runProcess(['--import', 'tsx', ENTRY], env, ROOT, (process) => {
+    const first = await runProcess([entry()], env, ROOT, (process) => {
       const poll = setInterval(async () => {
         const done = await s3.store.list(`state/jobs/${killed}/done/0/`);
         if (done.length >= 3) {
@@ -175,11 +223,11 @@ describe('Batch worker entry point (the GPU container’s command) on the cpu en
     try {
       // Act
       const run = await runProcess(
-        ['--import', 'tsx', ENTRY],
+        [entry()],
         {
           FUSEBATCH_BUCKET: s3.bucket,
           FUSEBATCH_S3_ENDPOINT: front.endpoint,
-          FUSEBATCH_MODEL_DIR: referenceBundle,
+          FUSEBATCH_MODEL_DIR: path.join(app, 'model'),
           FUSEBATCH_ENGINE: 'cpu',
           FUSEBATCH_JOB: stormy,
         },
@@ -198,7 +246,7 @@ describe('Batch worker entry point (the GPU container’s command) on the cpu en
 
   it('exits 1 with every environment problem named', async () => {
     // Act
-    const outcome = await runProcess(['--import', 'tsx', ENTRY], { FUSEBATCH_SHARDS: 'two' }, ROOT);
+    const outcome = await runProcess([entry()], { FUSEBATCH_SHARDS: 'two' }, ROOT);
     // Assess
     expect(outcome.code).toBe(1);
     // Powertools writes error-level lines to stderr.
