@@ -7,7 +7,7 @@
  * Every deploy-time setting comes from one
  * validated configuration (config.ts); each role gets the actions and prefixes it uses.
  */
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -91,6 +91,20 @@ export function sharpPackages(root: string, architecture: PipelineConfig['archit
     );
   }
   return packages;
+}
+
+/**
+ * The layer's content: sharp's native packages under nodejs/node_modules (where Lambda's NODE_PATH
+ * looks), without their build-time files (C headers, READMEs); licences stay.
+ */
+export function stageSharpLayer(root: string, packages: readonly string[], outDir: string): string {
+  for (const name of packages) {
+    const to = path.join(outDir, 'nodejs/node_modules', name);
+    cpSync(path.join(root, 'node_modules', name), to, { recursive: true });
+    rmSync(path.join(to, 'lib/glib-2.0'), { recursive: true, force: true });
+    rmSync(path.join(to, 'README.md'), { force: true });
+  }
+  return outDir;
 }
 
 export class FusedInferencePipeline extends Construct {
@@ -207,7 +221,22 @@ export class FusedInferencePipeline extends Construct {
 
     // Lambda functions: bundled with the local esbuild, the engine's files and the model beside the bundle.
     const architecture = config.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64;
-    const sharp = sharpPackages(root, config.architecture);
+    // sharp's native packages (libvips, about half a package) ride in a layer: the function
+    // package keeps the code, the engine and the model. The bundle's require (createRequire,
+    // CommonJS resolution) finds them through NODE_PATH, which Lambda points at the layer's
+    // nodejs/node_modules.
+    const sharpLayer = new lambda.LayerVersion(this, 'SharpLayer', {
+      code: lambda.Code.fromAsset(
+        stageSharpLayer(
+          root,
+          sharpPackages(root, config.architecture),
+          mkdtempSync(path.join(tmpdir(), 'fusebatch-sharp-layer-')),
+        ),
+      ),
+      compatibleArchitectures: [architecture],
+      compatibleRuntimes: [lambda.Runtime.NODEJS_24_X],
+      description: "sharp's native packages (libvips) for the fusebatch functions",
+    });
     const engine = enginePackaging(root, config.lambdaEngine, config.architecture);
     const q = (p: string) => JSON.stringify(p);
     const requireBanner =
@@ -243,13 +272,8 @@ export class FusedInferencePipeline extends Construct {
           ...(withEngineThread ? [`${engineWorker} --outfile=${q(path.join(out, 'engine-worker.mjs'))}`] : []),
           ...[...new Set(engine.files.map((f) => path.dirname(path.join(out, f.to))))].map((d) => `mkdir -p ${q(d)}`),
           ...engine.files.map((f) => `cp ${q(f.from)} ${q(path.join(out, f.to))}`),
-          `mkdir -p ${q(path.join(out, 'model'))} ${q(path.join(out, 'node_modules/@img'))}`,
+          `mkdir -p ${q(path.join(out, 'model'))}`,
           ...modelFiles.map((f) => `cp ${q(path.join(modelDir, f))} ${q(path.join(out, 'model', f))}`),
-          ...sharp.map(
-            (p) => `cp -R ${q(path.join(root, 'node_modules', p))} ${q(path.join(out, 'node_modules/@img'))}`,
-          ),
-          // Build-time files of the native packages (C headers, READMEs) are not shipped; licences are.
-          `rm -rf ${q(path.join(out, 'node_modules/@img'))}/*/lib/glib-2.0 ${q(path.join(out, 'node_modules/@img'))}/*/README.md`,
         ],
       },
     });
@@ -285,6 +309,7 @@ export class FusedInferencePipeline extends Construct {
         role,
         logGroup,
         bundling: bundling(withEngineThread),
+        layers: [sharpLayer],
         environment: { ...baseEnv, ...env } as Record<string, string>,
       });
       return { fn, role };

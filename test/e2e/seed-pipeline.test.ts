@@ -16,7 +16,7 @@ import { OutputRecordSchema } from '../../lambdas/core/records.js';
 import { type LocalPipeline, startLocalPipeline } from '../../lambdas/local/local-pipeline.js';
 import { runHandlerInFreshProcess, s3Event, startEmbeddedS3 } from '../helpers/fresh-process.js';
 import { inboxMaskKey } from '../helpers/inbox.js';
-import { synthesizeLambdaAssets } from '../helpers/lambda-assets.js';
+import { layerEnv, synthesizeLambdaAssets } from '../helpers/lambda-assets.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const seedMultitask = path.join(root, 'models/seed-multitask');
@@ -169,6 +169,7 @@ describe('Lambda packages of the seed bundles, run in fresh processes', () => {
           path.join(assets.ingest, 'index.mjs'),
           s3Event(s3.bucket, `inbox/pkg/p2.${trigger}`),
           {
+            ...layerEnv(assets),
             FUSEBATCH_BUCKET: s3.bucket,
             FUSEBATCH_S3_ENDPOINT: s3.endpoint,
             FUSEBATCH_THREADS: '1',

@@ -9,11 +9,13 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 export interface LambdaAssets {
   readonly ingest: string;
   readonly worker: string;
+  /** The sharp layer's folder (its nodejs/node_modules is where Lambda's NODE_PATH looks). */
+  readonly sharpLayer: string;
   /** Each function's environment variables as synthesized. */
   readonly environment: { readonly ingest: Record<string, unknown>; readonly worker: Record<string, unknown> };
 }
 
-/** Synthesizes the app into `outdir` (bundling with esbuild) and returns each function's package folder. */
+/** Synthesizes the app into `outdir` (bundling with esbuild) and returns each function's package folder, and the layer's. */
 export function synthesizeLambdaAssets(outdir: string, extraContext: Record<string, string> = {}): LambdaAssets {
   const context = JSON.parse(readFileSync(path.join(ROOT, 'cdk.json'), 'utf8')).context;
   const { app, stack } = buildApp({ context: { ...context, ...extraContext }, outdir });
@@ -23,7 +25,11 @@ export function synthesizeLambdaAssets(outdir: string, extraContext: Record<stri
       string,
       {
         Type: string;
-        Properties: { Code?: { S3Key?: string }; Environment?: { Variables?: Record<string, unknown> } };
+        Properties: {
+          Code?: { S3Key?: string };
+          Content?: { S3Key?: string };
+          Environment?: { Variables?: Record<string, unknown> };
+        };
       }
     >;
   };
@@ -36,9 +42,14 @@ export function synthesizeLambdaAssets(outdir: string, extraContext: Record<stri
   };
   const folder = (prefix: string) => path.join(outdir, `asset.${fn(prefix).Code!.S3Key!.replace(/\.zip$/, '')}`);
   const variables = (prefix: string) => fn(prefix).Environment?.Variables ?? {};
+  const layer = Object.entries(template.Resources).find(
+    ([id, r]) => r.Type === 'AWS::Lambda::LayerVersion' && id.startsWith('PipelineSharpLayer'),
+  )?.[1].Properties.Content?.S3Key;
+  if (!layer) throw new Error('no sharp layer in the template');
   return {
     ingest: folder('PipelineIngest'),
     worker: folder('PipelineWorker'),
+    sharpLayer: path.join(outdir, `asset.${layer.replace(/\.zip$/, '')}`),
     environment: { ingest: variables('PipelineIngest'), worker: variables('PipelineWorker') },
   };
 }
@@ -54,6 +65,9 @@ function filesUnder(dir: string): string[] {
  * The size of the folder as a zip at deflate level 9: each file's compressed bytes plus its
  * local and central headers, and the end record (what `zip -9` and CDK's packaging produce, within bytes).
  */
+/** What Lambda sets for a function with the layer: NODE_PATH at the layer's nodejs/node_modules. */
+export const layerEnv = (assets: LambdaAssets) => ({ NODE_PATH: path.join(assets.sharpLayer, 'nodejs/node_modules') });
+
 export function zippedSize(dir: string): { bytes: number; unzippedBytes: number; files: number } {
   const files = filesUnder(dir);
   let bytes = 22;

@@ -14,7 +14,7 @@ import { OutputRecordSchema } from '../../lambdas/core/records.js';
 import { createIngestHandler } from '../../lambdas/handlers/ingest.js';
 import { type EmbeddedS3, runHandlerInFreshProcess, s3Event, startEmbeddedS3 } from '../helpers/fresh-process.js';
 import { inboxMaskKey } from '../helpers/inbox.js';
-import { type LambdaAssets, synthesizeLambdaAssets, zippedSize } from '../helpers/lambda-assets.js';
+import { type LambdaAssets, layerEnv, synthesizeLambdaAssets, zippedSize } from '../helpers/lambda-assets.js';
 import { evalDir, readTruthLines } from '../helpers/runtime.js';
 
 const decode = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -29,6 +29,7 @@ describe('Lambda packages (bundle + WASM + model), run in fresh processes', () =
     assets = synthesizeLambdaAssets(mkdtempSync(path.join(tmpdir(), 'fusebatch-lambda-')));
     s3 = await startEmbeddedS3();
     env = {
+      ...layerEnv(assets),
       FUSEBATCH_BUCKET: s3.bucket,
       FUSEBATCH_S3_ENDPOINT: s3.endpoint,
       FUSEBATCH_THREADS: '1',
@@ -45,7 +46,7 @@ describe('Lambda packages (bundle + WASM + model), run in fresh processes', () =
     await s3?.close();
   });
 
-  it('ships the model, the WASM files and sharp’s linux-x64 binaries beside the bundle, within 15 MB zipped', () => {
+  it('ships the model and the WASM files beside the bundle within 10 MB zipped, and sharp’s linux-x64 binaries in a layer', () => {
     // The engine's worker thread only where chunks run: ingest runs single pairs in process.
     expect(existsSync(path.join(assets.worker, 'engine-worker.mjs'))).toBe(true);
     expect(existsSync(path.join(assets.ingest, 'engine-worker.mjs'))).toBe(false);
@@ -57,14 +58,21 @@ describe('Lambda packages (bundle + WASM + model), run in fresh processes', () =
         'model/model.json',
         'model/model.onnx',
         'model/tokenizer.json',
-        'node_modules/@img/sharp-linux-x64/package.json',
-        'node_modules/@img/sharp-libvips-linux-x64/package.json',
       ]) {
         expect(existsSync(path.join(dir, file)), file).toBe(true);
       }
-      expect(existsSync(path.join(dir, 'node_modules/onnxruntime-node'))).toBe(false);
-      expect(zippedSize(dir).bytes).toBeLessThanOrEqual(15 * 1000 * 1000);
+      expect(existsSync(path.join(dir, 'node_modules'))).toBe(false);
+      expect(zippedSize(dir).bytes).toBeLessThanOrEqual(10 * 1000 * 1000);
     }
+    // The layer: where Lambda's NODE_PATH looks, without build-time files.
+    const layer = filesUnder(assets.sharpLayer);
+    for (const file of [
+      'nodejs/node_modules/@img/sharp-linux-x64/package.json',
+      'nodejs/node_modules/@img/sharp-libvips-linux-x64/package.json',
+    ]) {
+      expect(layer, file).toContain(file);
+    }
+    expect(layer.filter((f) => /glib-2\.0|README\.md$/.test(f))).toEqual([]);
   });
 
   it('ingest: runs a single pair on the wasm engine from the package and writes its record', async () => {
@@ -152,7 +160,8 @@ describe('Lambda packages (bundle + WASM + model), run in fresh processes', () =
     const attempt = runHandlerInFreshProcess(
       path.join(assets.worker, 'index.mjs'),
       { Records: [] },
-      { FUSEBATCH_BUCKET: 'b' },
+      // Lambda's own NODE_PATH (the layer) is always there; of the function's variables, one.
+      { ...layerEnv(assets), FUSEBATCH_BUCKET: 'b' },
     );
     // Assess
     await expect(attempt).rejects.toThrow(
@@ -181,6 +190,7 @@ describe('Lambda packages on the cpu engine (onnxruntime-node), run in fresh pro
     });
     s3 = await startEmbeddedS3();
     env = {
+      ...layerEnv(assets),
       FUSEBATCH_BUCKET: s3.bucket,
       FUSEBATCH_S3_ENDPOINT: s3.endpoint,
       FUSEBATCH_ENGINE: 'cpu',
@@ -219,7 +229,6 @@ describe('Lambda packages on the cpu engine (onnxruntime-node), run in fresh pro
         'node_modules/onnxruntime-node/dist/binding.js',
         'node_modules/onnxruntime-common/package.json',
         'node_modules/onnxruntime-common/dist/cjs/index.js',
-        'node_modules/@img/sharp-linux-x64/package.json',
       ]) {
         expect(files, file).toContain(file);
       }
