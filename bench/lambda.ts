@@ -291,7 +291,8 @@ const report = {
   loadAverage: { before: loadBefore, after: loadAverage() },
   rounds,
   method: {
-    packages: 'the folders `cdk synth` bundles, zipped at deflate level 9 (what CDK uploads, within bytes); the sharp layer apart',
+    packages:
+      'the folders `cdk synth` bundles, zipped at deflate level 9 (what CDK uploads, within bytes); the sharp layer apart',
     coldStart:
       'a fresh Node process imports the bundled handler (init) and handles its first event against the embedded S3 server; medians over rounds',
     pairsPerSecond: `the worker handler on ${warmChunks} more 100-pair chunks in the same process after its first (warm), on as many CPUs as threads (taskset); medians over rounds, the engines interleaved round by round`,
