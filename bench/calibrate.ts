@@ -66,6 +66,20 @@ const maskTasks = new Set(
 );
 const pairs = await listFolderPairs(pairsDir);
 
+/** A local pipeline as both measured runs use it: the cpu engine, a thread a worker, every job on the queue. */
+const localRun = (folder: string, workers: number, chunkSize: number) => ({
+  port: 0,
+  dataDir: path.join(scratch, folder),
+  workers,
+  modelDir,
+  engine: 'cpu' as const,
+  threads: 1,
+  chunkSize,
+  batchThreshold: Number.MAX_SAFE_INTEGER,
+  visibilityTimeoutMs: 60_000,
+  maxReceiveCount: 3,
+});
+
 /** Pairs a second of `pipelines` runs of the pairs at once on one loaded engine, median of 3 rounds. */
 async function engineRate(engine: EngineName, threads: number, pipelines: number) {
   const model = await loadModelBundle(modelDir, { engine, threads, inWorkerThread: true });
@@ -156,16 +170,7 @@ async function protocolAndLocal(densePerPair: number) {
   let sends = 0;
   let messages = 0;
   const pipeline = await startLocalPipeline({
-    port: 0,
-    dataDir: path.join(scratch, 's3'),
-    workers: 2,
-    modelDir,
-    engine: 'cpu',
-    threads: 1,
-    chunkSize,
-    batchThreshold: Number.MAX_SAFE_INTEGER,
-    visibilityTimeoutMs: 60_000,
-    maxReceiveCount: 3,
+    ...localRun('s3', 2, chunkSize),
     logLevel: 'SILENT',
     maskFormat: 'png', // every dense output a PUT, subtracted below as the pairs' own
     // Forwards to whichever counter is current, so that each job is counted apart.
@@ -251,19 +256,7 @@ async function protocolAndLocal(densePerPair: number) {
  * the embedded server's work. Chunks of 50, in full waves (12 chunks on 2 workers).
  */
 async function pipelineRate(workers: number, chunkSize: number, pairs: number) {
-  const pipeline = await startLocalPipeline({
-    port: 0,
-    dataDir: path.join(scratch, 's3-rate'),
-    workers,
-    modelDir,
-    engine: 'cpu',
-    threads: 1,
-    chunkSize,
-    batchThreshold: Number.MAX_SAFE_INTEGER,
-    visibilityTimeoutMs: 60_000,
-    maxReceiveCount: 3,
-    logLevel: 'WARN',
-  });
+  const pipeline = await startLocalPipeline({ ...localRun('s3-rate', workers, chunkSize), logLevel: 'WARN' });
   try {
     const folder = await pairFolder('job-rate', pairs);
     const { job } = await submitFolder(pipeline.store, folder, { progress: false, job: 'job-rate' });

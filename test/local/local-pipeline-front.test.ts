@@ -8,9 +8,8 @@ import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client } from '../../lambdas/adapters/s3-store.js';
-import { startLocalPipeline } from '../../lambdas/local/local-pipeline.js';
 import { LOCAL_BUCKET } from '../../lambdas/local/local-settings.js';
-import { referenceBundle } from '../helpers/runtime.js';
+import { startTestPipeline } from '../helpers/local-pipeline.js';
 
 const settled = (ms: number) => new Promise<false>((resolve) => setTimeout(() => resolve(false), ms));
 const tcpHandles = () => process.getActiveResourcesInfo().filter((r) => r.startsWith('TCP'));
@@ -27,18 +26,8 @@ describe('local pipeline behind the S3 front', () => {
   it('serves conditional writes and faults on its endpoint, and close() leaves no socket open', async () => {
     // Arrange: every GET stalls until its client gives up.
     const before = tcpHandles();
-    const pipeline = await startLocalPipeline({
-      port: 0,
-      dataDir: path.join(dir, 's3'),
+    const pipeline = await startTestPipeline(dir, {
       workers: 1,
-      modelDir: referenceBundle,
-      engine: 'cpu',
-      threads: 1,
-      chunkSize: 4,
-      batchThreshold: 1000,
-      visibilityTimeoutMs: 300,
-      maxReceiveCount: 3,
-      logLevel: 'SILENT',
       faults: { stall: { rate: 1 }, only: { methods: ['GET'] } },
     });
     const s3 = createS3Client({ bucket: LOCAL_BUCKET, endpoint: pipeline.endpoint });
