@@ -25,17 +25,17 @@ import { link, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { listFolderPairs } from '../cli/adapters/local-files.js';
+import { submitFolder, waitForJob } from '../cli/bucket-commands.js';
 import { encodeDensePng, SharpImageDecoder } from '../lambdas/adapters/image-codec.js';
-import { listFolderPairs } from '../lambdas/adapters/local-files.js';
 import { loadModelBundle, readManifest } from '../lambdas/adapters/model-bundle.js';
 import { createS3Client, S3ObjectStore } from '../lambdas/adapters/s3-store.js';
-import { submitFolder, waitForJob } from '../lambdas/cli/bucket-commands.js';
 import { type Calibration, CalibrationSchema, type RequestCounts } from '../lambdas/core/estimate.js';
 import { ingestJob } from '../lambdas/core/job-ingest.js';
 import { type MaskStore, runPipeline } from '../lambdas/core/pipeline.js';
 import type { ChunkQueue, ObjectStore } from '../lambdas/core/ports.js';
 import type { EngineName } from '../lambdas/core/tensor.js';
-import { startLocalPipeline } from '../lambdas/local/local-pipeline.js';
+import { startLocalPipeline } from '../local/local-pipeline.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const { values } = parseArgs({

@@ -10,8 +10,8 @@
 import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { FolderMaskStore, listFolderPairs } from '../cli/adapters/local-files.js';
 import { SharpImageDecoder } from '../lambdas/adapters/image-codec.js';
-import { FolderMaskStore, listFolderPairs } from '../lambdas/adapters/local-files.js';
 import { loadModelBundle } from '../lambdas/adapters/model-bundle.js';
 import { prepareFeeds, runPipeline } from '../lambdas/core/pipeline.js';
 import type { EngineName, InferenceEngine, TensorData } from '../lambdas/core/tensor.js';

@@ -16,9 +16,9 @@ import { link, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { submitFolder, waitForJob } from '../lambdas/cli/bucket-commands.js';
-import { estimateSource, formatDuration } from '../lambdas/cli/estimate.js';
-import { startLocalPipeline } from '../lambdas/local/local-pipeline.js';
+import { submitFolder, waitForJob } from '../cli/bucket-commands.js';
+import { estimateSource, formatDuration } from '../cli/estimate.js';
+import { startLocalPipeline } from '../local/local-pipeline.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const { values } = parseArgs({

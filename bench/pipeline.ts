@@ -12,7 +12,7 @@ import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { readJobStatus } from '../lambdas/core/job-status.js';
 import type { EngineName } from '../lambdas/core/tensor.js';
-import { startLocalPipeline } from '../lambdas/local/local-pipeline.js';
+import { startLocalPipeline } from '../local/local-pipeline.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const model = path.join(root, 'models/reference');

@@ -13,12 +13,12 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { jobRecords } from '../lambdas/cli/bucket-commands.js';
-import { writeReport } from '../lambdas/cli/report.js';
+import { jobRecords } from '../cli/bucket-commands.js';
+import { writeReport } from '../cli/report.js';
 import { chunkName, jobKeys } from '../lambdas/core/keys.js';
 import type { SegmentationResult } from '../lambdas/core/kinds/segmentation.js';
 import type { OutputRecord } from '../lambdas/core/records.js';
-import { startLocalPipeline } from '../lambdas/local/local-pipeline.js';
+import { startLocalPipeline } from '../local/local-pipeline.js';
 import { launchChromium } from '../test/helpers/chromium.js';
 
 const root = path.resolve(import.meta.dirname, '..');

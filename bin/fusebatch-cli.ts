@@ -8,10 +8,10 @@ import { stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import type { EstimateOptions } from '../cli/estimate.js';
+import { RECORD_FORMATS } from '../cli/record-format.js';
+import { formatRows, ROW_FORMATS, type RowFormat } from '../cli/row-format.js';
 import type { S3ObjectStore } from '../lambdas/adapters/s3-store.js';
-import type { EstimateOptions } from '../lambdas/cli/estimate.js';
-import { RECORD_FORMATS } from '../lambdas/cli/record-format.js';
-import { formatRows, ROW_FORMATS, type RowFormat } from '../lambdas/cli/row-format.js';
 import { FusebatchError } from '../lambdas/core/errors.js';
 import { ROUTES } from '../lambdas/core/estimate.js';
 import { formatMetric } from '../lambdas/core/evaluation.js';
@@ -20,8 +20,8 @@ import { formatIssues } from '../lambdas/core/manifest.js';
 import { DEFAULT_MASK_FORMAT, MASK_FORMATS } from '../lambdas/core/mask-format.js';
 import { DEFAULT_GALLERY } from '../lambdas/core/report/gallery.js';
 import { ENGINE_NAMES, type EngineName } from '../lambdas/core/tensor.js';
-import { defaultDemoOut, LOCAL_BUCKET, LOCAL_CREDENTIALS } from '../lambdas/local/local-settings.js';
-import { type FaultOptions, FaultOptionsSchema } from '../lambdas/local/s3-front-faults.js';
+import { defaultDemoOut, LOCAL_BUCKET, LOCAL_CREDENTIALS } from '../local/local-settings.js';
+import { type FaultOptions, FaultOptionsSchema } from '../local/s3-front-faults.js';
 
 // Each command imports what it runs when it runs: `infer` and `validate-model` never load the
 // AWS SDK, s3rver or DuckDB, and `--help` loads none of them.
@@ -112,7 +112,7 @@ program
   .addOption(maskFormatOption('in --masks'))
   .option('--truth <file>', 'ground truth (JSON Lines by id) to score the results against, task by task')
   .action(async (opts) => {
-    const { infer } = await import('../lambdas/cli/infer.js');
+    const { infer } = await import('../cli/infer.js');
     const summary = await infer({ ...opts, progress: Boolean(process.stderr.isTTY) });
     const codes = Object.entries(summary.errorsByCode)
       .map(([code, n]) => `${code} ${n}`)
@@ -130,7 +130,7 @@ program
   .argument('<dir>', 'model bundle folder')
   .addOption(engineOption())
   .action(async (dir: string, opts: { engine: EngineName }) => {
-    const { describeModel } = await import('../lambdas/cli/validate-model.js');
+    const { describeModel } = await import('../cli/validate-model.js');
     console.log(await describeModel(dir, opts.engine));
     console.log('ok');
   });
@@ -142,7 +142,7 @@ program
   .option('--out <dir>', "the bundle folder to write model.json into (default: the ONNX file's folder)")
   .option('--force', 'overwrite an existing model.json')
   .action(async (onnx: string, opts: { out?: string; force?: boolean }) => {
-    const { initModel } = await import('../lambdas/cli/init-model.js');
+    const { initModel } = await import('../cli/init-model.js');
     const { file, notes } = await initModel(onnx, opts);
     console.log(
       `wrote ${file}: a draft. Check each guess, fill in every TODO, delete "draft", then run validate-model:`,
@@ -169,11 +169,11 @@ program
   )
   .option(
     '--faults <json>',
-    'S3 faults to inject, for trying retries: e.g. \'{"slowDown":{"rate":0.2}}\' (see lambdas/local/s3-front-faults.ts)',
+    'S3 faults to inject, for trying retries: e.g. \'{"slowDown":{"rate":0.2}}\' (see local/s3-front-faults.ts)',
     faultsArgument,
   )
   .action(async (opts) => {
-    const { startLocalPipeline } = await import('../lambdas/local/local-pipeline.js');
+    const { startLocalPipeline } = await import('../local/local-pipeline.js');
     const pipeline = await startLocalPipeline({
       port: opts.port,
       dataDir: opts.data,
@@ -242,7 +242,7 @@ program
   // A mistake is one line, not the help after it.
   .showHelpAfterError(false)
   .action(async (source: string, opts: EstimateOptions & { json?: boolean }) => {
-    const { estimateJson, estimateSource, formatEstimate } = await import('../lambdas/cli/estimate.js');
+    const { estimateJson, estimateSource, formatEstimate } = await import('../cli/estimate.js');
     const result = await estimateSource(source, opts);
     process.stdout.write(opts.json ? JSON.stringify(estimateJson(result), null, 2) + '\n' : formatEstimate(result));
   });
@@ -259,12 +259,12 @@ withBucket(program.command('submit'))
   .option('--dry-run', 'print the estimate (as fusebatch estimate does) and upload nothing')
   .action(async (source: string, opts: BucketFlags & { job?: string; tolerate?: number; dryRun?: boolean }) => {
     if (opts.dryRun) {
-      const { estimateSource, formatEstimate } = await import('../lambdas/cli/estimate.js');
+      const { estimateSource, formatEstimate } = await import('../cli/estimate.js');
       const options = { route: 'auto', workers: 2, context: [] } as const;
       process.stdout.write(formatEstimate(await estimateSource(source, options)));
       return;
     }
-    const { submitFolder, submitManifest } = await import('../lambdas/cli/bucket-commands.js');
+    const { submitFolder, submitManifest } = await import('../cli/bucket-commands.js');
     const store = await storeFrom(opts);
     const isDir = (await stat(source)).isDirectory();
     const options = { job: opts.job, progress: tty(), toleratedFailurePercent: opts.tolerate };
@@ -296,11 +296,11 @@ withBucket(program.command('status'))
       if (opts.json && !opts.inbox) throw new FusebatchError('--json goes with --inbox');
       const store = await storeFrom(opts);
       if (opts.inbox) {
-        const { inboxStatus } = await import('../lambdas/cli/bucket-commands.js');
+        const { inboxStatus } = await import('../cli/bucket-commands.js');
         process.stdout.write(await inboxStatus(store, { json: Boolean(opts.json) }));
       }
       if (!job) return;
-      const { waitForJob } = await import('../lambdas/cli/bucket-commands.js');
+      const { waitForJob } = await import('../cli/bucket-commands.js');
       const { readJobStatus } = await import('../lambdas/core/job-status.js');
       const status = opts.watch
         ? await waitForJob(store, job, {
@@ -320,7 +320,7 @@ withBucket(program.command('redrive'))
   .argument('<job>', 'job name', jobName)
   .option('--all-missing', 'also re-send every chunk not done yet, stalled or not (chunks whose message was lost)')
   .action(async (job: string, opts: BucketFlags & { allMissing?: boolean }) => {
-    const { requestRedrive } = await import('../lambdas/cli/bucket-commands.js');
+    const { requestRedrive } = await import('../cli/bucket-commands.js');
     const { request, status } = await requestRedrive(await storeFrom(opts), job, { allMissing: opts.allMissing });
     const where = status
       ? ` (${status.state}: ${status.done}/${status.total} pairs, ${status.chunks.stalled} chunks stalled)`
@@ -333,7 +333,7 @@ withBucket(program.command('cancel'))
   .argument('<job>', 'job name', jobName)
   .option('--reason <text>', 'why, shown by status', 'cancelled by the user')
   .action(async (job: string, opts: BucketFlags & { reason: string }) => {
-    const { cancelJob } = await import('../lambdas/cli/bucket-commands.js');
+    const { cancelJob } = await import('../cli/bucket-commands.js');
     const status = await cancelJob(await storeFrom(opts), job, opts.reason);
     console.log(`${job} cancelled: ${status.done}/${status.total} pairs have records`);
   });
@@ -345,8 +345,8 @@ withBucket(program.command('results'))
   .argument('<job>', 'job name', jobName)
   .addOption(new Option('--format <format>', 'output format').choices(RECORD_FORMATS).default('jsonl'))
   .action(async (job: string, opts: BucketFlags & { format: (typeof RECORD_FORMATS)[number] }) => {
-    const { jobRecords } = await import('../lambdas/cli/bucket-commands.js');
-    const { formatRecords } = await import('../lambdas/cli/record-format.js');
+    const { jobRecords } = await import('../cli/bucket-commands.js');
+    const { formatRecords } = await import('../cli/record-format.js');
     const store = await storeFrom(opts);
     const onNote = (note: string) => console.error(`fusebatch: ${note}`);
     for await (const chunk of formatRecords(jobRecords(store, job), opts.format, { onNote })) {
@@ -364,7 +364,7 @@ withBucket(program.command('pair'))
   .option('--id <id>', 'pair id (default: image name and a timestamp)')
   .option('--timeout <seconds>', 'how long to wait', (v) => Number(v), 120)
   .action(async (image: string, caption: string | undefined, opts: BucketFlags & { id?: string; timeout: number }) => {
-    const { sendPair } = await import('../lambdas/cli/bucket-commands.js');
+    const { sendPair } = await import('../cli/bucket-commands.js');
     const record = await sendPair(await storeFrom(opts), image === '-' ? null : image, caption ?? null, {
       id: opts.id,
       timeoutMs: opts.timeout * 1000,
@@ -391,8 +391,8 @@ withBucket(program.command('query'))
       opts: BucketFlags & { job?: string; format: RowFormat; model: string; cacheDir?: string; cache: boolean },
     ) => {
       const { readManifest } = await import('../lambdas/adapters/model-bundle.js');
-      const { ObjectCache, defaultCacheDir } = await import('../lambdas/adapters/object-cache.js');
-      const { queryBucket } = await import('../lambdas/cli/query.js');
+      const { ObjectCache, defaultCacheDir } = await import('../cli/adapters/object-cache.js');
+      const { queryBucket } = await import('../cli/query.js');
       const manifest = await readManifest(opts.model);
       // The same bucket name on another server is another bucket.
       const where = `${opts.endpoint ?? 's3:'}//${bucketFrom(opts)}`;
@@ -422,7 +422,7 @@ withBucket(program.command('report'))
       opts: BucketFlags & { out: string; truth?: string; model: string; pageSize: number; gallery: number },
     ) => {
       const { readManifest } = await import('../lambdas/adapters/model-bundle.js');
-      const { writeReport } = await import('../lambdas/cli/report.js');
+      const { writeReport } = await import('../cli/report.js');
       const manifest = await readManifest(opts.model);
       const report = await writeReport(await storeFrom(opts), {
         job,
@@ -456,7 +456,7 @@ program
   .addOption(maskFormatOption('beside the records'))
   .option('--serve', 'keep serving after the summary')
   .action(async (opts) => {
-    const { describeKeys, runDemo } = await import('../lambdas/cli/demo.js');
+    const { describeKeys, runDemo } = await import('../cli/demo.js');
     const summary = await runDemo({ ...opts, progress: tty(), serve: Boolean(opts.serve) });
     console.log(
       `\njob ${summary.job}: ${summary.pairs} pairs, ${summary.errors} errors, ${summary.seconds.toFixed(1)} s, ${summary.pairsPerSecond.toFixed(1)} pairs/s (upload, ingest, ${opts.workers} workers, engine ${opts.engine})`,

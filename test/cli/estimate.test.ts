@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadCalibration } from '../../lambdas/cli/estimate.js';
+import { loadCalibration } from '../../cli/estimate.js';
 import { DEFAULT_PRICES, estimateJob } from '../../lambdas/core/estimate.js';
 import { resolvePipelineConfig } from '../../lib/config.js';
 import { parityPairs, referenceBundle } from '../helpers/runtime.js';

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { inboxStatus } from '../../lambdas/cli/bucket-commands.js';
+import { inboxStatus } from '../../cli/bucket-commands.js';
 import { pairKeys } from '../../lambdas/core/keys.js';
 import { MemoryStore } from '../helpers/memory-store.js';
 

@@ -3,8 +3,8 @@
  * listing order, and its csv and table formats stream with a window of rows in memory.
  */
 import { describe, expect, it } from 'vitest';
-import { jobRecords, PART_PREFETCH } from '../../lambdas/cli/bucket-commands.js';
-import { flatten, formatRecords } from '../../lambdas/cli/record-format.js';
+import { jobRecords, PART_PREFETCH } from '../../cli/bucket-commands.js';
+import { flatten, formatRecords } from '../../cli/record-format.js';
 import type { OutputRecord } from '../../lambdas/core/records.js';
 import { ReaderStore } from '../helpers/reader-store.js';
 

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { submitManifest } from '../../lambdas/cli/bucket-commands.js';
+import { submitManifest } from '../../cli/bucket-commands.js';
 import { jobKeys } from '../../lambdas/core/keys.js';
 import { MemoryStore } from '../helpers/memory-store.js';
 

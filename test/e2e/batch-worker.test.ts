@@ -13,8 +13,8 @@ import { jobKeys } from '../../lambdas/core/keys.js';
 import { bundleFiles } from '../../lambdas/core/manifest.js';
 import { OutputRecordSchema } from '../../lambdas/core/records.js';
 import { createIngestHandler } from '../../lambdas/handlers/ingest.js';
-import { startS3Front, total } from '../../lambdas/local/s3-front.js';
 import { stageBatchImage } from '../../lib/batch-image.js';
+import { startS3Front, total } from '../../local/s3-front.js';
 import { type EmbeddedS3, runProcess, s3Event, startEmbeddedS3 } from '../helpers/fresh-process.js';
 import { evalDir, readTruthLines, referenceBundle } from '../helpers/runtime.js';
 

@@ -9,14 +9,14 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jobRecords, requestRedrive } from '../../cli/bucket-commands.js';
 import { createS3Client, S3ObjectStore } from '../../lambdas/adapters/s3-store.js';
-import { jobRecords, requestRedrive } from '../../lambdas/cli/bucket-commands.js';
 import { type JobStatus, readJobStatus } from '../../lambdas/core/job-status.js';
 import { jobKeys } from '../../lambdas/core/keys.js';
 import type { ChunkMessage, ObjectStore } from '../../lambdas/core/ports.js';
 import type { OutputRecord } from '../../lambdas/core/records.js';
-import type { LocalPipeline, LocalPipelineOptions } from '../../lambdas/local/local-pipeline.js';
-import { total } from '../../lambdas/local/s3-front.js';
+import type { LocalPipeline, LocalPipelineOptions } from '../../local/local-pipeline.js';
+import { total } from '../../local/s3-front.js';
 import { startTestPipeline } from '../helpers/local-pipeline.js';
 import { evalDir } from '../helpers/runtime.js';
 

@@ -7,12 +7,12 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inboxStatus, sendPair } from '../../lambdas/cli/bucket-commands.js';
+import { inboxStatus, sendPair } from '../../cli/bucket-commands.js';
 import { bareEtag } from '../../lambdas/core/inbox.js';
 import { pairKeys } from '../../lambdas/core/keys.js';
 import { OutputRecordSchema } from '../../lambdas/core/records.js';
-import type { LocalPipeline } from '../../lambdas/local/local-pipeline.js';
-import { total } from '../../lambdas/local/s3-front.js';
+import type { LocalPipeline } from '../../local/local-pipeline.js';
+import { total } from '../../local/s3-front.js';
 import { startTestPipeline } from '../helpers/local-pipeline.js';
 import { parityPairs } from '../helpers/runtime.js';
 

@@ -7,10 +7,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobRecords } from '../../lambdas/cli/bucket-commands.js';
+import { jobRecords } from '../../cli/bucket-commands.js';
 import { readJobStatus } from '../../lambdas/core/job-status.js';
 import { jobKeys } from '../../lambdas/core/keys.js';
-import { type LocalPipeline, startLocalPipeline } from '../../lambdas/local/local-pipeline.js';
+import { type LocalPipeline, startLocalPipeline } from '../../local/local-pipeline.js';
 import { referenceBundle } from '../helpers/runtime.js';
 
 describe('Local mode: a job of 2,000 chunks', () => {

@@ -9,12 +9,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobRecords } from '../../lambdas/cli/bucket-commands.js';
+import { jobRecords } from '../../cli/bucket-commands.js';
 import { readJobStatus } from '../../lambdas/core/job-status.js';
 import { jobKeys, pairKeys } from '../../lambdas/core/keys.js';
 import type { ObjectStore } from '../../lambdas/core/ports.js';
 import { OutputRecordSchema } from '../../lambdas/core/records.js';
-import type { LocalPipeline } from '../../lambdas/local/local-pipeline.js';
+import type { LocalPipeline } from '../../local/local-pipeline.js';
 import { inboxMaskKey } from '../helpers/inbox.js';
 import { startTestPipeline } from '../helpers/local-pipeline.js';
 import { parityPairs } from '../helpers/runtime.js';
@@ -348,7 +348,7 @@ describe('Pipeline: job controls', () => {
 
   it('stops a job as failed once its error records pass the share its manifest tolerates, skipping the rest', async () => {
     // Prepare: 40 lines, all but the first 4 with a missing image; 10 % tolerated (4 errors).
-    const { submitManifest } = await import('../../lambdas/cli/bucket-commands.js');
+    const { submitManifest } = await import('../../cli/bucket-commands.js');
     const file = path.join(dir, 'tolerate.jsonl');
     await writeFile(file, lines(40, 4));
     // Act
@@ -364,7 +364,7 @@ describe('Pipeline: job controls', () => {
 
   it('cancels a job: chunks not started are not run, and status says cancelled', async () => {
     // Prepare: a job held back from running until it is cancelled.
-    const { cancelJob } = await import('../../lambdas/cli/bucket-commands.js');
+    const { cancelJob } = await import('../../cli/bucket-commands.js');
     let release!: () => void;
     const held = new Promise<void>((resolve) => {
       release = resolve;

@@ -13,7 +13,7 @@ import { readJobStatus } from '../../lambdas/core/job-status.js';
 import { jobKeys, pairKeys } from '../../lambdas/core/keys.js';
 import type { ObjectStore } from '../../lambdas/core/ports.js';
 import { OutputRecordSchema } from '../../lambdas/core/records.js';
-import { type LocalPipeline, startLocalPipeline } from '../../lambdas/local/local-pipeline.js';
+import { type LocalPipeline, startLocalPipeline } from '../../local/local-pipeline.js';
 import { runHandlerInFreshProcess, s3Event, startEmbeddedS3 } from '../helpers/fresh-process.js';
 import { inboxMaskKey } from '../helpers/inbox.js';
 import { layerEnv, synthesizeLambdaAssets } from '../helpers/lambda-assets.js';

@@ -4,9 +4,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { jobRecords } from '../../lambdas/cli/bucket-commands.js';
+import { jobRecords } from '../../cli/bucket-commands.js';
 import { type OutputRecord, OutputRecordSchema } from '../../lambdas/core/records.js';
-import type { LocalPipeline, LocalPipelineOptions } from '../../lambdas/local/local-pipeline.js';
+import type { LocalPipeline, LocalPipelineOptions } from '../../local/local-pipeline.js';
 import { evalDir, readTruthLines, referenceBundle } from './runtime.js';
 
 export const pipelineOptions = (dataDir: string): LocalPipelineOptions => ({

@@ -6,8 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
+import { listFolderPairs } from '../../cli/adapters/local-files.js';
 import { encodeDensePng, SharpImageDecoder } from '../../lambdas/adapters/image-codec.js';
-import { listFolderPairs } from '../../lambdas/adapters/local-files.js';
 import { loadModelBundle } from '../../lambdas/adapters/model-bundle.js';
 import type { MaskFormat } from '../../lambdas/core/mask-format.js';
 import { type MaskStore, runPipeline } from '../../lambdas/core/pipeline.js';

@@ -1,10 +1,6 @@
 import { mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  type LocalPipeline,
-  type LocalPipelineOptions,
-  startLocalPipeline,
-} from '../../lambdas/local/local-pipeline.js';
+import { type LocalPipeline, type LocalPipelineOptions, startLocalPipeline } from '../../local/local-pipeline.js';
 import { referenceBundle } from './runtime.js';
 
 /**

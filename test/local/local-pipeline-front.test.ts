@@ -8,7 +8,7 @@ import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client } from '../../lambdas/adapters/s3-store.js';
-import { LOCAL_BUCKET } from '../../lambdas/local/local-settings.js';
+import { LOCAL_BUCKET } from '../../local/local-settings.js';
 import { startTestPipeline } from '../helpers/local-pipeline.js';
 
 const settled = (ms: number) => new Promise<false>((resolve) => setTimeout(() => resolve(false), ms));

@@ -20,7 +20,7 @@ import {
 import S3rver from 's3rver';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createS3Client, S3ObjectStore } from '../../lambdas/adapters/s3-store.js';
-import { type S3Front, startS3Front, total } from '../../lambdas/local/s3-front.js';
+import { type S3Front, startS3Front, total } from '../../local/s3-front.js';
 
 const BUCKET = 'front-test';
 const AWS_CLI = '/usr/bin/aws';

@@ -12,7 +12,7 @@ import path from 'node:path';
 import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client, S3ObjectStore } from '../../lambdas/adapters/s3-store.js';
-import { type S3Front, startS3Front } from '../../lambdas/local/s3-front.js';
+import { type S3Front, startS3Front } from '../../local/s3-front.js';
 
 function raw(endpoint: string, method: string, rawPath: string, headers: Record<string, string> = {}, body = '') {
   return new Promise<{ status: number; body: string }>((resolve, reject) => {

@@ -6,8 +6,8 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { defaultCacheDir, ObjectCache } from '../../lambdas/adapters/object-cache.js';
-import { downloadRecords } from '../../lambdas/cli/query.js';
+import { defaultCacheDir, ObjectCache } from '../../cli/adapters/object-cache.js';
+import { downloadRecords } from '../../cli/query.js';
 import { ReaderStore } from '../helpers/reader-store.js';
 
 const line = (id: string, status = 'ok') => `{"id":"${id}","status":"${status}"}`;

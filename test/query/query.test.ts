@@ -9,9 +9,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Json } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ObjectCache } from '../../lambdas/adapters/object-cache.js';
-import { sendPair } from '../../lambdas/cli/bucket-commands.js';
-import { queryBucket } from '../../lambdas/cli/query.js';
+import { ObjectCache } from '../../cli/adapters/object-cache.js';
+import { sendPair } from '../../cli/bucket-commands.js';
+import { queryBucket } from '../../cli/query.js';
 import { pairKeys } from '../../lambdas/core/keys.js';
 import type { ClassificationResult } from '../../lambdas/core/kinds/classification.js';
 import type { MultilabelResult } from '../../lambdas/core/kinds/multilabel.js';
@@ -20,7 +20,7 @@ import type { SegmentationResult } from '../../lambdas/core/kinds/segmentation.j
 import type { SemanticSegmentationResult } from '../../lambdas/core/kinds/semantic-segmentation.js';
 import type { ModelManifest } from '../../lambdas/core/manifest.js';
 import { type OutputRecord, OutputRecordSchema, type ResultRecord } from '../../lambdas/core/records.js';
-import { type LocalPipeline, startLocalPipeline } from '../../lambdas/local/local-pipeline.js';
+import { type LocalPipeline, startLocalPipeline } from '../../local/local-pipeline.js';
 import { type EvalJob, pipelineOptions, runEvalJob } from '../helpers/eval-job.js';
 import { evalDir, readTruthLines } from '../helpers/runtime.js';
 

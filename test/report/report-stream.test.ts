@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { TruthFile } from '../../lambdas/adapters/truth-file.js';
+import { TruthFile } from '../../cli/adapters/truth-file.js';
 import { ModelManifestSchema } from '../../lambdas/core/manifest.js';
 import { GallerySample, idRank } from '../../lambdas/core/report/gallery.js';
 import { EXACT_VALUES, type Histogram, HistogramTally, histogram } from '../../lambdas/core/report/histogram.js';

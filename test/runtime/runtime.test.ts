@@ -6,8 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listFolderPairs } from '../../cli/adapters/local-files.js';
 import { readTruthImage, SharpImageDecoder } from '../../lambdas/adapters/image-codec.js';
-import { listFolderPairs } from '../../lambdas/adapters/local-files.js';
 import { loadModelBundle } from '../../lambdas/adapters/model-bundle.js';
 import { Evaluation } from '../../lambdas/core/evaluation.js';
 import { type RuntimeModel, runPipeline } from '../../lambdas/core/pipeline.js';

@@ -7,7 +7,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { infer } from '../../../lambdas/cli/infer.js';
+import { infer } from '../../../cli/infer.js';
 import type { TaskMetrics } from '../../../lambdas/core/evaluation.js';
 
 export async function evaluateWithRuntime(bundle: string, data: string): Promise<Record<string, unknown>> {

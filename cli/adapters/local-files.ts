@@ -5,12 +5,12 @@
  */
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { PairError } from '../core/errors.js';
-import { IMAGE_EXTENSIONS } from '../core/keys.js';
-import type { DenseImage } from '../core/kinds/index.js';
-import type { PairNeeds } from '../core/manifest.js';
-import type { MaskStore, PairSource } from '../core/pipeline.js';
-import { encodeDensePng } from './image-codec.js';
+import { encodeDensePng } from '../../lambdas/adapters/image-codec.js';
+import { PairError } from '../../lambdas/core/errors.js';
+import { IMAGE_EXTENSIONS } from '../../lambdas/core/keys.js';
+import type { DenseImage } from '../../lambdas/core/kinds/index.js';
+import type { PairNeeds } from '../../lambdas/core/manifest.js';
+import type { MaskStore, PairSource } from '../../lambdas/core/pipeline.js';
 
 async function readHalf(file: string, missing: 'IMAGE_MISSING' | 'TEXT_MISSING'): Promise<Uint8Array> {
   try {

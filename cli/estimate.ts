@@ -10,10 +10,8 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { parse as parseCsvStream } from 'csv-parse';
-import { PipelineConfigError, type PipelineConfigInput, resolvePipelineConfig } from '../../lib/config.js';
-import { listFolderPairs } from '../adapters/local-files.js';
-import { readManifest } from '../adapters/model-bundle.js';
-import { FusebatchError, ModelBundleError } from '../core/errors.js';
+import { readManifest } from '../lambdas/adapters/model-bundle.js';
+import { FusebatchError, ModelBundleError } from '../lambdas/core/errors.js';
 import {
   type Calibration,
   CalibrationSchema,
@@ -27,10 +25,12 @@ import {
   type Route,
   type RouteEstimate,
   withPriceOverride,
-} from '../core/estimate.js';
-import { CSV_MANIFEST_OPTIONS } from '../core/job-manifest.js';
-import { formatIssues, pairNeeds } from '../core/manifest.js';
-import type { MaskFormat } from '../core/mask-format.js';
+} from '../lambdas/core/estimate.js';
+import { CSV_MANIFEST_OPTIONS } from '../lambdas/core/job-manifest.js';
+import { formatIssues, pairNeeds } from '../lambdas/core/manifest.js';
+import type { MaskFormat } from '../lambdas/core/mask-format.js';
+import { PipelineConfigError, type PipelineConfigInput, resolvePipelineConfig } from '../lib/config.js';
+import { listFolderPairs } from './adapters/local-files.js';
 
 export const ROUTE_CHOICES = ['auto', ...ROUTES] as const;
 export type RouteChoice = (typeof ROUTE_CHOICES)[number];

@@ -15,19 +15,25 @@
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { pMapIterable } from 'p-map';
-import { decodeDensePng, readTruthImage } from '../adapters/image-codec.js';
-import { dataUri, overlayWebp, thumbnail } from '../adapters/report-images.js';
-import { TruthFile } from '../adapters/truth-file.js';
-import { FusebatchError } from '../core/errors.js';
-import { Evaluation } from '../core/evaluation.js';
-import { kindOf, type PairScore, resultOf } from '../core/kinds/index.js';
-import type { ModelManifest } from '../core/manifest.js';
-import { ObjectNotFoundError, type ObjectStore } from '../core/ports.js';
-import { type OutputRecord, OutputRecordSchema } from '../core/records.js';
-import { DEFAULT_GALLERY, GallerySample } from '../core/report/gallery.js';
-import { maskColor, type ReportAssets, reportClosing, reportOpening, reportPairJson } from '../core/report/html.js';
-import { type ReportOverlay, type ReportPair, ReportTally, reportPair } from '../core/report/report-model.js';
-import type { Truth } from '../core/report/truth.js';
+import { decodeDensePng, readTruthImage } from '../lambdas/adapters/image-codec.js';
+import { FusebatchError } from '../lambdas/core/errors.js';
+import { Evaluation } from '../lambdas/core/evaluation.js';
+import { kindOf, type PairScore, resultOf } from '../lambdas/core/kinds/index.js';
+import type { ModelManifest } from '../lambdas/core/manifest.js';
+import { ObjectNotFoundError, type ObjectStore } from '../lambdas/core/ports.js';
+import { type OutputRecord, OutputRecordSchema } from '../lambdas/core/records.js';
+import { DEFAULT_GALLERY, GallerySample } from '../lambdas/core/report/gallery.js';
+import {
+  maskColor,
+  type ReportAssets,
+  reportClosing,
+  reportOpening,
+  reportPairJson,
+} from '../lambdas/core/report/html.js';
+import { type ReportOverlay, type ReportPair, ReportTally, reportPair } from '../lambdas/core/report/report-model.js';
+import type { Truth } from '../lambdas/core/report/truth.js';
+import { dataUri, overlayWebp, thumbnail } from './adapters/report-images.js';
+import { TruthFile } from './adapters/truth-file.js';
 import { jobRecords } from './bucket-commands.js';
 
 export interface ReportOptions {

@@ -1,9 +1,9 @@
 /** `fusebatch init-model model.onnx [--out DIR]`: a draft model.json from the graph, and what to fill in. */
 import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createEngine } from '../adapters/engines/index.js';
-import { FusebatchError } from '../core/errors.js';
-import { draftManifest } from '../core/init-model.js';
+import { createEngine } from '../lambdas/adapters/engines/index.js';
+import { FusebatchError } from '../lambdas/core/errors.js';
+import { draftManifest } from '../lambdas/core/init-model.js';
 
 export interface InitModelOptions {
   /** The bundle folder to write model.json into (default: the ONNX file's folder). */

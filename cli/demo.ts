@@ -6,15 +6,15 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { decodeDensePng, readTruthImage } from '../adapters/image-codec.js';
-import { Evaluation, type TaskMetrics } from '../core/evaluation.js';
-import { jobKeys } from '../core/keys.js';
-import { kindOf } from '../core/kinds/index.js';
-import type { ModelManifest } from '../core/manifest.js';
-import { DEFAULT_MASK_FORMAT, type MaskFormat, writesPng } from '../core/mask-format.js';
-import { ObjectNotFoundError } from '../core/ports.js';
-import type { OutputRecord } from '../core/records.js';
-import type { EngineName } from '../core/tensor.js';
+import { decodeDensePng, readTruthImage } from '../lambdas/adapters/image-codec.js';
+import { Evaluation, type TaskMetrics } from '../lambdas/core/evaluation.js';
+import { jobKeys } from '../lambdas/core/keys.js';
+import { kindOf } from '../lambdas/core/kinds/index.js';
+import type { ModelManifest } from '../lambdas/core/manifest.js';
+import { DEFAULT_MASK_FORMAT, type MaskFormat, writesPng } from '../lambdas/core/mask-format.js';
+import { ObjectNotFoundError } from '../lambdas/core/ports.js';
+import type { OutputRecord } from '../lambdas/core/records.js';
+import type { EngineName } from '../lambdas/core/tensor.js';
 import { type LocalPipeline, startLocalPipeline } from '../local/local-pipeline.js';
 import { jobRecords, sendPair, submitFolder, waitForJob } from './bucket-commands.js';
 import { writeReport } from './report.js';

@@ -1,9 +1,9 @@
 /** `fusebatch validate-model`: checks a bundle against its graph and describes it. */
 
-import { loadModelBundle } from '../adapters/model-bundle.js';
-import { batchFixedAtOne } from '../core/graph-check.js';
-import { kindOf } from '../core/kinds/index.js';
-import type { EngineName } from '../core/tensor.js';
+import { loadModelBundle } from '../lambdas/adapters/model-bundle.js';
+import { batchFixedAtOne } from '../lambdas/core/graph-check.js';
+import { kindOf } from '../lambdas/core/kinds/index.js';
+import type { EngineName } from '../lambdas/core/tensor.js';
 
 export async function describeModel(dir: string, engine: EngineName): Promise<string> {
   const model = await loadModelBundle(dir, { engine, threads: 1 });

@@ -4,7 +4,7 @@
  * the thumbnail's size, which the page lays over the thumbnail.
  */
 import sharp from 'sharp';
-import { DEFAULT_IMAGE_LIMITS } from './image-codec.js';
+import { DEFAULT_IMAGE_LIMITS } from '../../lambdas/adapters/image-codec.js';
 
 /** Longest side of a thumbnail, in pixels; smaller images are kept at their size. */
 export const THUMBNAIL_SIZE = 160;

@@ -6,8 +6,8 @@
  */
 import { createReadStream } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
-import type { ModelManifest } from '../core/manifest.js';
-import { type Truth, TruthReader } from '../core/report/truth.js';
+import type { ModelManifest } from '../../lambdas/core/manifest.js';
+import { type Truth, TruthReader } from '../../lambdas/core/report/truth.js';
 
 const NEWLINE = 0x0a;
 

@@ -12,7 +12,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { StoredObject } from '../core/ports.js';
+import type { StoredObject } from '../../lambdas/core/ports.js';
 
 /** FUSEBATCH_CACHE_DIR, else $XDG_CACHE_HOME/fusebatch, else ~/.cache/fusebatch. */
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {

@@ -2,9 +2,9 @@
  * Records as JSON Lines, CSV (flattened columns) or an aligned table, streamed: a job of any
  * size is printed with a window of rows in memory, never the whole job.
  */
-import { ERROR_CODE_NAMES } from '../core/errors.js';
-import { kindOfResult } from '../core/kinds/index.js';
-import type { OutputRecord } from '../core/records.js';
+import { ERROR_CODE_NAMES } from '../lambdas/core/errors.js';
+import { kindOfResult } from '../lambdas/core/kinds/index.js';
+import type { OutputRecord } from '../lambdas/core/records.js';
 
 export const RECORD_FORMATS = ['jsonl', 'csv', 'table'] as const;
 export type RecordFormat = (typeof RECORD_FORMATS)[number];

@@ -8,11 +8,11 @@ import { mkdtemp, open, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pMapIterable } from 'p-map';
-import { type QueryResult, queryRecordFiles } from '../adapters/duckdb-query.js';
-import type { ObjectCache } from '../adapters/object-cache.js';
-import type { ModelManifest } from '../core/manifest.js';
-import type { ObjectStore, StoredObject } from '../core/ports.js';
-import { isRecordKey, recordPrefixes } from '../core/query.js';
+import type { ModelManifest } from '../lambdas/core/manifest.js';
+import type { ObjectStore, StoredObject } from '../lambdas/core/ports.js';
+import { isRecordKey, recordPrefixes } from '../lambdas/core/query.js';
+import { type QueryResult, queryRecordFiles } from './adapters/duckdb-query.js';
+import type { ObjectCache } from './adapters/object-cache.js';
 
 export interface QueryOptions {
   /** One job's records; every record under results/ (single pairs and jobs) when absent. */

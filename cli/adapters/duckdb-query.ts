@@ -12,9 +12,9 @@ import {
   JsonDuckDBValueConverter,
   objectArrayFromMapValue,
 } from '@duckdb/node-api';
-import { FusebatchError } from '../core/errors.js';
-import type { ModelManifest } from '../core/manifest.js';
-import { resultsViewSql, TRINO_COMPATIBILITY_SQL } from '../core/query.js';
+import { FusebatchError } from '../../lambdas/core/errors.js';
+import type { ModelManifest } from '../../lambdas/core/manifest.js';
+import { resultsViewSql, TRINO_COMPATIBILITY_SQL } from '../../lambdas/core/query.js';
 
 export interface QueryResult {
   readonly columns: string[];
