@@ -36,6 +36,7 @@ import { type MaskStore, runPipeline } from '../lambdas/core/pipeline.js';
 import type { ChunkQueue, ObjectStore } from '../lambdas/core/ports.js';
 import type { EngineName } from '../lambdas/core/tensor.js';
 import { startLocalPipeline } from '../local/local-pipeline.js';
+import { measureLocalRate } from '../local/measure.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
@@ -256,16 +257,15 @@ async function protocolAndLocal(densePerPair: number) {
  * the embedded server's work. Chunks of 50, in full waves (12 chunks on 2 workers).
  */
 async function pipelineRate(workers: number, chunkSize: number, pairs: number) {
-  const pipeline = await startLocalPipeline({ ...localRun('s3-rate', workers, chunkSize), logLevel: 'WARN' });
-  try {
-    const folder = await pairFolder('job-rate', pairs);
-    const { job } = await submitFolder(pipeline.store, folder, { progress: false, job: 'job-rate' });
-    const started = performance.now();
-    await waitForJob(pipeline.store, job, { progress: false, timeoutMs: 600_000, intervalMs: 100 });
-    return { workers, chunkSize, pairsPerSecond: round(pairs / ((performance.now() - started) / 1000)) };
-  } finally {
-    await pipeline.close();
-  }
+  const folder = await pairFolder('job-rate', pairs);
+  const measured = await measureLocalRate(folder, {
+    modelDir,
+    workers,
+    chunkSize,
+    dataDir: path.join(scratch, 's3-rate'),
+    job: 'job-rate',
+  });
+  return { workers, chunkSize, pairsPerSecond: round(measured.pairsPerSecond) };
 }
 
 /** Lines a second through ingest (read, check, chunk objects written) against the embedded server. */

@@ -5,7 +5,11 @@
  * workers, as `fusebatch serve` runs it), from the first upload to the job's completion, and
  * prints predicted and measured seconds and their ratio (the goal: within 20 %).
  *
- *   npm run bench:estimate [-- --pairs 1500 --workers 2 --rounds 1]
+ *   npm run bench:estimate [-- --pairs 1500 --workers 2 --rounds 1 --measure 200]
+ *
+ * With --measure, each round is also predicted by `fusebatch estimate --measure`: the job's first
+ * pairs run through a local pipeline just before the round, so the rate is taken at the load the
+ * round meets.
  *
  * Writes bench-results/estimate-accuracy.json. Rerun bench:calibrate first on a machine whose
  * load has changed: the prediction rests on its rates.
@@ -27,6 +31,7 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '2' },
     rounds: { type: 'string', default: '1' },
     source: { type: 'string', default: path.join(root, 'models/reference/fixtures/eval/pairs') },
+    measure: { type: 'string' },
   },
 });
 const total = Number(values.pairs);
@@ -58,6 +63,20 @@ try {
 
   const rounds = [];
   for (let round = 0; round < Number(values.rounds); round++) {
+    const measuredPrediction = values.measure
+      ? (
+          await estimateSource(folder, {
+            route: 'local',
+            workers,
+            context: [],
+            cwd: root,
+            measure: Number(values.measure),
+          })
+        ).estimate.routes.local.seconds
+      : undefined;
+    if (measuredPrediction !== undefined) {
+      console.log(`predicted from ${values.measure} pairs measured now: ${measuredPrediction.toFixed(1)} s`);
+    }
     const pipeline = await startLocalPipeline({
       port: 0,
       dataDir: path.join(scratch, `s3-${round}`),
@@ -84,11 +103,17 @@ try {
         measured: +measured.toFixed(1),
         uploadSeconds: +((uploaded - started) / 1000).toFixed(1),
         ratio: +ratio.toFixed(3),
+        ...(measuredPrediction === undefined
+          ? {}
+          : {
+              measuredPrediction: +measuredPrediction.toFixed(1),
+              measuredRatio: +(measuredPrediction / measured).toFixed(3),
+            }),
         state: status.state,
         loadAverage: [+loadBefore.toFixed(2), +os.loadavg()[0].toFixed(2)],
       });
       console.log(
-        `measured: ${measured.toFixed(1)} s (upload ${((uploaded - started) / 1000).toFixed(1)} s), ${status.state}; predicted/measured ${ratio.toFixed(2)} (load ${loadBefore.toFixed(1)} → ${os.loadavg()[0].toFixed(1)})`,
+        `measured: ${measured.toFixed(1)} s (upload ${((uploaded - started) / 1000).toFixed(1)} s), ${status.state}; predicted/measured ${ratio.toFixed(2)}${measuredPrediction === undefined ? '' : `, measured-now/measured ${(measuredPrediction / measured).toFixed(2)}`} (load ${loadBefore.toFixed(1)} → ${os.loadavg()[0].toFixed(1)})`,
       );
     } finally {
       await pipeline.close();

@@ -235,6 +235,14 @@ program
     ).choices(MASK_FORMATS),
   )
   .option('--workers <n>', 'workers of the local pipeline (--route local)', positiveInt, 2)
+  .addOption(
+    new Option(
+      '--measure [pairs]',
+      "run the job's first pairs (default 200) through a local pipeline first, and price the local route at the rate measured now",
+    )
+      .preset('200')
+      .argParser(positiveInt),
+  )
   .option('--prices <file>', 'JSON prices over the defaults (lambdas/core/estimate.ts, DEFAULT_PRICES)')
   .option('--model <dir>', 'bundle whose calibration.json is used (default: the deploy setting modelDir)')
   .option('-c, --context <key=value>', 'a deploy setting as cdk takes it, e.g. fusebatch:chunkSize=50', collect, [])

@@ -30,6 +30,7 @@ import { CSV_MANIFEST_OPTIONS } from '../lambdas/core/job-manifest.js';
 import { formatIssues, pairNeeds } from '../lambdas/core/manifest.js';
 import type { MaskFormat } from '../lambdas/core/mask-format.js';
 import { PipelineConfigError, type PipelineConfigInput, resolvePipelineConfig } from '../lib/config.js';
+import type { LocalRate } from '../local/measure.js';
 import { listFolderPairs } from './adapters/local-files.js';
 
 export const ROUTE_CHOICES = ['auto', ...ROUTES] as const;
@@ -51,6 +52,11 @@ export interface EstimateOptions {
   readonly context: readonly string[];
   /** Where cdk.json is looked for (the CDK app's folder). */
   readonly cwd?: string;
+  /**
+   * Pairs of the job to run through a local pipeline first: the local route is then priced at
+   * the rate measured now, on this machine at its present load, instead of the calibration's.
+   */
+  readonly measure?: number;
 }
 
 export interface EstimateResult {
@@ -62,6 +68,8 @@ export interface EstimateResult {
   readonly calibration: Pick<Calibration, 'measuredAt' | 'machine'> & { readonly file: string };
   readonly prices: string;
   readonly settings: { readonly chunkSize: number; readonly workerMemoryMiB: number; readonly concurrency: number };
+  /** The local pipeline's run on the job's first pairs (`measure`), when asked. */
+  readonly measured?: LocalRate;
 }
 
 async function readJsonFile(file: string, what: string): Promise<unknown> {
@@ -183,9 +191,16 @@ export async function estimateSource(source: string, options: EstimateOptions): 
     const where = options.model ? '--model' : `the deploy setting modelDir, from ${cwd}; or give --model DIR`;
     throw new FusebatchError(`no model bundle at ${modelDir} (${where}): ${error.problems.join('; ')}`);
   });
-  const { calibration, file } = await loadCalibration(modelDir);
+  const { calibration: stored, file } = await loadCalibration(modelDir);
   const prices = await loadPrices(options.prices);
   const job = await countJob(source, pairNeeds(manifest));
+  const measured = options.measure
+    ? await (await import('../local/measure.js')).measureSourceRate(source, options.measure, {
+        modelDir,
+        workers: options.workers,
+      })
+    : undefined;
+  const calibration = measured ? withMeasuredLocalRate(stored, measured) : stored;
   const estimate = estimateJob({
     job,
     settings: config,
@@ -195,6 +210,11 @@ export async function estimateSource(source: string, options: EstimateOptions): 
     localWorkers: options.workers,
   });
   const notes = [...estimate.notes];
+  if (measured) {
+    notes.push(
+      `the local route is priced at the rate measured now on the job's first ${measured.pairs} pairs (${measured.pairsPerSecond.toFixed(1)} pairs/s with ${measured.workers} worker(s)), not the calibration's`,
+    );
+  }
   // Rates belong to one graph: another model.onnx under the same name is another model.
   const onnx = await readFile(path.join(modelDir, manifest.model));
   if (createHash('sha256').update(onnx).digest('hex') !== calibration.model.sha256) {
@@ -213,6 +233,19 @@ export async function estimateSource(source: string, options: EstimateOptions): 
       chunkSize: config.chunkSize,
       workerMemoryMiB: config.worker.memoryMiB,
       concurrency: config.worker.reservedConcurrency,
+    },
+    measured,
+  };
+}
+
+/** The calibration with its local pipeline and upload rates replaced by a run measured now. */
+function withMeasuredLocalRate(calibration: Calibration, measured: LocalRate): Calibration {
+  return {
+    ...calibration,
+    local: {
+      ...calibration.local,
+      uploadPairsPerSecond: measured.uploadPairsPerSecond,
+      pipeline: { workers: measured.workers, chunkSize: measured.chunkSize, pairsPerSecond: measured.pairsPerSecond },
     },
   };
 }
@@ -285,5 +318,6 @@ export function estimateJson(result: EstimateResult): unknown {
     calibration: result.calibration,
     prices: result.prices,
     settings: result.settings,
+    measured: result.measured,
   };
 }

@@ -123,6 +123,51 @@ describe('CLI: fusebatch estimate', () => {
     expect(rle.routes.queue.usd).toBeLessThan(png.routes.queue.usd);
   });
 
+  it('with --measure, prices the local route at the rate of the job’s first pairs run through a local pipeline now', async () => {
+    // Act: the folder's 4 pairs (one a caption alone), run before the estimate is made
+    const result = await fusebatch('estimate', folder, '--json', '--route', 'local', '--measure', '10');
+    // Assess
+    expect(result.code).toBe(0);
+    const json = JSON.parse(result.stdout);
+    expect(json.measured).toMatchObject({ workers: 2, pairs: 4, chunkSize: 1 });
+    expect(json.measured.pairsPerSecond).toBeGreaterThan(0);
+    expect(json.notes).toContain(
+      `the local route is priced at the rate measured now on the job's first 4 pairs (${json.measured.pairsPerSecond.toFixed(1)} pairs/s with 2 worker(s)), not the calibration's`,
+    );
+    // The core's figure for this job with the measured rates in place of the calibration's.
+    const { calibration } = await loadCalibration(referenceBundle);
+    const config = resolvePipelineConfig({}, {});
+    const expected = estimateJob({
+      job: { lines: 4, images: 3, uploads: 3 },
+      settings: config,
+      calibration: {
+        ...calibration,
+        local: {
+          ...calibration.local,
+          uploadPairsPerSecond: json.measured.uploadPairsPerSecond,
+          pipeline: { workers: 2, chunkSize: 1, pairsPerSecond: json.measured.pairsPerSecond },
+        },
+      },
+      prices: DEFAULT_PRICES,
+      maskFormat: config.masks,
+      localWorkers: 2,
+    });
+    expect(json.routes.local.seconds).toBeCloseTo(expected.routes.local.seconds, 9);
+  });
+
+  it('with --measure, samples a .jsonl manifest’s pairs (images beside it) and refuses a .csv (its images are in the bucket)', async () => {
+    const fromManifest = JSON.parse((await fusebatch('estimate', manifest, '--json', '--measure', '2')).stdout);
+    // The first two lines that parse: a and b, both with images.
+    expect(fromManifest.measured).toMatchObject({ pairs: 2 });
+    const csv = path.join(dir, 'measure.csv');
+    await writeFile(csv, 'id,image,text\na,uploads/a.png,a red circle\n');
+    const refused = await fusebatch('estimate', csv, '--measure');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.trim()).toBe(
+      `fusebatch: --measure needs a folder of pairs or a .jsonl manifest with local images, not ${csv}`,
+    );
+  });
+
   it('prints the estimate for people: the route taken, each route’s duration and cost', async () => {
     const result = await fusebatch('estimate', folder);
     expect(result.code).toBe(0);
