@@ -13,9 +13,9 @@ import { enginePackaging, ortNodeLinuxBinaries } from '../../lib/lambda-engine.j
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
 describe('Lambda engine packaging', () => {
-  it('defaults to wasm, accepts cpu, and refuses engines Lambda cannot run', () => {
-    expect(resolvePipelineConfig({}, {}).lambdaEngine).toBe('wasm');
-    expect(resolvePipelineConfig({}, { 'fusebatch:lambdaEngine': 'cpu' }).lambdaEngine).toBe('cpu');
+  it('defaults to cpu, accepts wasm, and refuses engines Lambda cannot run', () => {
+    expect(resolvePipelineConfig({}, {}).lambdaEngine).toBe('cpu');
+    expect(resolvePipelineConfig({}, { 'fusebatch:lambdaEngine': 'wasm' }).lambdaEngine).toBe('wasm');
     expect(() => resolvePipelineConfig({ lambdaEngine: 'cuda' as 'cpu' }, {})).toThrow(/lambdaEngine/);
   });
 
