@@ -3,8 +3,9 @@
  * this machine, and writes it to `<bundle>/calibration.json` (CalibrationSchema):
  *
  * 1. dense outputs a pair, and how many are segmentation masks;
- * 2. pairs/s of the wasm engine (Lambda's) by threads, end to end in memory (decode, inference,
- *    PNGs encoded), median of 3 rounds over the evaluation pairs;
+ * 2. pairs/s of each Lambda engine (lambdaEngine `wasm`, and `cpu` as `lambdaCpu`) by threads,
+ *    end to end in memory (decode, inference, PNGs encoded; the engine in its worker thread, as
+ *    the Lambda worker runs it), median of 3 rounds over the evaluation pairs;
  * 3. pairs/s of the cpu engine shared by N pipelines at once (as the local pipeline's workers
  *    share one engine), by N;
  * 4. the protocol's requests, by counting every S3 call of two real jobs through the local
@@ -321,6 +322,13 @@ try {
     wasm.push({ threads, pairsPerSecond: r.pairsPerSecond });
     console.log(`wasm, ${threads} thread(s): ${r.pairsPerSecond} pairs/s; ${r.densePerPair} dense outputs a pair`);
   }
+  // The cpu engine as a Lambda function runs it: one pipeline, by threads, measured as wasm is.
+  const lambdaCpu = [];
+  for (const threads of [1, 2].filter((t) => t <= os.availableParallelism())) {
+    const r = await engineRate('cpu', threads, 1);
+    lambdaCpu.push({ threads, pairsPerSecond: r.pairsPerSecond });
+    console.log(`cpu (Lambda), ${threads} thread(s): ${r.pairsPerSecond} pairs/s`);
+  }
   const cpu = [];
   for (const workers of [1, 2]) {
     const r = await engineRate('cpu', 1, workers);
@@ -349,6 +357,7 @@ try {
     },
     outputs,
     wasm,
+    lambdaCpu,
     cpu,
     protocol: measured.protocol,
     ingestLinesPerSecond,

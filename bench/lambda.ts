@@ -1,9 +1,9 @@
 /**
  * `npm run bench:lambda`: the Lambda packages as the CDK app builds them, for both engines
  * (config lambdaEngine `wasm` and `cpu`). For each: the zipped size of each function's package
- * (x86_64, and arm64 where sharp's linux-arm64 packages are installed); the cold start, a fresh
- * Node process importing the bundled handler (Lambda's init) and handling its first event
- * against the embedded S3 server; the worker's pairs per second on 100-pair chunks once warm,
+ * and of its layers (x86_64, and arm64 where sharp's linux-arm64 packages are installed); the
+ * cold start, a fresh Node process importing the bundled handler (Lambda's init), with the
+ * layers on NODE_PATH as Lambda sets it, and handling its first event against the embedded S3 server; the worker's pairs per second on 100-pair chunks once warm,
  * with 1 and 2 engine threads on as many CPUs (taskset: Lambda gives 1 vCPU per 1,769 MB); and
  * from those, Lambda's compute cost per million pairs. The two engines run round by round,
  * alternately first, so that both see the same load on a shared machine; figures are medians
@@ -75,11 +75,13 @@ for (const engine of ENGINES) {
       const z = zippedSize(dir);
       return { zippedMB: mb(z.bytes), unzippedMB: mb(z.unzippedBytes) };
     };
-    // The sharp layer is reported apart: Lambda's limits count function and layers together.
+    // The layers are reported apart (sharp's; cpu's onnxruntime-node): Lambda's limits count
+    // function and layers together.
     packages[engine][architecture] = {
       ingest: size(found.ingest),
       worker: size(found.worker),
       sharpLayer: size(found.sharpLayer),
+      ...(found.engineLayer ? { onnxruntimeLayer: size(found.engineLayer) } : {}),
     };
   }
 }
@@ -292,7 +294,7 @@ const report = {
   rounds,
   method: {
     packages:
-      'the folders `cdk synth` bundles, zipped at deflate level 9 (what CDK uploads, within bytes); the sharp layer apart',
+      'the folders `cdk synth` bundles, zipped at deflate level 9 (what CDK uploads, within bytes); the layers apart (sharp; cpu: onnxruntime-node)',
     coldStart:
       'a fresh Node process imports the bundled handler (init) and handles its first event against the embedded S3 server; medians over rounds',
     pairsPerSecond: `the worker handler on ${warmChunks} more 100-pair chunks in the same process after its first (warm), on as many CPUs as threads (taskset); medians over rounds, the engines interleaved round by round`,

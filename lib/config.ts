@@ -42,12 +42,13 @@ export const PipelineConfigSchema = z
      */
     masks: z.enum(MASK_FORMATS).default(DEFAULT_MASK_FORMAT),
     /**
-     * The ingest and worker functions' inference engine (their FUSEBATCH_ENGINE): `wasm`,
-     * onnxruntime-web's WebAssembly SIMD build, or `cpu`, onnxruntime-node's native CPU build
-     * (its Linux binaries for the architecture only). README's "Lambda engine" has the measured
-     * cost per pair, cold start and package size of each, and why `wasm` is the default.
+     * The ingest and worker functions' inference engine (their FUSEBATCH_ENGINE): `cpu`,
+     * onnxruntime-node's native CPU build (in a layer, its Linux binaries for the architecture
+     * only), or `wasm`, onnxruntime-web's WebAssembly SIMD build. `cpu` is the default since
+     * bench:lambda measured it cheaper per pair and faster to start, with a function package
+     * within 10 MB zipped once onnxruntime-node moved to a layer: README's "Lambda engine".
      */
-    lambdaEngine: z.enum(['wasm', 'cpu']).default('wasm'),
+    lambdaEngine: z.enum(['wasm', 'cpu']).default('cpu'),
     /** Pairs per chunk: one worker-queue message, one unit of a Batch shard. */
     chunkSize: z.number().int().min(1).max(10000).default(100),
     ingest: z

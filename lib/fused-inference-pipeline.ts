@@ -51,7 +51,7 @@ import {
 } from '../lambdas/core/result-table.js';
 import { stageBatchImage } from './batch-image.js';
 import { type PipelineConfig, type PipelineConfigInput, resolvePipelineConfig } from './config.js';
-import { enginePackaging } from './lambda-engine.js';
+import { enginePackaging, stageLayer } from './lambda-engine.js';
 
 /** The project's root: lambdas/, models/ and package-lock.json are found from here. */
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -219,10 +219,10 @@ export class FusedInferencePipeline extends Construct {
       });
     }
 
-    // Lambda functions: bundled with the local esbuild, the engine's files and the model beside the bundle.
+    // Lambda functions: bundled with the local esbuild, the model (and wasm's files) beside the bundle.
     const architecture = config.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64;
     // sharp's native packages (libvips, about half a package) ride in a layer: the function
-    // package keeps the code, the engine and the model. The bundle's require (createRequire,
+    // package keeps the code, the model and wasm's WebAssembly files. The bundle's require (createRequire,
     // CommonJS resolution) finds them through NODE_PATH, which Lambda points at the layer's
     // nodejs/node_modules.
     const sharpLayer = new lambda.LayerVersion(this, 'SharpLayer', {
@@ -238,6 +238,18 @@ export class FusedInferencePipeline extends Construct {
       description: "sharp's native packages (libvips) for the fusebatch functions",
     });
     const engine = enginePackaging(root, config.lambdaEngine, config.architecture);
+    // The cpu engine's onnxruntime-node (its native runtime, most of its size) rides in a second
+    // layer, found the same way; wasm deployments have none.
+    const engineLayer = engine.layerFiles.length
+      ? new lambda.LayerVersion(this, 'OnnxRuntimeLayer', {
+          code: lambda.Code.fromAsset(
+            stageLayer(engine.layerFiles, mkdtempSync(path.join(tmpdir(), 'fusebatch-onnxruntime-layer-'))),
+          ),
+          compatibleArchitectures: [architecture],
+          compatibleRuntimes: [lambda.Runtime.NODEJS_24_X],
+          description: `onnxruntime-node's JavaScript and its linux ${config.architecture} CPU runtime for the fusebatch functions (lambdaEngine cpu)`,
+        })
+      : undefined;
     const q = (p: string) => JSON.stringify(p);
     const requireBanner =
       "import { createRequire as __fusebatchRequire } from 'node:module'; const require = __fusebatchRequire(import.meta.url);";
@@ -261,7 +273,8 @@ export class FusedInferencePipeline extends Construct {
       // Bundled CommonJS code (and sharp's loader) call require: give ESM one.
       banner: requireBanner,
       // The SDK is bundled (the version tested, and a package that runs anywhere); sharp's native
-      // packages are copied in, and so are the engine's files (lambda-engine.ts).
+      // packages are in their layer, and the engine's files beside the bundle or in its layer
+      // (lambda-engine.ts).
       bundleAwsSDK: true,
       externalModules: ['@img/sharp-*', ...engine.externalModules],
       forceDockerBundling: false,
@@ -309,7 +322,7 @@ export class FusedInferencePipeline extends Construct {
         role,
         logGroup,
         bundling: bundling(withEngineThread),
-        layers: [sharpLayer],
+        layers: engineLayer ? [sharpLayer, engineLayer] : [sharpLayer],
         environment: { ...baseEnv, ...env } as Record<string, string>,
       });
       return { fn, role };

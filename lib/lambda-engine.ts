@@ -1,12 +1,14 @@
 /**
  * What a Lambda package carries for its inference engine (config `lambdaEngine`), apart from
  * the rest of the construct so that the choice touches fused-inference-pipeline.ts in a few
- * lines. `wasm`: onnxruntime-web bundled, its two WebAssembly SIMD files beside the handler.
- * `cpu`: onnxruntime-node left to node_modules with only its JavaScript and its Linux CPU
- * binaries for the function's architecture; never other platforms, and never a CUDA or
- * TensorRT provider library, even where an install script has put one beside them.
+ * lines. `wasm`: onnxruntime-web bundled, its two WebAssembly SIMD files beside the handler,
+ * and no engine layer. `cpu`: onnxruntime-node in a layer of its own, under nodejs/node_modules
+ * (where Lambda's NODE_PATH looks; engines/cpu.ts loads it with a CommonJS require, which
+ * honours NODE_PATH), with only its JavaScript, onnxruntime-common's CommonJS build and its
+ * Linux CPU binaries for the function's architecture; never other platforms, and never a CUDA
+ * or TensorRT provider library, even where an install script has put one beside them.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { PipelineConfig } from './config.js';
 
@@ -18,11 +20,33 @@ export const WASM_FILES = ['ort-wasm-simd-threaded.wasm', 'ort-wasm-simd-threade
 /** The CPU runtime and its Node binding: all that onnxruntime-node loads for the CPU provider. */
 const ORT_NATIVE_FILE = /^(libonnxruntime\.so(\.\d+)*|onnxruntime_binding\.node)$/;
 
+export interface PackagedFile {
+  /** Where the file comes from (absolute). */
+  readonly from: string;
+  /** Where it goes, relative to the function package's or the layer's root. */
+  readonly to: string;
+}
+
 export interface EnginePackaging {
-  /** Modules esbuild leaves out of the bundle: shipped in node_modules, or never loaded. */
+  /** Modules esbuild leaves out of the bundle: in the engine's layer, or never loaded. */
   readonly externalModules: string[];
-  /** Package-relative paths of the files copied in, with where each comes from (absolute). */
-  readonly files: ReadonlyArray<{ readonly from: string; readonly to: string }>;
+  /** Files copied into the function package, beside the handler. */
+  readonly files: readonly PackagedFile[];
+  /** Files of the engine's layer (under nodejs/node_modules/); none: no layer. */
+  readonly layerFiles: readonly PackagedFile[];
+}
+
+/** Where Lambda's NODE_PATH looks in a layer for Node.js runtimes. */
+export const LAYER_NODE_MODULES = 'nodejs/node_modules';
+
+/** Copies the layer's files into `outDir` (a fresh folder), and returns it. */
+export function stageLayer(files: readonly PackagedFile[], outDir: string): string {
+  for (const f of files) {
+    const to = path.join(outDir, f.to);
+    mkdirSync(path.dirname(to), { recursive: true });
+    copyFileSync(f.from, to);
+  }
+  return outDir;
 }
 
 /** Files of a folder (recursively) whose package-relative path passes `keep`. */
@@ -69,6 +93,7 @@ export function enginePackaging(
       // The wasm package never loads onnxruntime-node (engines/index.ts imports engines by name).
       externalModules: ['onnxruntime-node'],
       files: WASM_FILES.map((f) => ({ from: path.join(modules, 'onnxruntime-web/dist', f), to: f })),
+      layerFiles: [],
     };
   }
   // Its JavaScript (no source maps or typings), its dependency onnxruntime-common as require()
@@ -88,9 +113,13 @@ export function enginePackaging(
     // onnxruntime-web's JavaScript stays in the bundle (wasm.ts imports it statically, and one
     // bundle file hoists that import to its top); its WebAssembly files are not shipped.
     externalModules: ['onnxruntime-node'],
-    files: [...nodeFiles, ...commonFiles].map((rel) => ({
+    files: [],
+    // In a layer: the native runtime (17.5 MB zipped on x86_64) would otherwise be most of the
+    // function package; CommonJS resolution finds it through NODE_PATH, and onnxruntime-node's
+    // own require('onnxruntime-common') finds its sibling there.
+    layerFiles: [...nodeFiles, ...commonFiles].map((rel) => ({
       from: path.join(modules, rel),
-      to: path.posix.join('node_modules', rel),
+      to: path.posix.join(LAYER_NODE_MODULES, rel),
     })),
   };
 }

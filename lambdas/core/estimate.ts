@@ -72,6 +72,8 @@ export function withPriceOverride(base: Prices, over: PricesOverride): Prices {
 }
 
 const rate = z.number().positive();
+/** A Lambda engine's pairs a second by threads, end to end in memory. */
+const lambdaRates = z.array(z.object({ threads: z.number().int().positive(), pairsPerSecond: rate }).strict()).min(1);
 const requestCounts = z.object({ get: z.number().min(0), put: z.number().min(0), list: z.number().min(0) }).strict();
 export type RequestCounts = z.infer<typeof requestCounts>;
 
@@ -100,8 +102,14 @@ export const CalibrationSchema = z
       .strict(),
     /** Dense outputs a pair as PNGs (masks, class maps, value maps), of which masks and class maps (what `rle` keeps inline). */
     outputs: z.object({ densePerPair: z.number().min(0), masksPerPair: z.number().min(0) }).strict(),
-    /** The Lambda engine (wasm) end to end in memory (decode, inference, PNGs encoded), by threads. */
-    wasm: z.array(z.object({ threads: z.number().int().positive(), pairsPerSecond: rate }).strict()).min(1),
+    /** The wasm Lambda engine end to end in memory (decode, inference, PNGs encoded), by threads. */
+    wasm: lambdaRates,
+    /**
+     * The cpu Lambda engine (onnxruntime-node, lambdaEngine cpu), measured as `wasm` is (one
+     * pipeline, the engine in its worker thread, by threads). Absent from calibrations written
+     * before it was measured: a cpu deployment is then priced at the wasm rate, with a note.
+     */
+    lambdaCpu: lambdaRates.optional(),
     /** The local engine (cpu, 1 thread each): the summed rate of N pipelines at once, by N. */
     cpu: z.array(z.object({ workers: z.number().int().positive(), pairsPerSecond: rate }).strict()).min(1),
     /**
@@ -144,12 +152,12 @@ export type Calibration = z.infer<typeof CalibrationSchema>;
 export interface EstimateSettings {
   readonly chunkSize: number;
   readonly architecture: 'x86_64' | 'arm64';
-  /** The functions' engine (config lambdaEngine); the calibration holds the wasm engine's rates. */
-  readonly lambdaEngine?: 'wasm' | 'cpu';
+  /** The functions' engine (config lambdaEngine): the Lambda route is priced at its calibrated rate. */
+  readonly lambdaEngine: 'wasm' | 'cpu';
   readonly ingest: { readonly memoryMiB: number };
   readonly worker: {
     readonly memoryMiB: number;
-    /** WebAssembly threads: Lambda's whole vCPUs at that memory. */
+    /** The engine's threads: Lambda's whole vCPUs at that memory. */
     readonly threads: number;
     readonly reservedConcurrency: number;
   };
@@ -192,7 +200,7 @@ export interface EstimateInput {
 export const ASSUMED = {
   /** Megabytes of Lambda memory per vCPU. */
   lambdaMbPerVcpu: 1769,
-  /** Init of a worker (WebAssembly compile, session, bundle) once per concurrent function; billed since 2025-08. */
+  /** Init of a worker (bundle, WebAssembly compile or native runtime load, session) once per concurrent function; billed since 2025-08. */
   lambdaInitSeconds: 3,
   /** A chunk's protocol round trips to S3 from Lambda (about 8 requests, some in parallel, ~30 ms each). */
   lambdaChunkOverheadSeconds: 0.3,
@@ -336,32 +344,37 @@ export function estimateJob(input: EstimateInput): Estimate {
   const lambdaGbPrice = prices.lambdaGbSecond[settings.architecture];
   const requestPrice = prices.lambdaPerMillionRequests / 1e6;
 
-  // Queue: Lambda workers, wasm, at most reservedConcurrency at once.
+  // Queue: Lambda workers on the deployed engine, at most reservedConcurrency at once.
   const { worker } = settings;
+  // The deployed engine's calibrated rates; a calibration from before the cpu engine's were
+  // measured has the wasm engine's alone.
+  let engine: 'wasm' | 'cpu' = settings.lambdaEngine;
+  if (engine === 'cpu' && !cal.lambdaCpu) {
+    engine = 'wasm';
+    notes.push(
+      "the functions' engine is cpu, but this calibration has no cpu Lambda rate (written before it was measured): the Lambda route is estimated at the wasm engine's rate, slower and dearer than cpu's; rerun npm run bench:calibrate",
+    );
+  }
+  const rates = engine === 'cpu' ? cal.lambdaCpu! : cal.wasm;
   // A Lambda function has its vCPUs to itself, so more threads are never slower there: a lower
   // rate measured at more threads is the measuring machine's contention, and the best rate at
   // or below the function's threads is taken.
-  const usable = cal.wasm.filter((r) => r.threads <= worker.threads);
+  const usable = rates.filter((r) => r.threads <= worker.threads);
   const best = usable.length
     ? usable.reduce((a, b) => (b.pairsPerSecond > a.pairsPerSecond ? b : a))
-    : [...cal.wasm].sort((a, b) => a.threads - b.threads)[0];
-  const wasm = { pairsPerSecond: best.pairsPerSecond, at: best.threads };
-  if (wasm.at < worker.threads) {
-    const atThreads = cal.wasm.find((r) => r.threads === worker.threads);
+    : [...rates].sort((a, b) => a.threads - b.threads)[0];
+  const measured = { pairsPerSecond: best.pairsPerSecond, at: best.threads };
+  if (measured.at < worker.threads) {
+    const atThreads = rates.find((r) => r.threads === worker.threads);
     notes.push(
       atThreads
-        ? `Lambda's wasm rate is the ${wasm.at}-thread one (${wasm.pairsPerSecond} pairs/s): ${worker.threads} threads measured lower (${atThreads.pairsPerSecond}), the measuring machine's contention`
-        : `Lambda's wasm rate is the ${wasm.at}-thread one: ${worker.memoryMiB} MB gives ${worker.threads} threads, not measured (not extrapolated)`,
-    );
-  }
-  if (settings.lambdaEngine === 'cpu') {
-    notes.push(
-      "the functions' engine is cpu, but the Lambda route is estimated at the wasm engine's calibrated rate: expect it faster and cheaper (bench:lambda measured about 1.5x less CPU a pair)",
+        ? `Lambda's ${engine} rate is the ${measured.at}-thread one (${measured.pairsPerSecond} pairs/s): ${worker.threads} threads measured lower (${atThreads.pairsPerSecond}), the measuring machine's contention`
+        : `Lambda's ${engine} rate is the ${measured.at}-thread one: ${worker.memoryMiB} MB gives ${worker.threads} threads, not measured (not extrapolated)`,
     );
   }
   // Below 1,769 MB a function has a fraction of a vCPU, and runs slower in proportion.
   const cpuShare = Math.min(1, worker.memoryMiB / ASSUMED.lambdaMbPerVcpu / worker.threads);
-  const lambdaRate = wasm.pairsPerSecond * cpuShare;
+  const lambdaRate = measured.pairsPerSecond * cpuShare;
   const lambdaChunkSeconds = (n: number) => n / lambdaRate + ASSUMED.lambdaChunkOverheadSeconds;
   const containers = Math.min(worker.reservedConcurrency, chunks);
   const queueWork = waveSeconds(lines, settings.chunkSize, worker.reservedConcurrency, (n) => lambdaChunkSeconds(n));
@@ -382,7 +395,7 @@ export function estimateJob(input: EstimateInput): Estimate {
     sqs: { requests: queueSqs, usd: queueSqsUsd },
     gpu: { instanceType: null, children: 0, instanceHours: 0, usd: 0 },
     usd: queueLambdaUsd + queueS3.usd + queueSqsUsd,
-    basis: `${containers} worker(s) of ${worker.memoryMiB} MB at ${round(lambdaRate, 1)} pairs/s each (wasm, ${worker.threads} thread(s)), ${Math.ceil(chunks / worker.reservedConcurrency)} wave(s) of chunks`,
+    basis: `${containers} worker(s) of ${worker.memoryMiB} MB at ${round(lambdaRate, 1)} pairs/s each (${engine}, ${worker.threads} thread(s)), ${Math.ceil(chunks / worker.reservedConcurrency)} wave(s) of chunks`,
   };
 
   // Batch: GPU children, each every N-th chunk, as many at once as maxVcpus holds.

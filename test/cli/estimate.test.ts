@@ -114,6 +114,35 @@ describe('CLI: fusebatch estimate', () => {
     expect(json.routes.batch.gpu.children).toBe(1);
   });
 
+  it('prices the Lambda route at the deployed engine’s calibrated rate: cpu by default, wasm when lambdaEngine says so', async () => {
+    // Act
+    const cpu = JSON.parse((await fusebatch('estimate', folder, '--json', '--route', 'queue')).stdout);
+    const wasm = JSON.parse(
+      (await fusebatch('estimate', folder, '--json', '--route', 'queue', '-c', 'fusebatch:lambdaEngine=wasm')).stdout,
+    );
+    // Assess: each at its own engine's rate in the bundle's calibration, and no note about it.
+    const { calibration } = await loadCalibration(referenceBundle);
+    expect(calibration.lambdaCpu).toBeDefined();
+    for (const [json, engine] of [
+      [cpu, 'cpu'],
+      [wasm, 'wasm'],
+    ] as const) {
+      const settings = resolvePipelineConfig({}, { 'fusebatch:lambdaEngine': engine });
+      const expected = estimateJob({
+        job: { lines: 4, images: 3, uploads: 3 },
+        settings,
+        calibration,
+        prices: DEFAULT_PRICES,
+        maskFormat: settings.masks,
+        localWorkers: 2,
+      });
+      expect(json.routes.queue).toEqual(JSON.parse(JSON.stringify(expected.routes.queue)));
+      expect(json.routes.queue.basis).toContain(`(${engine}, 2 thread(s))`);
+      expect(json.notes.join('\n')).not.toMatch(/engine is cpu/);
+    }
+    expect(cpu.routes.queue.lambda.gbSeconds).not.toBe(wasm.routes.queue.lambda.gbSeconds);
+  });
+
   it('puts a PNG a dense output a pair with --mask-format png, none for the reference model’s with rle', async () => {
     const png = JSON.parse((await fusebatch('estimate', folder, '--json', '--mask-format', 'png')).stdout);
     const rle = JSON.parse((await fusebatch('estimate', folder, '--json', '--mask-format', 'rle')).stdout);

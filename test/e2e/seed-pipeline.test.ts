@@ -170,6 +170,8 @@ describe('Lambda packages of the seed bundles, run in fresh processes', () => {
           s3Event(s3.bucket, `inbox/pkg/p2.${trigger}`),
           {
             ...layerEnv(assets),
+            // The deployed default engine, as the stack sets it.
+            FUSEBATCH_ENGINE: String(assets.environment.ingest.FUSEBATCH_ENGINE),
             FUSEBATCH_BUCKET: s3.bucket,
             FUSEBATCH_S3_ENDPOINT: s3.endpoint,
             FUSEBATCH_THREADS: '1',
@@ -181,7 +183,7 @@ describe('Lambda packages of the seed bundles, run in fresh processes', () => {
         expect(run.result).toEqual([{ outcome: 'processed', id: 'pkg/p2', status: 'ok' }]);
         expect(await readRecord(s3.store, pairKeys.result('pkg/p2'))).toMatchObject({
           model: { name },
-          engine: 'wasm',
+          engine: assets.environment.ingest.FUSEBATCH_ENGINE,
         });
       } finally {
         await s3.close();

@@ -11,6 +11,8 @@ export interface LambdaAssets {
   readonly worker: string;
   /** The sharp layer's folder (its nodejs/node_modules is where Lambda's NODE_PATH looks). */
   readonly sharpLayer: string;
+  /** The engine's layer (onnxruntime-node, lambdaEngine cpu), when the stack has one. */
+  readonly engineLayer?: string;
   /** Each function's environment variables as synthesized. */
   readonly environment: { readonly ingest: Record<string, unknown>; readonly worker: Record<string, unknown> };
 }
@@ -42,14 +44,20 @@ export function synthesizeLambdaAssets(outdir: string, extraContext: Record<stri
   };
   const folder = (prefix: string) => path.join(outdir, `asset.${fn(prefix).Code!.S3Key!.replace(/\.zip$/, '')}`);
   const variables = (prefix: string) => fn(prefix).Environment?.Variables ?? {};
-  const layer = Object.entries(template.Resources).find(
-    ([id, r]) => r.Type === 'AWS::Lambda::LayerVersion' && id.startsWith('PipelineSharpLayer'),
-  )?.[1].Properties.Content?.S3Key;
-  if (!layer) throw new Error('no sharp layer in the template');
+  const layer = (prefix: string) => {
+    const key = Object.entries(template.Resources).find(
+      ([id, r]) => r.Type === 'AWS::Lambda::LayerVersion' && new RegExp(`^${prefix}[0-9A-F]{8}$`).test(id),
+    )?.[1].Properties.Content?.S3Key;
+    return key ? path.join(outdir, `asset.${key.replace(/\.zip$/, '')}`) : undefined;
+  };
+  const sharpLayer = layer('PipelineSharpLayer');
+  if (!sharpLayer) throw new Error('no sharp layer in the template');
+  const engineLayer = layer('PipelineOnnxRuntimeLayer');
   return {
     ingest: folder('PipelineIngest'),
     worker: folder('PipelineWorker'),
-    sharpLayer: path.join(outdir, `asset.${layer.replace(/\.zip$/, '')}`),
+    sharpLayer,
+    ...(engineLayer ? { engineLayer } : {}),
     environment: { ingest: variables('PipelineIngest'), worker: variables('PipelineWorker') },
   };
 }
@@ -62,12 +70,19 @@ function filesUnder(dir: string): string[] {
 }
 
 /**
+ * What Lambda sets for a function with layers: NODE_PATH at each layer's nodejs/node_modules
+ * (Lambda's own list holds /opt/nodejs/node_modules, where every layer's nodejs/ is extracted).
+ */
+export const layerEnv = (assets: LambdaAssets) => ({
+  NODE_PATH: [assets.sharpLayer, ...(assets.engineLayer ? [assets.engineLayer] : [])]
+    .map((layer) => path.join(layer, 'nodejs/node_modules'))
+    .join(path.delimiter),
+});
+
+/**
  * The size of the folder as a zip at deflate level 9: each file's compressed bytes plus its
  * local and central headers, and the end record (what `zip -9` and CDK's packaging produce, within bytes).
  */
-/** What Lambda sets for a function with the layer: NODE_PATH at the layer's nodejs/node_modules. */
-export const layerEnv = (assets: LambdaAssets) => ({ NODE_PATH: path.join(assets.sharpLayer, 'nodejs/node_modules') });
-
 export function zippedSize(dir: string): { bytes: number; unzippedBytes: number; files: number } {
   const files = filesUnder(dir);
   let bytes = 22;

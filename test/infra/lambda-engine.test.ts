@@ -13,31 +13,36 @@ import { enginePackaging, ortNodeLinuxBinaries } from '../../lib/lambda-engine.j
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
 describe('Lambda engine packaging', () => {
-  it('defaults to wasm, accepts cpu, and refuses engines Lambda cannot run', () => {
-    expect(resolvePipelineConfig({}, {}).lambdaEngine).toBe('wasm');
-    expect(resolvePipelineConfig({}, { 'fusebatch:lambdaEngine': 'cpu' }).lambdaEngine).toBe('cpu');
+  it('defaults to cpu, accepts wasm, and refuses engines Lambda cannot run', () => {
+    expect(resolvePipelineConfig({}, {}).lambdaEngine).toBe('cpu');
+    expect(resolvePipelineConfig({}, { 'fusebatch:lambdaEngine': 'wasm' }).lambdaEngine).toBe('wasm');
     expect(() => resolvePipelineConfig({ lambdaEngine: 'cuda' as 'cpu' }, {})).toThrow(/lambdaEngine/);
   });
 
-  it('wasm: the two WebAssembly files beside the handler, onnxruntime-node left out', () => {
+  it('wasm: the two WebAssembly files beside the handler, onnxruntime-node left out, no engine layer', () => {
     const packaging = enginePackaging(ROOT, 'wasm', 'x86_64');
     expect(packaging.files.map((f) => f.to)).toEqual(['ort-wasm-simd-threaded.wasm', 'ort-wasm-simd-threaded.mjs']);
     expect(packaging.externalModules).toEqual(['onnxruntime-node']);
+    expect(packaging.layerFiles).toEqual([]);
   });
 
   it.each([
     ['x86_64', 'x64'],
     ['arm64', 'arm64'],
   ] as const)(
-    'cpu on %s: onnxruntime-node’s linux/%s binaries from node_modules, and nothing of another platform',
+    'cpu on %s: onnxruntime-node’s linux/%s binaries from node_modules in the layer, nothing of another platform, nothing beside the handler',
     (architecture, arch) => {
       const packaging = enginePackaging(ROOT, 'cpu', architecture);
-      const binaries = packaging.files.map((f) => f.to).filter((f) => f.includes('/bin/'));
+      expect(packaging.files).toEqual([]);
+      const layer = packaging.layerFiles.map((f) => f.to);
+      // All under the layer's nodejs/node_modules, where Lambda's NODE_PATH looks.
+      expect(layer.filter((f) => !f.startsWith('nodejs/node_modules/onnxruntime-'))).toEqual([]);
+      const binaries = layer.filter((f) => f.includes('/bin/'));
       expect(binaries.map((f) => f.replace(/napi-v\d+/, 'napi-v*')).sort()).toEqual([
-        `node_modules/onnxruntime-node/bin/napi-v*/linux/${arch}/libonnxruntime.so.1`,
-        `node_modules/onnxruntime-node/bin/napi-v*/linux/${arch}/onnxruntime_binding.node`,
+        `nodejs/node_modules/onnxruntime-node/bin/napi-v*/linux/${arch}/libonnxruntime.so.1`,
+        `nodejs/node_modules/onnxruntime-node/bin/napi-v*/linux/${arch}/onnxruntime_binding.node`,
       ]);
-      expect(packaging.files.every((f) => f.from.endsWith(f.to.replace(/^node_modules\//, '')))).toBe(true);
+      expect(packaging.layerFiles.every((f) => f.from === path.join(ROOT, f.to.replace(/^nodejs\//, '')))).toBe(true);
       expect(packaging.externalModules).toEqual(['onnxruntime-node']);
     },
   );

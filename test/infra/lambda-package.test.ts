@@ -26,7 +26,9 @@ describe('Lambda packages (bundle + WASM + model), run in fresh processes', () =
   let truth: Record<string, unknown>[];
 
   beforeAll(async () => {
-    assets = synthesizeLambdaAssets(mkdtempSync(path.join(tmpdir(), 'fusebatch-lambda-')));
+    assets = synthesizeLambdaAssets(mkdtempSync(path.join(tmpdir(), 'fusebatch-lambda-')), {
+      'fusebatch:lambdaEngine': 'wasm',
+    });
     s3 = await startEmbeddedS3();
     env = {
       ...layerEnv(assets),
@@ -73,6 +75,8 @@ describe('Lambda packages (bundle + WASM + model), run in fresh processes', () =
       expect(layer, file).toContain(file);
     }
     expect(layer.filter((f) => /glib-2\.0|README\.md$/.test(f))).toEqual([]);
+    // No onnxruntime-node layer: the wasm package never loads it.
+    expect(assets.engineLayer).toBeUndefined();
   });
 
   it('ingest: runs a single pair on the wasm engine from the package and writes its record', async () => {
@@ -211,33 +215,51 @@ describe('Lambda packages on the cpu engine (onnxruntime-node), run in fresh pro
     expect(assets.environment.worker).toMatchObject({ FUSEBATCH_ENGINE: 'cpu' });
   });
 
-  it('ships onnxruntime-node’s linux-x64 CPU binaries only: no other platform, no CUDA or TensorRT provider, no WASM', () => {
+  it('ships onnxruntime-node in a layer of its own, with its linux-x64 CPU binaries only: no other platform, no CUDA or TensorRT provider', () => {
+    expect(assets.engineLayer).toBeDefined();
+    const layer = filesUnder(assets.engineLayer!);
+    // Where Lambda's NODE_PATH looks, and nothing else.
+    expect(layer.filter((f) => !/^nodejs\/node_modules\/onnxruntime-(node|common)\//.test(f))).toEqual([]);
+    const ortBinaries = layer.filter((f) => f.startsWith('nodejs/node_modules/onnxruntime-node/bin/'));
+    expect(ortBinaries.map((f) => f.replace(/napi-v\d+/, 'napi-v*')).sort()).toEqual([
+      'nodejs/node_modules/onnxruntime-node/bin/napi-v*/linux/x64/libonnxruntime.so.1',
+      'nodejs/node_modules/onnxruntime-node/bin/napi-v*/linux/x64/onnxruntime_binding.node',
+    ]);
+    expect(layer.filter((f) => /providers|cuda|tensorrt|darwin|win32|arm64|\.dll$|\.dylib$/i.test(f))).toEqual([]);
+    // What onnxruntime-node needs at run time: its JavaScript and onnxruntime-common's CommonJS build.
+    for (const file of [
+      'nodejs/node_modules/onnxruntime-node/package.json',
+      'nodejs/node_modules/onnxruntime-node/dist/index.js',
+      'nodejs/node_modules/onnxruntime-node/dist/binding.js',
+      'nodejs/node_modules/onnxruntime-common/package.json',
+      'nodejs/node_modules/onnxruntime-common/dist/cjs/index.js',
+    ]) {
+      expect(layer, file).toContain(file);
+    }
+    // Its install script's dependencies stay out, and so do source maps and typings.
+    expect(layer.filter((f) => /adm-zip|global-agent|onnxruntime-web|ort-wasm|\.map$|\.d\.ts$/.test(f))).toEqual([]);
+    // Lambda's limit is 250 MB unzipped, function and layers together; README's table has the zipped sizes.
+    const unzipped = (dir: string) => zippedSize(dir).unzippedBytes;
+    for (const dir of [assets.ingest, assets.worker]) {
+      expect(unzipped(dir) + unzipped(assets.sharpLayer) + unzipped(assets.engineLayer!)).toBeLessThan(
+        250 * 1000 * 1000,
+      );
+    }
+  });
+
+  it('keeps the function packages to the code and the model, within 10 MB zipped: no node_modules, no WASM', () => {
     for (const dir of [assets.ingest, assets.worker]) {
       const files = filesUnder(dir);
-      const ortBinaries = files.filter((f) => f.startsWith('node_modules/onnxruntime-node/bin/'));
-      expect(ortBinaries.map((f) => f.replace(/napi-v\d+/, 'napi-v*')).sort()).toEqual([
-        'node_modules/onnxruntime-node/bin/napi-v*/linux/x64/libonnxruntime.so.1',
-        'node_modules/onnxruntime-node/bin/napi-v*/linux/x64/onnxruntime_binding.node',
-      ]);
-      expect(files.filter((f) => /providers|cuda|tensorrt|darwin|win32|arm64|\.dll$|\.dylib$/i.test(f))).toEqual([]);
-      // What onnxruntime-node needs at run time: its JavaScript and onnxruntime-common's CommonJS build.
-      for (const file of [
-        'index.mjs',
-        'model/model.onnx',
-        'node_modules/onnxruntime-node/package.json',
-        'node_modules/onnxruntime-node/dist/index.js',
-        'node_modules/onnxruntime-node/dist/binding.js',
-        'node_modules/onnxruntime-common/package.json',
-        'node_modules/onnxruntime-common/dist/cjs/index.js',
-      ]) {
+      for (const file of ['index.mjs', 'model/model.json', 'model/model.onnx', 'model/tokenizer.json']) {
         expect(files, file).toContain(file);
       }
-      // Its install script's dependencies stay out, and so do onnxruntime-web's WebAssembly files.
-      expect(files.filter((f) => /adm-zip|global-agent|onnxruntime-web|ort-wasm|\.map$|\.d\.ts$/.test(f))).toEqual([]);
-      // Lambda's limit is 250 MB unzipped (function and layers); README's table has the zipped sizes.
-      expect(zippedSize(dir).unzippedBytes).toBeLessThan(250 * 1000 * 1000);
+      expect(files.filter((f) => /(^|\/)node_modules\/|onnxruntime|ort-wasm|\.node$|\.so(\.\d+)*$/.test(f))).toEqual(
+        [],
+      );
+      expect(zippedSize(dir).bytes).toBeLessThanOrEqual(10 * 1000 * 1000);
     }
     expect(filesUnder(assets.worker)).toContain('engine-worker.mjs');
+    expect(filesUnder(assets.ingest)).not.toContain('engine-worker.mjs');
   });
 
   it('ingest: runs a single pair on the cpu engine from the package and writes its record', async () => {
@@ -256,6 +278,17 @@ describe('Lambda packages on the cpu engine (onnxruntime-node), run in fresh pro
     const record = OutputRecordSchema.parse(JSON.parse(decode(await s3.store.get(pairKeys.result('cpu/p1')))));
     expect(record).toMatchObject({ status: 'ok', engine: 'cpu', model: { name: 'shapes-reference' } });
   }, 120_000);
+
+  it('finds onnxruntime-node only through its layer: without it on NODE_PATH the function cannot start', async () => {
+    // Act: Lambda's NODE_PATH as if the function had the sharp layer alone.
+    const attempt = runHandlerInFreshProcess(
+      path.join(assets.ingest, 'index.mjs'),
+      s3Event(s3.bucket, 'inbox/cpu/none.txt'),
+      { ...env, NODE_PATH: path.join(assets.sharpLayer, 'nodejs/node_modules') },
+    );
+    // Assess
+    await expect(attempt).rejects.toThrow(/Cannot find module 'onnxruntime-node'/);
+  }, 60_000);
 
   it('worker: runs a chunk on the cpu engine from the package, with 2 threads, and completes the job', async () => {
     // Prepare: a one-chunk job as ingest writes it (status document, chunk object, images).

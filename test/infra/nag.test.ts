@@ -8,11 +8,15 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 const context = JSON.parse(readFileSync(path.join(ROOT, 'cdk.json'), 'utf8')).context;
 
 describe('cdk-nag AwsSolutions', () => {
-  it('finds no unacknowledged error or warning in the app, with and without the GPU route', () => {
-    for (const gpu of ['true', 'false']) {
+  it('finds no unacknowledged error or warning in the app, with and without the GPU route, on either Lambda engine', () => {
+    for (const [gpu, engine] of [
+      ['true', 'cpu'],
+      ['false', 'cpu'],
+      ['true', 'wasm'],
+    ]) {
       // Prepare
       const { app, nag } = buildApp({
-        context: { ...context, 'fusebatch:gpu.enabled': gpu },
+        context: { ...context, 'fusebatch:gpu.enabled': gpu, 'fusebatch:lambdaEngine': engine },
         outdir: mkdtempSync(path.join(tmpdir(), 'fusebatch-nag-')),
       });
       // Act
@@ -22,9 +26,9 @@ describe('cdk-nag AwsSolutions', () => {
         (v) =>
           `${v.severity} ${v.ruleName} ${v.violatingResources.map((r) => r.constructPath ?? r.resourceLogicalId).join(', ')}`,
       );
-      expect(findings, `gpu=${gpu}`).toEqual([]);
+      expect(findings, `gpu=${gpu}, lambdaEngine=${engine}`).toEqual([]);
     }
-  }, 120_000);
+  }, 180_000);
 
   it('reports a rule that is broken and not acknowledged (the check is live)', async () => {
     // Prepare: a wildcard grant with no acknowledgement.

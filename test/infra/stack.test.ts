@@ -295,15 +295,27 @@ describe('CDK app: the synthesized stack', () => {
     expect(JSON.stringify(notifications[0])).not.toContain('results/');
   });
 
-  it('bundles both functions for Node on x86_64 with the model and WASM, sized memory, threads and timeouts', () => {
+  it('bundles both functions for Node on x86_64 on the cpu engine, with sharp’s and onnxruntime-node’s layers, sized memory, threads and timeouts', () => {
     const functions = Object.entries(resources).filter(
       ([id, r]) => r.Type === 'AWS::Lambda::Function' && /^Pipeline(Ingest|Worker)[0-9A-F]{8}$/.test(id),
     );
     expect(functions).toHaveLength(2);
+    const layers = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::Lambda::LayerVersion');
+    expect(layers.map(([id]) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual([
+      'PipelineOnnxRuntimeLayer',
+      'PipelineSharpLayer',
+    ]);
+    for (const [, layer] of layers) {
+      expect(layer.Properties).toMatchObject({
+        CompatibleArchitectures: ['x86_64'],
+        CompatibleRuntimes: ['nodejs24.x'],
+      });
+    }
     for (const [, fn] of functions) {
       expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['x86_64'], MemorySize: 3538 });
+      expect(fn.Properties.Layers.map((l: { Ref: string }) => l.Ref).sort()).toEqual(layers.map(([id]) => id).sort());
       expect(fn.Properties.Environment.Variables).toMatchObject({
-        FUSEBATCH_ENGINE: 'wasm',
+        FUSEBATCH_ENGINE: 'cpu',
         FUSEBATCH_THREADS: '2',
         FUSEBATCH_MASKS: 'rle',
       });
@@ -712,6 +724,24 @@ describe('CDK app: options', () => {
         ]),
       },
     });
+  }, 120_000);
+
+  it('with lambdaEngine wasm: both functions on wasm with sharp’s layer alone, no onnxruntime-node layer', () => {
+    const { stack } = buildApp({
+      context: { ...context, 'fusebatch:lambdaEngine': 'wasm', 'fusebatch:gpu.enabled': 'false' },
+      outdir: mkdtempSync(path.join(tmpdir(), 'fusebatch-cdk-')),
+    });
+    const resources = Template.fromStack(stack).toJSON().Resources as Resources;
+    const layers = Object.keys(resources).filter((id) => resources[id].Type === 'AWS::Lambda::LayerVersion');
+    expect(layers.map((id) => id.replace(/[0-9A-F]{8}$/, ''))).toEqual(['PipelineSharpLayer']);
+    const functions = Object.entries(resources).filter(
+      ([id, r]) => r.Type === 'AWS::Lambda::Function' && /^Pipeline(Ingest|Worker)[0-9A-F]{8}$/.test(id),
+    );
+    expect(functions).toHaveLength(2);
+    for (const [, fn] of functions) {
+      expect(fn.Properties.Environment.Variables).toMatchObject({ FUSEBATCH_ENGINE: 'wasm' });
+      expect(fn.Properties.Layers).toEqual([{ Ref: layers[0] }]);
+    }
   }, 120_000);
 
   it('names the sharp packages an arm64 Lambda needs, and how to install them, when they are missing', () => {

@@ -24,6 +24,10 @@ const calibration: Calibration = CalibrationSchema.parse({
     { threads: 1, pairsPerSecond: 30 },
     { threads: 2, pairsPerSecond: 50 },
   ],
+  lambdaCpu: [
+    { threads: 1, pairsPerSecond: 80 },
+    { threads: 2, pairsPerSecond: 125 },
+  ],
   cpu: [
     { workers: 1, pairsPerSecond: 40 },
     { workers: 2, pairsPerSecond: 60 },
@@ -36,6 +40,7 @@ const calibration: Calibration = CalibrationSchema.parse({
 const settings: EstimateSettings = {
   chunkSize: 100,
   architecture: 'x86_64',
+  lambdaEngine: 'wasm',
   ingest: { memoryMiB: 1024 },
   worker: { memoryMiB: 3538, threads: 2, reservedConcurrency: 10 },
   gpu: {
@@ -219,10 +224,50 @@ describe('Prices', () => {
 });
 
 describe('Function: estimateJob, with the cpu engine deployed', () => {
-  it('says that the Lambda route is estimated at the wasm rate', () => {
-    const wasm = estimateJob(input(1000));
-    const cpu = estimateJob(input(1000, { settings: { ...settings, lambdaEngine: 'cpu' } }));
-    expect(wasm.notes.join('\n')).not.toContain('engine is cpu');
-    expect(cpu.notes.join('\n')).toContain("the functions' engine is cpu");
+  const onCpu = { ...settings, lambdaEngine: 'cpu' as const };
+
+  it('bills Lambda for the pairs at the calibrated cpu rate, with no note', () => {
+    const wasm = estimateJob(input(1000)).routes.queue;
+    const cpu = estimateJob(input(1000, { settings: onCpu }));
+    const { lambda, basis } = cpu.routes.queue;
+    // As the wasm case above, at 125 pairs/s (2 threads) instead of 50.
+    const workerSeconds = 1000 / 125 + 10 * ASSUMED.lambdaChunkOverheadSeconds + 10 * ASSUMED.lambdaInitSeconds;
+    const gbSeconds = (3538 / 1024) * workerSeconds + (1024 / 1024) * (1000 / 10_000);
+    expect(lambda.gbSeconds).toBeCloseTo(gbSeconds, 6);
+    expect(lambda.gbSeconds).toBeLessThan(wasm.lambda.gbSeconds);
+    expect(basis).toMatch(/at 125 pairs\/s each \(cpu, 2 thread\(s\)\)/);
+    expect(wasm.basis).toMatch(/at 50 pairs\/s each \(wasm, 2 thread\(s\)\)/);
+    expect(cpu.notes.join('\n')).not.toMatch(/engine is cpu|wasm/);
+    // The other routes do not run on the Lambda engine.
+    expect(cpu.routes.batch.usd).toBe(estimateJob(input(1000)).routes.batch.usd);
+    expect(cpu.routes.local.seconds).toBe(estimateJob(input(1000)).routes.local.seconds);
+  });
+
+  it('takes the best cpu rate at or below the function’s threads, naming the engine when it says so', () => {
+    const contended = CalibrationSchema.parse({
+      ...calibration,
+      lambdaCpu: [
+        { threads: 1, pairsPerSecond: 80 },
+        { threads: 2, pairsPerSecond: 70 },
+      ],
+    });
+    const { routes, notes } = estimateJob(input(1000, { settings: onCpu, calibration: contended }));
+    expect(routes.queue.basis).toMatch(/at 80 pairs\/s each \(cpu/);
+    expect(notes.join('\n')).toMatch(
+      /Lambda's cpu rate is the 1-thread one \(80 pairs\/s\): 2 threads measured lower \(70\)/,
+    );
+  });
+
+  it('reads a calibration written before the cpu rate was measured, prices it at the wasm rate and says so', () => {
+    const { lambdaCpu: _, ...older } = calibration;
+    const parsed = CalibrationSchema.parse(older);
+    const estimate = estimateJob(input(1000, { settings: onCpu, calibration: parsed }));
+    expect(estimate.routes.queue.lambda).toEqual(estimateJob(input(1000)).routes.queue.lambda);
+    expect(estimate.routes.queue.basis).toMatch(/\(wasm, 2 thread\(s\)\)/);
+    expect(estimate.notes.join('\n')).toMatch(
+      /the functions' engine is cpu, but this calibration has no cpu Lambda rate .*rerun npm run bench:calibrate/,
+    );
+    // A wasm deployment never needs it.
+    expect(estimateJob(input(1000, { calibration: parsed })).notes.join('\n')).not.toContain('engine is cpu');
   });
 });
