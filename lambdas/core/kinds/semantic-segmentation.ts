@@ -134,10 +134,14 @@ export function classesFromScores(
     const row1 = ys.hi[v] * w;
     const wy = ys.weight[v];
     const index = v * original.width;
+    // A row in the same cells as the row above has the same agreed runs: copied at once, only
+    // the runs of cells on a boundary (which depend on the row's weight) are worked out again.
+    const sameCells = v > 0 && ys.inside[v - 1] && ys.lo[v - 1] === ys.lo[v];
+    if (sameCells) out.copyWithin(index, index - original.width, index);
     for (let r = 0; r < runs.length; r += 3) {
       const a = agreed[row0 + runs[r + 2]];
       if (a >= 0) {
-        if (a) out.fill(a, index + runs[r], index + runs[r + 1]);
+        if (a && !sameCells) out.fill(a, index + runs[r], index + runs[r + 1]);
         continue;
       }
       for (let u = runs[r]; u < runs[r + 1]; u++) {
