@@ -51,10 +51,10 @@ function timeEngine(engine: InferenceEngine) {
     inputs: engine.inputs,
     outputs: engine.outputs,
     close: () => engine.close(),
-    async run(feeds) {
+    async run(feeds, options) {
       if (inFlight++ === 0) since = performance.now();
       try {
-        return await engine.run(feeds);
+        return await engine.run(feeds, options);
       } finally {
         if (--inFlight === 0) busy += performance.now() - since;
       }

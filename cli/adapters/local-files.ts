@@ -3,14 +3,22 @@
  * where `<id>` is the path without its extension (an image alone for a model that reads no
  * text, a `.txt` alone for one that reads no image). Used by `fusebatch infer` and `submit`.
  */
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile as readFileCallback } from 'node:fs';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { encodeDensePng } from '../../lambdas/adapters/image-codec.js';
 import { PairError } from '../../lambdas/core/errors.js';
 import { IMAGE_EXTENSIONS } from '../../lambdas/core/keys.js';
 import type { DenseImage } from '../../lambdas/core/kinds/index.js';
 import type { PairNeeds } from '../../lambdas/core/manifest.js';
 import type { MaskStore, PairSource } from '../../lambdas/core/pipeline.js';
+
+/**
+ * fs.readFile, not fs/promises' (a FileHandle, and more hand-offs to libuv's threads): about
+ * half the CPU a file, which counts twice a pair (measured 65 µs against 38 µs a small file).
+ */
+const readFile = promisify(readFileCallback);
 
 async function readHalf(file: string, missing: 'IMAGE_MISSING' | 'TEXT_MISSING'): Promise<Uint8Array> {
   try {

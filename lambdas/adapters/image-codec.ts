@@ -149,13 +149,15 @@ export class SharpImageDecoder implements ImageDecoder {
         `image is ${bytes.length} bytes; the limit is ${this.limits.maxBytes}`,
       );
     }
+    const header = headerSize(bytes);
     const options: SharpOptions = {
       limitInputPixels: this.limits.maxPixels,
       failOn: 'truncated',
       pages: 1, // the first frame of an animation
-      autoOrient: true,
+      // A file headerSize reads carries no EXIF orientation: asking sharp to apply one would
+      // only add a copy of the image (without its orientation field) to the pipeline.
+      autoOrient: header === null,
     };
-    const header = headerSize(bytes);
     const original = header ? { width: header.width, height: header.height } : await this.readHeader(bytes, options);
     if (original.width * original.height > this.limits.maxPixels) {
       throw new PairError(

@@ -22,55 +22,106 @@ export const CocoRleSchema = z
 
 export type CocoRle = z.infer<typeof CocoRleSchema>;
 
-/** The runs of a mask (a pixel is in when its byte is over 127), column-major, starting with a run of out pixels. */
-export function maskRuns(mask: BinaryMask): number[] {
-  const { width, data } = mask;
-  const runs: number[] = [];
-  let value = false;
-  let run = 0;
+/**
+ * Where a row-major plane changes down its columns, in column-major order: each position
+ * k = x * h + y (times 256, plus the byte there, with `withValue`) whose pixel differs from the
+ * one before it in that order (the pixel above, or the last of the previous column); the first
+ * pixel counts when it differs from `before`. `same(a, b)` says whether two bytes are alike.
+ *
+ * Rows are compared with the row above sequentially, four bytes at a time where rows start on
+ * a word, instead of walking each column down (a cache line a pixel on a wide image): masks and
+ * class maps are long runs, so only their edges are visited, then sorted into column order.
+ */
+function columnChanges(
+  map: { width: number; height: number; data: Uint8Array },
+  same: (a: number, b: number) => boolean,
+  before: number,
+  withValue: boolean,
+): Float64Array {
+  const { width, height, data } = map;
+  if (data.length === 0) return new Float64Array(0);
+  let changes = new Float64Array(64);
+  let n = 0;
+  const add = (x: number, y: number, value: number) => {
+    if (n === changes.length) {
+      const grown = new Float64Array(n * 2);
+      grown.set(changes);
+      changes = grown;
+    }
+    const k = x * height + y;
+    changes[n++] = withValue ? k * 256 + value : k;
+  };
+  // The top of each column against the bottom of the column before it.
   for (let x = 0; x < width; x++) {
-    for (let i = x; i < data.length; i += width) {
-      const inside = data[i] > 127;
-      if (inside !== value) {
-        runs.push(run);
-        run = 0;
-        value = inside;
+    const previous = x === 0 ? before : data[(height - 1) * width + x - 1];
+    if (!same(previous, data[x])) add(x, 0, data[x]);
+  }
+  const words =
+    width % 4 === 0 && data.byteOffset % 4 === 0
+      ? new Uint32Array(data.buffer, data.byteOffset, data.length >> 2)
+      : null;
+  for (let y = 1; y < height; y++) {
+    const row = y * width;
+    if (words) {
+      const quarter = width >> 2;
+      for (let w = row >> 2, end = w + quarter; w < end; w++) {
+        if (words[w] === words[w - quarter]) continue;
+        for (let i = w * 4; i < w * 4 + 4; i++) if (!same(data[i - width], data[i])) add(i - row, y, data[i]);
       }
-      run++;
+    } else {
+      for (let i = row; i < row + width; i++) {
+        if (data[i] !== data[i - width] && !same(data[i - width], data[i])) add(i - row, y, data[i]);
+      }
     }
   }
-  runs.push(run);
+  return changes.subarray(0, n).sort();
+}
+
+const sameSide = (a: number, b: number) => a > 127 === b > 127;
+const sameByte = (a: number, b: number) => a === b;
+
+/** The runs of a mask (a pixel is in when its byte is over 127), column-major, starting with a run of out pixels. */
+export function maskRuns(mask: BinaryMask): number[] {
+  const changes = columnChanges(mask, sameSide, 0, false);
+  const runs: number[] = [];
+  let at = 0;
+  for (let i = 0; i < changes.length; i++) {
+    runs.push(changes[i] - at);
+    at = changes[i];
+  }
+  runs.push(mask.data.length - at);
   return runs;
 }
 
 /**
- * The COCO RLE of each class present in a class map (a class index a pixel), in one pass down
- * the columns: where the class changes, the old class's run of in ends and the new one's run of
+ * The COCO RLE of each class present in a class map (a class index a pixel), from where the
+ * map changes down the columns: there the old class's run of in ends and the new one's run of
  * out does. The same as encodeRle of each class's own mask, without a pass per class.
  */
 export function encodeClassRles(map: { width: number; height: number; data: Uint8Array }): Map<number, CocoRle> {
   const { width, height, data } = map;
-  const runs = new Map<number, number[]>();
-  const runStart = new Map<number, number>(); // where each class's current run began
+  const runs: (number[] | undefined)[] = new Array(256);
+  const runStart = new Float64Array(256); // where each class's current run began
   let previous = -1;
-  let k = 0; // the column-major position
-  for (let x = 0; x < width; x++) {
-    for (let i = x; i < data.length; i += width, k++) {
-      const c = data[i];
-      if (c === previous) continue;
-      if (previous >= 0) {
-        runs.get(previous)!.push(k - runStart.get(previous)!);
-        runStart.set(previous, k);
-      }
-      if (!runs.has(c)) runs.set(c, []);
-      runs.get(c)!.push(k - (runStart.get(c) ?? 0));
-      runStart.set(c, k);
-      previous = c;
+  // A value no byte has before the first pixel: the first pixel always starts its class's run.
+  const changes = columnChanges(map, sameByte, -1, true);
+  for (let i = 0; i < changes.length; i++) {
+    const c = changes[i] % 256;
+    const k = (changes[i] - c) / 256;
+    if (previous >= 0) {
+      runs[previous]!.push(k - runStart[previous]);
+      runStart[previous] = k;
     }
+    runs[c] ??= [];
+    runs[c].push(k - runStart[c]);
+    runStart[c] = k;
+    previous = c;
   }
   const out = new Map<number, CocoRle>();
-  for (const [c, classRuns] of [...runs].sort((a, b) => a[0] - b[0])) {
-    classRuns.push(data.length - runStart.get(c)!);
+  for (let c = 0; c < 256; c++) {
+    const classRuns = runs[c];
+    if (!classRuns) continue;
+    classRuns.push(data.length - runStart[c]);
     out.set(c, { size: [height, width], counts: runsToCounts(classRuns) });
   }
   return out;

@@ -240,14 +240,16 @@ export async function prepareFeeds(
 }
 
 /**
- * The last feeds each engine ran without error: when every pair of a batch fails alone, running
- * them again tells a healthy engine (the pairs are at fault) from a broken one (it is not).
+ * The last batch each engine ran without error, as a way to build its feeds again: when every
+ * pair of a batch fails alone, running it again tells a healthy engine (the pairs are at fault)
+ * from a broken one (it is not). Rebuilt rather than kept, because feeds are handed over to the
+ * engine (an engine in a worker thread moves their memory there instead of copying it).
  */
-const provenFeeds = new WeakMap<InferenceEngine, Record<string, TensorData>>();
+const provenFeeds = new WeakMap<InferenceEngine, () => Record<string, TensorData>>();
 
-async function runAndRemember(engine: InferenceEngine, feeds: Record<string, TensorData>) {
-  const outputs = await engine.run(feeds);
-  provenFeeds.set(engine, feeds);
+async function runAndRemember(engine: InferenceEngine, pairs: readonly Prepared[], model: RuntimeModel) {
+  const outputs = await engine.run(feedsFor(pairs, model), { handOver: true });
+  provenFeeds.set(engine, () => feedsFor(pairs, model));
   return outputs;
 }
 
@@ -255,7 +257,7 @@ async function runAndRemember(engine: InferenceEngine, feeds: Record<string, Ten
 async function engineStillWorks(engine: InferenceEngine): Promise<boolean> {
   const feeds = provenFeeds.get(engine);
   if (!feeds) return false;
-  return engine.run(feeds).then(
+  return engine.run(feeds(), { handOver: true }).then(
     () => true,
     () => false,
   );
@@ -274,7 +276,7 @@ async function inferBatch(slots: Slot[], options: PipelineOptions): Promise<Outp
     const started = performance.now();
     let outputs: Record<string, TensorData> | null = null;
     try {
-      outputs = await runAndRemember(model.engine, feedsFor(ready, model));
+      outputs = await runAndRemember(model.engine, ready, model);
     } catch (error) {
       if (error instanceof EngineError) throw error;
       outputs = null;
@@ -289,7 +291,7 @@ async function inferBatch(slots: Slot[], options: PipelineOptions): Promise<Outp
       for (const p of ready) {
         let alone: Record<string, TensorData>;
         try {
-          alone = await runAndRemember(model.engine, feedsFor([p], model));
+          alone = await runAndRemember(model.engine, [p], model);
         } catch (error) {
           if (error instanceof EngineError) throw error;
           failures.set(p, error);

@@ -19,12 +19,16 @@ export function writeImageTensor(rgb: Uint8Array, spec: ImageInput, out: Float32
   const scale = order.map((c) => 1 / (255 * spec.std[c]));
   const shift = order.map((c) => spec.mean[c] / spec.std[c]);
   if (spec.layout === 'nchw') {
-    for (let k = 0; k < 3; k++) {
-      const src = order[k];
-      const base = offset + k * plane;
-      const a = scale[k];
-      const b = shift[k];
-      for (let i = 0; i < plane; i++) out[base + i] = rgb[i * 3 + src] * a - b;
+    // One pass over the pixels, writing the three planes (a pass a plane read each pixel three times).
+    const [s0, s1, s2] = order;
+    const [a0, a1, a2] = scale;
+    const [b0, b1, b2] = shift;
+    const o1 = offset + plane;
+    const o2 = offset + 2 * plane;
+    for (let i = 0, j = 0; i < plane; i++, j += 3) {
+      out[offset + i] = rgb[j + s0] * a0 - b0;
+      out[o1 + i] = rgb[j + s1] * a1 - b1;
+      out[o2 + i] = rgb[j + s2] * a2 - b2;
     }
   } else {
     for (let i = 0; i < plane; i++) {

@@ -14,12 +14,20 @@ export interface TensorInfo {
 export const ENGINE_NAMES = ['wasm', 'cpu', 'cuda'] as const;
 export type EngineName = (typeof ENGINE_NAMES)[number];
 
+export interface RunOptions {
+  /**
+   * The caller will not read the feeds again: an engine in another thread may move their
+   * memory there instead of copying it, leaving the caller's arrays empty (detached).
+   */
+  readonly handOver?: boolean;
+}
+
 export interface InferenceEngine {
   readonly name: EngineName;
   readonly inputs: readonly TensorInfo[];
   readonly outputs: readonly TensorInfo[];
   /** Runs one batch. Calls may overlap; an engine serialises them itself where it must. */
-  run(feeds: Record<string, TensorData>): Promise<Record<string, TensorData>>;
+  run(feeds: Record<string, TensorData>, options?: RunOptions): Promise<Record<string, TensorData>>;
   close(): Promise<void>;
 }
 

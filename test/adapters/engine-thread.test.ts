@@ -14,7 +14,7 @@ import {
 } from '../../lambdas/adapters/engines/engine-thread.js';
 import { createEngine } from '../../lambdas/adapters/engines/index.js';
 import { EngineError } from '../../lambdas/core/errors.js';
-import type { InferenceEngine, TensorData } from '../../lambdas/core/tensor.js';
+import { float32, type InferenceEngine, int64, type TensorData } from '../../lambdas/core/tensor.js';
 import { parityDir, referenceBundle } from '../helpers/runtime.js';
 import { maxAbsDiff, readTensors } from '../helpers/tensors.js';
 
@@ -61,6 +61,35 @@ describe('Engines in a worker thread', () => {
       expect(b[name].dims).toEqual(a[name].dims);
       expect(maxAbsDiff(b[name].data as Float32Array, a[name].data as Float32Array)).toBe(0);
     }
+  });
+
+  it('moves handed-over feeds to the thread (the caller’s arrays are emptied) with the same outputs; copies the rest', async () => {
+    // Prepare: the image tensor a whole buffer of its own, the input ids a view into a larger one.
+    const feeds = await parityFeeds();
+    const expected = await local.run(feeds);
+    const ids = feeds.input_ids.data as BigInt64Array;
+    const larger = new BigInt64Array(ids.length + 4);
+    larger.set(ids, 4);
+    const image = () => float32((feeds.image.data as Float32Array).slice(), feeds.image.dims);
+    const handed: Record<string, TensorData> = {
+      image: image(),
+      input_ids: int64(larger.subarray(4), feeds.input_ids.dims),
+      attention_mask: int64((feeds.attention_mask.data as BigInt64Array).slice(), feeds.attention_mask.dims),
+    };
+    const kept = { ...feeds, image: image() };
+    // Act
+    const [moved, copied] = [await threaded.run(handed, { handOver: true }), await threaded.run(kept)];
+    // Assess: the same outputs either way.
+    for (const name of Object.keys(expected)) {
+      expect(maxAbsDiff(moved[name].data as Float32Array, expected[name].data as Float32Array)).toBe(0);
+      expect(maxAbsDiff(copied[name].data as Float32Array, expected[name].data as Float32Array)).toBe(0);
+    }
+    // Whole buffers handed over are gone from this thread; a view, and feeds not handed over, stay.
+    expect(handed.image.data.length).toBe(0);
+    expect(handed.attention_mask.data.length).toBe(0);
+    expect(handed.input_ids.data.length).toBe(ids.length);
+    expect(larger.length).toBe(ids.length + 4);
+    expect(kept.image.data.length).toBe(feeds.image.data.length);
   });
 
   it('keeps concurrent runs apart: each promise gets its own batch’s outputs', async () => {

@@ -109,6 +109,22 @@ describe('COCO RLE: the production encoder, read by an independent pycocotools d
     });
   });
 
+  it.each([
+    ['rows on words (64 wide)', 64, 40, 0],
+    ['rows off words (a subarray at byte 1)', 64, 40, 1],
+    ['odd width', 45, 31, 0],
+  ])('reads any byte over 127 as in, the same on every path: %s', (_name, width, height, offset) => {
+    // Prepare: bytes of every value, in blocks (so that rows repeat and words match) and noise.
+    const random = lcg(width + offset);
+    const data = new Uint8Array(width * height + offset).subarray(offset);
+    for (let i = 0; i < data.length; i++) data[i] = random() < 0.7 ? ((i >> 7) % 2 ? 200 : 3) : random() * 256;
+    const mask = { width, height, data };
+    // Act
+    const rle = encodeRle(mask);
+    // Assess
+    expect(referenceDecode(height, width, rle.counts)).toEqual(rowsOf(mask));
+  });
+
   it('writes runs longer than 2^15 and negative differences in as many groups as they need', () => {
     // Prepare: a first run of 70,000, then runs whose differences from two before are negative.
     const runs = [70_000, 5, 3, 2, 1 << 22, 7];
@@ -138,6 +154,13 @@ describe('COCO RLE of a class map: one mask per class present, in one pass', () 
       (_r: () => number, i = 0) => (i % 40 < 20 ? 0 : 2),
     ],
     ['one class everywhere, 7 × 5', 7, 5, () => 3],
+    [
+      'blocks of classes 0-6 on word-aligned rows, 64 × 48',
+      64,
+      48,
+      (r: () => number, i = 0) => (r() < 0.05 ? Math.floor(r() * 7) : ((i >> 9) + ((i % 64) >> 4)) % 7),
+    ],
+    ['empty, 0 × 0', 0, 0, () => 0],
   ])('%s: each class reads back, by the reference decoder, as exactly its pixels', (_name, width, height, classAt) => {
     // Prepare
     const random = lcg(width * height);

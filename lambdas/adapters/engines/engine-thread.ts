@@ -2,7 +2,8 @@
  * Any engine, hosted in a worker thread. onnxruntime runs a batch synchronously on the thread
  * that calls it; hosted here, inference of one batch overlaps decoding and writing of the
  * others on the host thread, which is what lets end-to-end throughput approach inference-only
- * throughput. Tensors cross by structured clone (inputs) and transfer (outputs).
+ * throughput. Outputs cross by transfer; inputs by structured clone, or by transfer when the
+ * caller hands them over (RunOptions.handOver, as the pipeline does with each batch's feeds).
  *
  * A thread that dies (a crash, a WebAssembly instance out of memory, a run past the per-run
  * timeout) fails the runs it held with an EngineError saying why, and the next run starts a
@@ -13,7 +14,7 @@
 import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { EngineError } from '../../core/errors.js';
-import type { EngineName, InferenceEngine, TensorData, TensorInfo } from '../../core/tensor.js';
+import type { EngineName, InferenceEngine, RunOptions, TensorData, TensorInfo } from '../../core/tensor.js';
 import type { HostMessage, WorkerMessage } from './engine-worker.js';
 import type { EngineOptions } from './index.js';
 
@@ -139,6 +140,23 @@ class EngineThread {
   }
 }
 
+/**
+ * The feeds' memory that can move to the thread instead of being copied (a batch's image
+ * tensor is megabytes): each array's buffer once, where the array is the whole of it; an
+ * array that is a view into a larger or shared buffer is copied, so that nothing else the
+ * caller holds is emptied.
+ */
+function movable(feeds: Record<string, TensorData>): ArrayBuffer[] {
+  const buffers = new Set<ArrayBuffer>();
+  for (const { data } of Object.values(feeds)) {
+    const buffer = data.buffer;
+    if (buffer instanceof ArrayBuffer && data.byteOffset === 0 && data.byteLength === buffer.byteLength) {
+      buffers.add(buffer);
+    }
+  }
+  return [...buffers];
+}
+
 interface Limits {
   readonly maxRestarts: number;
   readonly restartWindowMs: number;
@@ -183,7 +201,7 @@ class ThreadedEngine implements InferenceEngine {
     return this.gaveUp;
   }
 
-  run(feeds: Record<string, TensorData>): Promise<Record<string, TensorData>> {
+  run(feeds: Record<string, TensorData>, options?: RunOptions): Promise<Record<string, TensorData>> {
     if (this.closed) return Promise.reject(new EngineError(`the ${this.name} engine is closed`));
     if (this.gaveUp) return Promise.reject(this.gaveUp);
     if (!this.thread) {
@@ -192,13 +210,17 @@ class ThreadedEngine implements InferenceEngine {
     }
     const thread = this.thread;
     // A thread the host is stopping takes no more runs: they go to its replacement, if there is one.
-    if (thread.stopReason !== undefined) return thread.gone.then(() => this.run(feeds));
+    if (thread.stopReason !== undefined) return thread.gone.then(() => this.run(feeds, options));
     // Posted at once to a ready thread: the run is in the thread's hands when run() returns.
-    if (thread.readyAt !== undefined) return this.post(thread, feeds);
-    return thread.ready.then(() => this.post(thread, feeds));
+    if (thread.readyAt !== undefined) return this.post(thread, feeds, options);
+    return thread.ready.then(() => this.post(thread, feeds, options));
   }
 
-  private post(thread: EngineThread, feeds: Record<string, TensorData>): Promise<Record<string, TensorData>> {
+  private post(
+    thread: EngineThread,
+    feeds: Record<string, TensorData>,
+    options?: RunOptions,
+  ): Promise<Record<string, TensorData>> {
     if (thread.ended) return Promise.reject(thread.ended);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -215,7 +237,10 @@ class ThreadedEngine implements InferenceEngine {
         }, timeout);
       }
       thread.pending.set(id, entry);
-      thread.worker.postMessage({ type: 'run', id, feeds } satisfies HostMessage);
+      thread.worker.postMessage(
+        { type: 'run', id, feeds } satisfies HostMessage,
+        options?.handOver ? movable(feeds) : [],
+      );
     });
   }
 

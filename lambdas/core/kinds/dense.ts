@@ -65,6 +65,7 @@ export function maskAtOriginalSize(
     while (u < original.width && xInside[u] && x0s[u] === x0) u++;
     runs.push(start, u, x0);
   }
+  const edges: number[] = []; // the runs of the current cell row over edge cells
   for (let v = 0; v < original.height; v++) {
     if (!ys.inside[v]) continue;
     const y0 = ys.lo[v];
@@ -74,18 +75,27 @@ export function maskAtOriginalSize(
     const row0 = y0 * mw;
     const row1 = y1 * mw;
     const out = v * original.width;
-    for (let r = 0; r < runs.length; r += 3) {
+    // A row in the same cells as the row above has the same runs all in: copied at once, only
+    // the runs of cells on the edge (which depend on the row's weight) are worked out again,
+    // from the list the cell row's first row made.
+    const sameCells = v > 0 && ys.inside[v - 1] && ys.lo[v - 1] === y0;
+    if (sameCells) data.copyWithin(out, out - original.width, out);
+    else edges.length = 0;
+    const count = sameCells ? edges.length : runs.length / 3;
+    for (let n = 0; n < count; n++) {
+      const r = sameCells ? edges[n] : 3 * n;
       const state = cells[row0 + runs[r + 2]];
       if (state === -1) continue;
       if (state === 1) {
         data.fill(255, out + runs[r], out + runs[r + 1]);
         continue;
       }
+      if (!sameCells) edges.push(r);
       for (let u = runs[r]; u < runs[r + 1]; u++) {
         const wx = wxs[u];
         const top = plane[row0 + x0s[u]] * (1 - wx) + plane[row0 + x1s[u]] * wx;
         const bottom = plane[row1 + x0s[u]] * (1 - wx) + plane[row1 + x1s[u]] * wx;
-        if (top * (1 - wy) + bottom * wy >= cutoff) data[out + u] = 255;
+        data[out + u] = top * (1 - wy) + bottom * wy >= cutoff ? 255 : 0;
       }
     }
   }

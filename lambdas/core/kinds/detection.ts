@@ -11,7 +11,7 @@
  * the labels that have true boxes).
  */
 import { z } from 'zod';
-import { activate, softmax } from '../activations.js';
+import { sigmoid, softmax } from '../activations.js';
 import { col } from '../columns.js';
 import type { Placement, Size } from '../placement.js';
 import type { ChartSpec } from '../report/charts.js';
@@ -231,17 +231,17 @@ export const detection = {
         corners: corners(task, boxes.values.subarray(4 * i, 4 * i + 4), ctx.input),
       });
     };
+    // Score by score, not a row array each (K × C of them a pair): the same activation values.
+    const values = scores.values;
+    const one = task.activation === 'sigmoid' ? sigmoid : (x: number) => x;
     for (let i = 0; i < k; i++) {
-      if (perClass) {
-        const row = scores.values.subarray(i * perClass, (i + 1) * perClass);
-        const activated = task.activation === 'softmax' ? softmax(row) : activate(task.activation, row);
-        for (const [c, s] of activated.entries()) add(i, c, s);
+      if (perClass && task.activation === 'softmax') {
+        const activated = softmax(values.subarray(i * perClass, (i + 1) * perClass));
+        for (let c = 0; c < perClass; c++) add(i, c, activated[c]);
+      } else if (perClass) {
+        for (let c = 0; c < perClass; c++) add(i, c, one(values[i * perClass + c]));
       } else {
-        const [s] = activate(
-          task.activation === 'softmax' ? 'identity' : task.activation,
-          scores.values.subarray(i, i + 1),
-        );
-        add(i, classes ? Math.round(classes.values[i]) : 0, s);
+        add(i, classes ? Math.round(classes.values[i]) : 0, one(values[i]));
       }
     }
     // Best first; ties by label order, then by the model's own order.

@@ -98,7 +98,13 @@ export function classesFromScores(
   const best = new Uint8Array(plane);
   for (let i = 0; i < plane; i++) {
     let top = 0;
-    for (let c = 1; c < classes; c++) if (scores[c * plane + i] > scores[top * plane + i]) top = c;
+    let topValue = scores[i];
+    for (let c = 1, o = plane; c < classes; c++, o += plane) {
+      if (scores[o + i] > topValue) {
+        top = c;
+        topValue = scores[o + i];
+      }
+    }
     best[i] = top;
   }
   // Per cell (its top-left corner), the class all four corners agree on, or -1: one look-up a
@@ -128,18 +134,28 @@ export function classesFromScores(
     runs.push(start, u, x0);
   }
   const out = new Uint8Array(original.width * original.height);
+  const boundary: number[] = []; // the runs of the current cell row over boundary cells
   for (let v = 0; v < original.height; v++) {
     if (!ys.inside[v]) continue;
     const row0 = ys.lo[v] * w;
     const row1 = ys.hi[v] * w;
     const wy = ys.weight[v];
     const index = v * original.width;
-    for (let r = 0; r < runs.length; r += 3) {
+    // A row in the same cells as the row above has the same agreed runs: copied at once, only
+    // the runs of cells on a boundary (which depend on the row's weight) are worked out again,
+    // from the list the cell row's first row made.
+    const sameCells = v > 0 && ys.inside[v - 1] && ys.lo[v - 1] === ys.lo[v];
+    if (sameCells) out.copyWithin(index, index - original.width, index);
+    else boundary.length = 0;
+    const count = sameCells ? boundary.length : runs.length / 3;
+    for (let n = 0; n < count; n++) {
+      const r = sameCells ? boundary[n] : 3 * n;
       const a = agreed[row0 + runs[r + 2]];
       if (a >= 0) {
         if (a) out.fill(a, index + runs[r], index + runs[r + 1]);
         continue;
       }
+      if (!sameCells) boundary.push(r);
       for (let u = runs[r]; u < runs[r + 1]; u++) {
         const i00 = row0 + xs.lo[u];
         const i01 = row0 + xs.hi[u];
