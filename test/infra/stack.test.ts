@@ -304,11 +304,15 @@ describe('CDK app: the synthesized stack', () => {
       expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['x86_64'], MemorySize: 3538 });
       expect(fn.Properties.Environment.Variables).toMatchObject({
         FUSEBATCH_ENGINE: 'wasm',
-        FUSEBATCH_THREADS: '2',
         FUSEBATCH_MASKS: 'rle',
       });
     }
     const worker = functions.find(([id]) => id.startsWith('PipelineWorker'))![1].Properties;
+    // The worker's engine threads follow its vCPUs; ingest's single pairs run on one wasm thread.
+    expect(worker.Environment.Variables.FUSEBATCH_THREADS).toBe('2');
+    expect(
+      functions.find(([id]) => id.startsWith('PipelineIngest'))![1].Properties.Environment.Variables,
+    ).toMatchObject({ FUSEBATCH_THREADS: '1' });
     expect(worker).toMatchObject({ Timeout: 60, ReservedConcurrentExecutions: 10 });
     // The worker's own attempts (the queue allows two receives more: below).
     expect(worker.Environment.Variables).toMatchObject({ FUSEBATCH_MAX_RECEIVE_COUNT: '3' });
