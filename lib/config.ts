@@ -3,7 +3,7 @@
  * (`cdk deploy -c fusebatch:chunkSize=50`, or `context` in cdk.json), validated by one schema
  * at synth with every problem reported together. Defaults are documented here, once.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { formatIssues } from '../lambdas/core/manifest.js';
 import { DEFAULT_MASK_FORMAT, MASK_FORMATS } from '../lambdas/core/mask-format.js';
 

@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { BatchClient, SubmitJobCommand } from '@aws-sdk/client-batch';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { AwsBatchRoute } from '../../lambdas/adapters/batch-route.js';
 import { queryRecordFiles } from '../../lambdas/adapters/duckdb-query.js';
 import { SharpImageDecoder } from '../../lambdas/adapters/image-codec.js';
