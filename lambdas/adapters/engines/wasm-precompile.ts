@@ -17,13 +17,18 @@ export const WASM_FILE = 'ort-wasm-simd-threaded.wasm';
 type WasmModule = object;
 type Instantiate = (source: ArrayBufferView | ArrayBuffer | WasmModule, imports?: object) => Promise<unknown>;
 interface WasmApi {
-  compile(bytes: ArrayBuffer): Promise<WasmModule>;
+  compile(bytes: ArrayBufferView | ArrayBuffer): Promise<WasmModule>;
   instantiate: Instantiate;
 }
 const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 interface Precompiled {
-  readonly bytes: ArrayBuffer;
+  /**
+   * What the engine gives onnxruntime-web as its wasmBinary (so that it reads no file): an empty
+   * buffer standing for the module, recognised by identity. The bytes themselves are not kept:
+   * V8 holds what it needs of them.
+   */
+  readonly token: ArrayBuffer;
   readonly module: Promise<WasmModule>;
 }
 
@@ -45,8 +50,8 @@ const started = new Map<string, Precompiled>();
 
 /**
  * Reads `file` (synchronously: the compile must begin before the caller's module evaluation
- * goes on) and starts compiling it. Anything wrong (no file, not WebAssembly) is left for the
- * engine to meet the usual way.
+ * goes on) and starts compiling it. A file that cannot be read starts nothing (the engine then
+ * reads it itself, as without this); one that does not compile fails the engine with V8's error.
  */
 export function startWasmCompile(file: string): void {
   if (started.has(file)) return;
@@ -56,28 +61,23 @@ export function startWasmCompile(file: string): void {
   } catch {
     return;
   }
-  // A file this large has a buffer of its own (no pool slice): used as it is, not copied.
-  const own = (
-    bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength
-      ? bytes.buffer
-      : bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)
-  ) as ArrayBuffer;
   setWasmTiering();
-  const module = wasm.compile(own);
+  // V8 copies the bytes it compiles: the file's buffer is not kept.
+  const module = wasm.compile(bytes);
   // Awaited (and its failure seen) only if the engine uses it.
   module.catch(() => undefined);
-  started.set(file, { bytes: own, module });
+  started.set(file, { token: new ArrayBuffer(0), module });
 }
 
-/** The compile started for `file`, if any: its bytes and the module to come. */
+/** The compile started for `file`, if any: its token and the module to come. */
 export function precompiled(file: string): Precompiled | undefined {
   return started.get(file);
 }
 
 /**
  * Runs `create` (which must be what makes onnxruntime-web instantiate its WebAssembly: the first
- * session of the process) with `source.bytes` as onnxruntime-web's wasmBinary and
- * WebAssembly.instantiate answering a call for those very bytes with the compiled module.
+ * session of the process), with `source.token` as onnxruntime-web's wasmBinary, and
+ * WebAssembly.instantiate answering a call for that token with the compiled module.
  * Emscripten calls instantiate(bytes, imports) and reads { module, instance } (the module goes
  * to its worker threads); any other call passes through, and the original is back when done.
  */
@@ -87,7 +87,7 @@ export async function withPrecompiledWasm<T>(source: Precompiled, create: () => 
   let used = false;
   const instantiate: Instantiate = async (what, imports) => {
     const buffer = ArrayBuffer.isView(what) ? what.buffer : what;
-    if (!used && buffer === source.bytes) {
+    if (!used && buffer === source.token) {
       used = true;
       return { module: compiled, instance: await original.call(wasm, compiled, imports) };
     }

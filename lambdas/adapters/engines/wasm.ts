@@ -25,7 +25,7 @@ export async function createWasmEngine(model: Uint8Array, options: EngineOptions
   if (options.wasmPaths) ort.env.wasm.wasmPaths = options.wasmPaths;
   // Compiled ahead by the entry point (wasm-precompile.ts), where it did: not again here.
   const ahead = options.wasmPaths ? precompiled(path.join(options.wasmPaths, WASM_FILE)) : undefined;
-  if (ahead) ort.env.wasm.wasmBinary = ahead.bytes;
+  if (ahead) ort.env.wasm.wasmBinary = ahead.token;
   const create = () =>
     ort.InferenceSession.create(model, {
       executionProviders: ['wasm'],
