@@ -5,8 +5,8 @@
  * its other modules are evaluated has it done on V8's background threads meanwhile; the wasm
  * engine then instantiates that module instead of compiling the bytes again.
  *
- * Deliberately small (node:fs alone): an entry point imports it first, so that it is evaluated
- * before the SDK, sharp and the rest.
+ * Deliberately small (node:fs and node:v8 alone): an entry point imports it first, so that it
+ * is evaluated before the SDK, sharp and the rest.
  */
 import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
