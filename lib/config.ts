@@ -3,7 +3,7 @@
  * (`cdk deploy -c fusebatch:chunkSize=50`, or `context` in cdk.json), validated by one schema
  * at synth with every problem reported together. Defaults are documented here, once.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { formatIssues } from '../lambdas/core/manifest.js';
 import { DEFAULT_MASK_FORMAT, MASK_FORMATS } from '../lambdas/core/mask-format.js';
 
@@ -171,7 +171,14 @@ export const PipelineConfigSchema = z
         // Rounded, so that the variable reads 7 rather than 7.000000000000001 (0.07 × 100).
         secondsPerChunk: Math.round(c.gpu.secondsPerPair * c.chunkSize * 1e6) / 1e6,
       },
-      ingestThreads: lambdaVcpus(c.ingest.memoryMiB),
+      /**
+       * The ingest function runs single pairs: on `wasm` with one engine thread, since a second
+       * costs onnxruntime-web a worker thread that its init starts and waits for before the
+       * session, and that a single pair does not win back (the packaged function's init and
+       * first event on 2 CPUs, 9 alternated rounds on a loaded machine: median 1.34 s with 2
+       * threads, 0.81 s with 1). onnxruntime-node's threads are native and cheap to start.
+       */
+      ingestThreads: c.lambdaEngine === 'wasm' ? 1 : lambdaVcpus(c.ingest.memoryMiB),
       /** SQS hides a message for 6 × the function's timeout, as AWS advises for Lambda sources. */
       visibilityTimeoutSeconds: 6 * timeoutSeconds,
     };

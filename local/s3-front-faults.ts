@@ -4,7 +4,7 @@
  * pipeline's clients ride out what S3 does under load. Draws come from a seeded generator: the
  * same requests in the same order get the same faults.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const share = z.number().min(0).max(1);
 

@@ -14,7 +14,7 @@ import { readdir } from 'node:fs/promises';
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { LOCAL_CREDENTIALS } from './local-settings.js';
 import { type FaultDecision, FaultInjector, type FaultOptions } from './s3-front-faults.js';
 import {

@@ -10,7 +10,7 @@
  * two before it) is written in 5-bit groups, least significant first, each group a character
  * `48 + group`, with 0x20 set while more groups follow and 0x10 of the last group the sign.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { BinaryMask } from './kinds/kind.js';
 
 export const CocoRleSchema = z

@@ -6,7 +6,7 @@
  * and request counts measured by `npm run bench:calibrate`) and a price table in; numbers out.
  * `fusebatch estimate`, `submit --dry-run` and `bench:scale --cost-only` all price with it.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { batchShards } from './batch-shards.js';
 import { type MaskFormat, writesPng } from './mask-format.js';
 

@@ -8,7 +8,7 @@
  */
 import { Readable } from 'node:stream';
 import { parse as parseCsvStream } from 'csv-parse';
-import { z } from 'zod';
+import * as z from 'zod';
 import { FusebatchError } from './errors.js';
 import { INPUT_PREFIXES } from './keys.js';
 import { formatIssues, type PairNeeds } from './manifest.js';

@@ -4,7 +4,7 @@
  * counter that two workers update. Reading costs one LIST per incomplete node of the
  * completion tree plus a few small documents: constant in the job's size for a finished job.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULT_FANOUT, readProgress, type TreeJob } from './completion.js';
 import { jobKeys } from './keys.js';
 import { ObjectNotFoundError, type ObjectStore, ROUTES } from './ports.js';

@@ -3,7 +3,7 @@
  * Nothing about a particular model lives in code; a new model with other tasks is a new
  * manifest, and a new task kind is one new module (kinds/).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { kindOf, type Task, TaskSchema } from './kinds/index.js';
 import { tensorName } from './kinds/kind.js';
 

@@ -2,7 +2,7 @@
  * The pipeline's outside world as the core sees it: an object store and two routes for
  * chunks of work. Adapters implement them for S3/SQS/Batch and for local mode.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export interface StoredObject {
   readonly key: string;

@@ -4,7 +4,7 @@
  * Field order is fixed by construction, so the same input and model give the same bytes
  * apart from `timing`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ERROR_CODE_NAMES } from './errors.js';
 import { TaskResultSchema } from './kinds/index.js';
 import { ENGINE_NAMES } from './tensor.js';

@@ -2,9 +2,7 @@
  * Adapters for the deployed entry points, built once per process (module scope in Lambda,
  * so that WebAssembly compilation and session creation happen at init, not per event).
  */
-import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { SharpImageDecoder } from '../adapters/image-codec.js';
 import { loadModelBundle } from '../adapters/model-bundle.js';
 import { objectMaskStore } from '../adapters/object-mask-store.js';
@@ -12,9 +10,7 @@ import { createS3Client, S3ObjectStore } from '../adapters/s3-store.js';
 import type { BucketPipelineDeps } from '../core/bucket-pipeline.js';
 import type { MaskFormat } from '../core/mask-format.js';
 import type { EngineName } from '../core/tensor.js';
-
-/** The folder of the running bundle: the Lambda package keeps model/ and the WASM files here. */
-export const bundleDir = path.dirname(fileURLToPath(import.meta.url));
+import { bundleDir, wasmDir } from './bundle-files.js';
 
 export interface PipelineEnv {
   readonly FUSEBATCH_BUCKET: string;
@@ -28,7 +24,7 @@ export interface PipelineEnv {
 
 /** onnxruntime-web resolves its files by this prefix: a folder path with a trailing slash. */
 function wasmLocation(dir: string | undefined): { wasmPaths?: string } {
-  const found = dir ?? (existsSync(path.join(bundleDir, 'ort-wasm-simd-threaded.wasm')) ? bundleDir : undefined);
+  const found = wasmDir(dir);
   // Unbundled (from source), onnxruntime-web finds its own files in node_modules.
   return found ? { wasmPaths: `${found}/` } : {};
 }

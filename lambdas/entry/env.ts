@@ -3,7 +3,7 @@
  * reported together. The variables' names are core/env-names.ts's, which the CDK construct
  * sets; the stack test checks that it sets only what these schemas parse, and all they require.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ENV_NAMES } from '../core/env-names.js';
 import { formatIssues } from '../core/manifest.js';
 import { DEFAULT_MASK_FORMAT, MASK_FORMATS } from '../core/mask-format.js';

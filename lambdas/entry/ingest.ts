@@ -2,6 +2,8 @@
  * Lambda entry point of the ingest function (S3 events on inbox/ and jobs/). Environment,
  * clients and the model (WebAssembly compile, session) are set up at init, once per container.
  */
+// First, so that the wasm engine's WebAssembly compiles while the modules below are evaluated.
+import './wasm-ahead.js';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { BatchClient } from '@aws-sdk/client-batch';

@@ -1,5 +1,5 @@
 /** The event shapes the handlers take, parsed once at the boundary. */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const S3EventSchema = z.object({
   Records: z.array(

@@ -16,8 +16,16 @@ import { evalPairs, referenceBundle } from './runtime.js';
 export const EVAL_RECORDS = path.resolve(import.meta.dirname, '../fixtures/eval-records.wasm.jsonl');
 export const EVAL_MASKS = path.resolve(import.meta.dirname, '../fixtures/eval-masks.wasm.sha256');
 
-export async function evalRecords(maskFormat: MaskFormat = 'png'): Promise<{ lines: string[]; masks: string[] }> {
-  const model = await loadModelBundle(referenceBundle, { engine: 'wasm', threads: 1 });
+/** @param wasmPaths where onnxruntime-web's files are (default: its own, in node_modules). */
+export async function evalRecords(
+  maskFormat: MaskFormat = 'png',
+  wasmPaths?: string,
+): Promise<{ lines: string[]; masks: string[] }> {
+  const model = await loadModelBundle(referenceBundle, {
+    engine: 'wasm',
+    threads: 1,
+    ...(wasmPaths ? { wasmPaths } : {}),
+  });
   const masks: string[] = [];
   const store: MaskStore = {
     save: async (id, task, image) => {

@@ -79,6 +79,11 @@ export interface HandlerRun extends ProcessOutcome {
   /** Milliseconds to import the module (Lambda's init phase) and to handle the first event. */
   readonly initMs: number;
   readonly firstEventMs: number;
+  /**
+   * Of initMs + firstEventMs, the milliseconds the main thread was ready to run but waited for a
+   * CPU (Linux; 0 elsewhere): what other work on a shared machine added to the wall clock.
+   */
+  readonly firstRunQueueMs: number;
   /** The process's peak resident memory (main and worker threads). */
   readonly peakRssMb: number;
   /** What the handler returned for each of `laterEvents`, and the milliseconds each took (warm). */
@@ -105,11 +110,16 @@ export async function runHandlerInFreshProcess(
   { laterEvents = [], cpus }: HandlerRunOptions = {},
 ): Promise<HandlerRun> {
   const script = `
+    const { readFileSync } = await import('node:fs');
+    // The main thread's time waiting for a CPU (Linux's schedstat, nanoseconds): the load's share.
+    const waited = () => { try { return Number(readFileSync('/proc/self/task/' + process.pid + '/schedstat', 'utf8').split(' ')[1]) / 1e6; } catch { return 0; } };
+    const w0 = waited();
     const t0 = performance.now();
     const m = await import(${JSON.stringify(path.resolve(moduleFile))});
     const t1 = performance.now();
     const result = await m.handler(${JSON.stringify(event)});
     const t2 = performance.now();
+    const firstRunQueueMs = waited() - w0;
     const laterResults = [];
     const laterEventMs = [];
     const laterEventCpuMs = [];
@@ -122,7 +132,7 @@ export async function runHandlerInFreshProcess(
       laterEventCpuMs.push((used.user + used.system) / 1000);
     }
     const peakRssMb = process.resourceUsage().maxRSS / 1024;
-    console.log(${JSON.stringify(MARKER)} + JSON.stringify({ result, initMs: t1 - t0, firstEventMs: t2 - t1, peakRssMb, laterResults, laterEventMs, laterEventCpuMs }));
+    console.log(${JSON.stringify(MARKER)} + JSON.stringify({ result, initMs: t1 - t0, firstEventMs: t2 - t1, firstRunQueueMs, peakRssMb, laterResults, laterEventMs, laterEventCpuMs }));
     process.exit(0);`;
   const launcher = cpus ? ['taskset', '-c', cpus === 1 ? '0' : `0-${cpus - 1}`] : [];
   // A script file rather than `--input-type=module -e`: worker threads inherit the process's

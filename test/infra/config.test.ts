@@ -10,6 +10,9 @@ describe('Pipeline configuration: props over CDK context over defaults, validate
     expect(config.chunkSize).toBe(100);
     expect(config.worker.timeoutSeconds).toBe(60);
     expect(config.worker.threads).toBe(2);
+    // Ingest runs single pairs: one wasm thread (a second is a worker thread to start at init).
+    expect(config.ingestThreads).toBe(1);
+    expect(resolvePipelineConfig({}, { 'fusebatch:lambdaEngine': 'cpu' }).ingestThreads).toBe(2);
     expect(config.visibilityTimeoutSeconds).toBe(6 * config.worker.timeoutSeconds);
     expect(config.gpu).toMatchObject({ enabled: true, threshold: 5000 });
     expect(config.ingest.timeoutSeconds).toBe(900);

@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { BatchClient, SubmitJobCommand } from '@aws-sdk/client-batch';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { queryRecordFiles } from '../../cli/adapters/duckdb-query.js';
 import { AwsBatchRoute } from '../../lambdas/adapters/batch-route.js';
 import { SharpImageDecoder } from '../../lambdas/adapters/image-codec.js';
@@ -321,6 +321,11 @@ describe('CDK app: the synthesized stack', () => {
       });
     }
     const worker = functions.find(([id]) => id.startsWith('PipelineWorker'))![1].Properties;
+    // The worker's engine threads follow its vCPUs; ingest's single pairs run on one wasm thread.
+    expect(worker.Environment.Variables.FUSEBATCH_THREADS).toBe('2');
+    expect(
+      functions.find(([id]) => id.startsWith('PipelineIngest'))![1].Properties.Environment.Variables,
+    ).toMatchObject({ FUSEBATCH_THREADS: '1' });
     expect(worker).toMatchObject({ Timeout: 60, ReservedConcurrentExecutions: 10 });
     // The worker's own attempts (the queue allows two receives more: below).
     expect(worker.Environment.Variables).toMatchObject({ FUSEBATCH_MAX_RECEIVE_COUNT: '3' });

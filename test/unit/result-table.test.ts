@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ColumnType } from '../../lambdas/core/columns.js';
 import { duckdbType, hiveType } from '../../lambdas/core/columns.js';
 import { kindOf } from '../../lambdas/core/kinds/index.js';

@@ -1,5 +1,5 @@
 /** `classification`: one label of several, [N, C] scores → the best label and the top k. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { activate } from '../activations.js';
 import { col } from '../columns.js';
 import { LabelCounts } from '../report/charts.js';

@@ -10,7 +10,7 @@
  * Metric: COCO's mAP@0.5 and mAP@0.5:0.95 (101-point interpolated precision, averaged over
  * the labels that have true boxes).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { sigmoid, softmax } from '../activations.js';
 import { col } from '../columns.js';
 import type { Placement, Size } from '../placement.js';

@@ -3,7 +3,7 @@
  * for retrieval: nearest neighbours by cosine similarity in SQL.
  * Metric: mean cosine similarity to an expected vector.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { col } from '../columns.js';
 import { HistogramTally, REPORT_HISTOGRAM_BINS } from '../report/histogram.js';
 import { type PairScore, round6, TaskBase, type TaskKind } from './kind.js';

@@ -3,7 +3,7 @@
  * (the manifest schema, the graph check, decoding, records and their JSON Schemas, the SQL
  * columns, ground truth and metrics, the CLI and the report) iterates this registry.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { classification } from './classification.js';
 import { detection } from './detection.js';
 import { embedding } from './embedding.js';

@@ -10,7 +10,7 @@
  *   model build);
  * - how the CLI prints it and how the report draws it (charts, a line per card, an overlay).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ColumnType } from '../columns.js';
 import type { MaskFormat } from '../mask-format.js';
 import type { Placement, Size } from '../placement.js';

@@ -5,7 +5,7 @@
  * the record's `range`; the record also gives the minimum, maximum, mean and the peak's place.
  * Metric: mean absolute error against a truth map.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { sigmoid } from '../activations.js';
 import { col } from '../columns.js';
 import type { Placement, Size } from '../placement.js';

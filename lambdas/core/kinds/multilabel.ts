@@ -1,5 +1,5 @@
 /** `multilabel`: any number of labels, [N, C] scores → the labels over the threshold, and every score. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { activate } from '../activations.js';
 import { col } from '../columns.js';
 import { LabelCounts } from '../report/charts.js';

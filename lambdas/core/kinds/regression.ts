@@ -1,5 +1,5 @@
 /** `regression`: one value, [N] or [N, 1] → the value. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { col } from '../columns.js';
 import { HistogramTally, REPORT_HISTOGRAM_BINS } from '../report/histogram.js';
 import { accuracyTally, f2, round6, TaskBase, type TaskKind } from './kind.js';

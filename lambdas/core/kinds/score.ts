@@ -1,5 +1,5 @@
 /** `score`: one number, [N] or [N, 1] → the activated score, and whether it reaches the threshold. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { activate } from '../activations.js';
 import { col } from '../columns.js';
 import type { ChartSpec } from '../report/charts.js';

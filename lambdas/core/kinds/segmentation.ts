@@ -4,7 +4,7 @@
  * record as COCO RLE, as a 1-bit PNG, or both (DecodeContext.maskFormat), with its coverage and
  * bounding box in the record.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { CocoRleSchema, decodeRle, encodeRle } from '../coco-rle.js';
 import { col } from '../columns.js';
 import { writesPng, writesRle } from '../mask-format.js';

@@ -7,7 +7,7 @@
  * show colours), or both (DecodeContext.maskFormat); and each class's coverage in the record.
  * Metric: mean IoU over the classes (intersections and unions summed over the pairs).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { type CocoRle, CocoRleSchema, decodeRle, encodeClassRles } from '../coco-rle.js';
 import { col } from '../columns.js';
 import { writesPng, writesRle } from '../mask-format.js';

@@ -4,7 +4,7 @@
  * form its kind defines (kinds/: a label, a list of labels, a number, 0/1, a PNG path relative
  * to the truth file, ...). Other fields are ignored; a task left out (or null) is not scored.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { FusebatchError } from '../errors.js';
 import { kindOf } from '../kinds/index.js';
 import { formatIssues, type ModelManifest } from '../manifest.js';
