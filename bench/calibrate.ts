@@ -12,8 +12,8 @@
  *    pipeline (150 and 30 chunks): the difference gives the requests a chunk, the rest the
  *    requests a job; the pairs' own (image GET, output PUTs) are taken out first;
  * 5. ingest's lines a second (a 50,000-line manifest against the embedded server);
- * 6. the local server's round trip, submit's upload rate, and a 600-pair job's pairs/s through
- *    the whole local pipeline (2 workers, chunks of 50).
+ * 6. the local server's round trip, submit's upload rate, and the whole local pipeline's pairs/s
+ *    and seconds a job (2 workers, chunks of 50), fitted through a 100-pair and a 600-pair job.
  *
  *   npm run bench:calibrate [-- --model models/reference --pairs models/reference/fixtures/eval/pairs --out FILE]
  *
@@ -164,7 +164,7 @@ async function pairFolder(name: string, n: number): Promise<string> {
   return dir;
 }
 
-/** Two real jobs through the local pipeline, every S3 request counted; the local round trip; the upload rate. */
+/** Two real jobs through the local pipeline, every S3 request counted; the local round trip. */
 async function protocolAndLocal(densePerPair: number) {
   const chunkSize = 2;
   let real: ObjectStore | undefined;
@@ -215,9 +215,7 @@ async function protocolAndLocal(densePerPair: number) {
       counter = fresh;
       sends = 0;
       messages = 0;
-      const began = performance.now();
       const { job } = await submitFolder(raw, folder, { progress: false, job: path.basename(folder) });
-      const uploadSeconds = (performance.now() - began) / 1000;
       await waitForJob(raw, job, { progress: false, timeoutMs: 600_000, intervalMs: 100 });
       await pipeline.idle();
       const chunks = Math.ceil(n / chunkSize);
@@ -227,7 +225,7 @@ async function protocolAndLocal(densePerPair: number) {
         put: fresh.counts.put - n * densePerPair,
         list: fresh.counts.list,
       };
-      return { chunks, protocol, sqs: sends + 2 * messages, uploadPairsPerSecond: n / uploadSeconds };
+      return { chunks, protocol, sqs: sends + 2 * messages };
     };
     const big = await runJob(await pairFolder('job-a', 300), 300);
     const small = await runJob(await pairFolder('job-b', 60), 60);
@@ -244,7 +242,7 @@ async function protocolAndLocal(densePerPair: number) {
     };
     return {
       protocol: { s3PerChunk, s3PerJob, sqsPerChunk: round((big.sqs - small.sqs) / (big.chunks - small.chunks), 3) },
-      local: { requestMs: round(requestMs, 2), uploadPairsPerSecond: round(big.uploadPairsPerSecond, 1) },
+      local: { requestMs: round(requestMs, 2) },
       raw: { big, small },
     };
   } finally {
@@ -258,15 +256,17 @@ async function protocolAndLocal(densePerPair: number) {
  * the embedded server's work. Chunks of 50, in full waves (12 chunks on 2 workers).
  */
 async function pipelineRate(workers: number, chunkSize: number, pairs: number) {
-  const folder = await pairFolder('job-rate', pairs);
-  const measured = await measureLocalRate(folder, {
-    modelDir,
+  const measured = await measureLocalRate(
+    { small: await pairFolder('job-small', workers * chunkSize), large: await pairFolder('job-rate', pairs) },
+    { modelDir, workers, chunkSize, dataDir: path.join(scratch, 's3-rate') },
+  );
+  return {
     workers,
     chunkSize,
-    dataDir: path.join(scratch, 's3-rate'),
-    job: 'job-rate',
-  });
-  return { workers, chunkSize, pairsPerSecond: round(measured.pairsPerSecond) };
+    pairsPerSecond: round(measured.pairsPerSecond),
+    jobSeconds: round(measured.jobSeconds),
+    uploadPairsPerSecond: round(measured.uploadPairsPerSecond, 1),
+  };
 }
 
 /** Lines a second through ingest (read, check, chunk objects written) against the embedded server. */
@@ -337,8 +337,11 @@ try {
   }
   const measured = await protocolAndLocal(outputs.densePerPair);
   console.log(`protocol: ${JSON.stringify(measured.protocol)}; local: ${JSON.stringify(measured.local)}`);
-  const pipeline = await pipelineRate(2, 50, 600);
-  console.log(`local pipeline, ${pipeline.workers} workers: ${pipeline.pairsPerSecond} pairs/s`);
+  // The upload's rate comes with the pipeline's: fitted through two sizes, its fixed part in jobSeconds.
+  const { uploadPairsPerSecond, ...pipeline } = await pipelineRate(2, 50, 600);
+  console.log(
+    `local pipeline, ${pipeline.workers} workers: ${pipeline.pairsPerSecond} pairs/s, ${pipeline.jobSeconds} s a job, upload ${uploadPairsPerSecond} pairs/s`,
+  );
   const ingestLinesPerSecond = round(await ingestRate(50_000), 0);
   console.log(`ingest: ${ingestLinesPerSecond} lines/s`);
   const calibration: Calibration = CalibrationSchema.parse({
@@ -361,7 +364,7 @@ try {
     cpu,
     protocol: measured.protocol,
     ingestLinesPerSecond,
-    local: { ...measured.local, pipeline },
+    local: { ...measured.local, uploadPairsPerSecond, pipeline },
   });
   await writeFile(outFile, JSON.stringify(calibration, null, 2) + '\n');
   console.log(`wrote ${path.relative(process.cwd(), outFile)}`);

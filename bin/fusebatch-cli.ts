@@ -238,10 +238,8 @@ program
   .addOption(
     new Option(
       '--measure [pairs]',
-      "run the job's first pairs (default 200) through a local pipeline first, and price the local route at the rate measured now",
-    )
-      .preset('200')
-      .argParser(positiveInt),
+      "run the job's first pairs (default: four waves of chunks, 4 × workers × chunkSize) through a local pipeline first, and price the local route at the rates measured now",
+    ).argParser(positiveInt),
   )
   .option('--prices <file>', 'JSON prices over the defaults (lambdas/core/estimate.ts, DEFAULT_PRICES)')
   .option('--model <dir>', 'bundle whose calibration.json is used (default: the deploy setting modelDir)')

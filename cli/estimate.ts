@@ -53,10 +53,11 @@ export interface EstimateOptions {
   /** Where cdk.json is looked for (the CDK app's folder). */
   readonly cwd?: string;
   /**
-   * Pairs of the job to run through a local pipeline first: the local route is then priced at
-   * the rate measured now, on this machine at its present load, instead of the calibration's.
+   * Pairs of the job to run through a local pipeline first (true: four waves of chunks): the
+   * local route is then priced at the rates measured now, on this machine at its present load,
+   * instead of the calibration's.
    */
-  readonly measure?: number;
+  readonly measure?: number | true;
 }
 
 export interface EstimateResult {
@@ -195,10 +196,12 @@ export async function estimateSource(source: string, options: EstimateOptions): 
   const prices = await loadPrices(options.prices);
   const job = await countJob(source, pairNeeds(manifest));
   const measured = options.measure
-    ? await (await import('../local/measure.js')).measureSourceRate(source, options.measure, {
-        modelDir,
-        workers: options.workers,
-      })
+    ? await (await import('../local/measure.js')).measureSourceRate(
+        source,
+        // Four waves of the deployment's chunks unless told.
+        options.measure === true ? 4 * options.workers * config.chunkSize : options.measure,
+        { modelDir, workers: options.workers, chunkSize: config.chunkSize },
+      )
     : undefined;
   const calibration = measured ? withMeasuredLocalRate(stored, measured) : stored;
   const estimate = estimateJob({
@@ -212,7 +215,7 @@ export async function estimateSource(source: string, options: EstimateOptions): 
   const notes = [...estimate.notes];
   if (measured) {
     notes.push(
-      `the local route is priced at the rate measured now on the job's first ${measured.pairs} pairs (${measured.pairsPerSecond.toFixed(1)} pairs/s with ${measured.workers} worker(s)), not the calibration's`,
+      `the local route is priced at the rate measured now on the job's first ${measured.pairs} pairs (${measured.pairsPerSecond.toFixed(1)} pairs/s with ${measured.workers} worker(s), ${measured.jobSeconds.toFixed(1)} s a job), not the calibration's`,
     );
   }
   // Rates belong to one graph: another model.onnx under the same name is another model.
@@ -245,7 +248,12 @@ function withMeasuredLocalRate(calibration: Calibration, measured: LocalRate): C
     local: {
       ...calibration.local,
       uploadPairsPerSecond: measured.uploadPairsPerSecond,
-      pipeline: { workers: measured.workers, chunkSize: measured.chunkSize, pairsPerSecond: measured.pairsPerSecond },
+      pipeline: {
+        workers: measured.workers,
+        chunkSize: measured.chunkSize,
+        pairsPerSecond: measured.pairsPerSecond,
+        jobSeconds: measured.jobSeconds,
+      },
     },
   };
 }

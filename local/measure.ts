@@ -19,11 +19,48 @@ import { startLocalPipeline } from './local-pipeline.js';
 export interface LocalRate {
   readonly workers: number;
   readonly chunkSize: number;
+  /** Pairs of the larger of the two runs. */
   readonly pairs: number;
-  /** Pairs a second from the manifest's upload to the job's completion (ingest and workers). */
+  /** Pairs a second of the workers together, once a job runs (the slope between the two runs). */
   readonly pairsPerSecond: number;
-  /** Pairs `submit` uploaded a second (8 at a time). */
+  /**
+   * A job's time beyond its pairs': the upload's first requests, the manifest's event, ingest's
+   * writes, the engine's first runs, completion and the last look at the status (the intercepts).
+   */
+  readonly jobSeconds: number;
+  /** Pairs `submit` uploads a second (8 at a time), once under way (the upload's slope). */
   readonly uploadPairsPerSecond: number;
+}
+
+/** One job through the local pipeline: its pairs, its upload's seconds, and from upload to completion. */
+export interface LocalRun {
+  readonly pairs: number;
+  readonly uploadSeconds: number;
+  readonly seconds: number;
+}
+
+/**
+ * A job's seconds as `jobSeconds + pairs / uploadPairsPerSecond + pairs / pairsPerSecond`,
+ * through two runs of different sizes: one size alone folds the fixed part into the rates,
+ * which then run slow for a short sample and fast for a long job. Runs whose times do not grow
+ * with their size (noise) give the larger one's plain rate and no fixed part.
+ */
+export function fitLocalRate(
+  small: LocalRun,
+  large: LocalRun,
+): Pick<LocalRate, 'pairsPerSecond' | 'jobSeconds' | 'uploadPairsPerSecond'> {
+  const line = (seconds: (r: LocalRun) => number) => {
+    const slope = (seconds(large) - seconds(small)) / (large.pairs - small.pairs);
+    if (!(slope > 0) || large.pairs <= small.pairs) return { perSecond: large.pairs / seconds(large), fixed: 0 };
+    return { perSecond: 1 / slope, fixed: Math.max(0, seconds(large) - large.pairs * slope) };
+  };
+  const run = line((r) => r.seconds);
+  const upload = line((r) => r.uploadSeconds);
+  return {
+    pairsPerSecond: run.perSecond,
+    uploadPairsPerSecond: upload.perSecond,
+    jobSeconds: run.fixed + upload.fixed,
+  };
 }
 
 export interface LocalRateOptions {
@@ -32,11 +69,16 @@ export interface LocalRateOptions {
   readonly chunkSize: number;
   /** Where the embedded server keeps its data (removed by the caller). */
   readonly dataDir: string;
-  readonly job?: string;
 }
 
-/** Runs the folder's pairs as one job through a fresh local pipeline and times it. */
-export async function measureLocalRate(folder: string, options: LocalRateOptions): Promise<LocalRate> {
+/**
+ * Runs a small and a large folder of pairs, in that order, as two jobs through one fresh local
+ * pipeline (as a job meets it: the small one pays the engine's first runs), and fits the rate.
+ */
+export async function measureLocalRate(
+  folders: { readonly small: string; readonly large: string },
+  options: LocalRateOptions,
+): Promise<LocalRate> {
   const pipeline = await startLocalPipeline({
     port: 0,
     dataDir: options.dataDir,
@@ -50,24 +92,27 @@ export async function measureLocalRate(folder: string, options: LocalRateOptions
     maxReceiveCount: 3,
     logLevel: 'WARN',
   });
-  try {
+  const run = async (folder: string, name: string): Promise<LocalRun> => {
     const began = performance.now();
-    const { job, pairs } = await submitFolder(pipeline.store, folder, {
-      progress: false,
-      job: options.job ?? 'measure-rate',
-    });
+    const { job, pairs } = await submitFolder(pipeline.store, folder, { progress: false, job: name });
     const uploaded = performance.now();
+    // Polled as `fusebatch status --watch` would be, at most: a status read is several requests,
+    // which at a faster pace slow the server the pipeline shares. The look's delay is the same
+    // in both runs, so it lands in the fit's fixed part, not in the rate.
     const status = await waitForJob(pipeline.store, job, { progress: false, timeoutMs: 600_000, intervalMs: 100 });
-    const seconds = (performance.now() - uploaded) / 1000;
     if (status.state !== 'complete') {
       throw new FusebatchError(`the measured run of ${pairs} pairs ended ${status.state}, not complete`);
     }
+    return { pairs, uploadSeconds: (uploaded - began) / 1000, seconds: (performance.now() - uploaded) / 1000 };
+  };
+  try {
+    const small = await run(folders.small, 'measure-small');
+    const large = await run(folders.large, 'measure-large');
     return {
       workers: options.workers,
       chunkSize: options.chunkSize,
-      pairs,
-      pairsPerSecond: pairs / seconds,
-      uploadPairsPerSecond: pairs / ((uploaded - began) / 1000),
+      pairs: large.pairs,
+      ...fitLocalRate(small, large),
     };
   } finally {
     await pipeline.close();
@@ -117,20 +162,26 @@ export async function samplePairs(source: string, count: number, into: string): 
   throw new FusebatchError(`--measure needs a folder of pairs or a .jsonl manifest with local images, not ${source}`);
 }
 
-/** Samples the source's first `count` pairs and measures the local pipeline on them. */
+/**
+ * Samples the source's first `count` pairs (the large run) and as many as one wave of chunks
+ * takes (the small run), and measures the local pipeline on them. Chunks are the job's own
+ * size where the sample holds two waves of them or more, so that a chunk's own costs count as
+ * they will; a smaller sample takes smaller chunks, and its rate leans slow.
+ */
 export async function measureSourceRate(
   source: string,
   count: number,
-  options: Omit<LocalRateOptions, 'dataDir' | 'chunkSize'>,
+  options: Omit<LocalRateOptions, 'dataDir'>,
 ): Promise<LocalRate> {
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'fusebatch-measure-'));
   try {
-    const folder = path.join(scratch, 'pairs');
-    const taken = await samplePairs(source, count, folder);
+    const large = path.join(scratch, 'large');
+    const taken = await samplePairs(source, count, large);
     if (!taken) throw new FusebatchError(`${source}: no pairs to measure`);
-    // Two waves of chunks, so that every worker is busy for most of the run.
-    const chunkSize = Math.max(1, Math.ceil(taken / (2 * options.workers)));
-    return await measureLocalRate(folder, { ...options, chunkSize, dataDir: path.join(scratch, 's3') });
+    const chunkSize = Math.max(1, Math.min(options.chunkSize, Math.floor(taken / (2 * options.workers))));
+    const small = path.join(scratch, 'small');
+    await samplePairs(source, options.workers * chunkSize, small);
+    return await measureLocalRate({ small, large }, { ...options, chunkSize, dataDir: path.join(scratch, 's3') });
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }

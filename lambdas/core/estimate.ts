@@ -140,6 +140,12 @@ export const CalibrationSchema = z
             workers: z.number().int().positive(),
             chunkSize: z.number().int().positive(),
             pairsPerSecond: rate,
+            /**
+             * A job's seconds beyond its pairs' (the upload's event, ingest's writes, the
+             * engine's first runs, completion), fitted with the rate from two job sizes.
+             * Absent in older calibrations, whose one-size rate holds it folded in.
+             */
+            jobSeconds: z.number().min(0).optional(),
           })
           .strict(),
       })
@@ -451,14 +457,18 @@ export function estimateJob(input: EstimateInput): Estimate {
   const local: RouteEstimate = {
     route: 'local',
     deployed: true,
-    seconds: uploadSeconds + ingestSeconds + waveSeconds(lines, settings.chunkSize, workers, localChunkSeconds),
+    seconds:
+      uploadSeconds +
+      ingestSeconds +
+      (measuredPipeline.jobSeconds ?? 0) +
+      waveSeconds(lines, settings.chunkSize, workers, localChunkSeconds),
     lambda: { gbSeconds: 0, requests: 0, usd: 0 },
     // The same requests, to a server on this machine: nobody bills them.
     s3: { ...localS3, usd: 0, outputPutsUsd: 0 },
     sqs: { requests: 0, usd: 0 },
     gpu: { instanceType: null, children: 0, instanceHours: 0, usd: 0 },
     usd: 0,
-    basis: `${workers} local worker(s) at ${round(poolRate, 1)} pairs/s together (the local pipeline measured at ${round(measuredPipeline.pairsPerSecond, 1)} with ${measuredPipeline.workers}, cpu engine), upload at ${round(cal.local.uploadPairsPerSecond, 1)} pairs/s`,
+    basis: `${workers} local worker(s) at ${round(poolRate, 1)} pairs/s together (the local pipeline measured at ${round(measuredPipeline.pairsPerSecond, 1)} with ${measuredPipeline.workers}, cpu engine${measuredPipeline.jobSeconds === undefined ? '' : `, and ${round(measuredPipeline.jobSeconds, 1)} s a job`}), upload at ${round(cal.local.uploadPairsPerSecond, 1)} pairs/s`,
   };
 
   return {

@@ -161,7 +161,7 @@ describe('CLI: fusebatch estimate', () => {
     expect(json.measured).toMatchObject({ workers: 2, pairs: 4, chunkSize: 1 });
     expect(json.measured.pairsPerSecond).toBeGreaterThan(0);
     expect(json.notes).toContain(
-      `the local route is priced at the rate measured now on the job's first 4 pairs (${json.measured.pairsPerSecond.toFixed(1)} pairs/s with 2 worker(s)), not the calibration's`,
+      `the local route is priced at the rate measured now on the job's first 4 pairs (${json.measured.pairsPerSecond.toFixed(1)} pairs/s with 2 worker(s), ${json.measured.jobSeconds.toFixed(1)} s a job), not the calibration's`,
     );
     // The core's figure for this job with the measured rates in place of the calibration's.
     const { calibration } = await loadCalibration(referenceBundle);
@@ -174,7 +174,12 @@ describe('CLI: fusebatch estimate', () => {
         local: {
           ...calibration.local,
           uploadPairsPerSecond: json.measured.uploadPairsPerSecond,
-          pipeline: { workers: 2, chunkSize: 1, pairsPerSecond: json.measured.pairsPerSecond },
+          pipeline: {
+            workers: 2,
+            chunkSize: 1,
+            pairsPerSecond: json.measured.pairsPerSecond,
+            jobSeconds: json.measured.jobSeconds,
+          },
         },
       },
       prices: DEFAULT_PRICES,
