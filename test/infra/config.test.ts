@@ -10,9 +10,11 @@ describe('Pipeline configuration: props over CDK context over defaults, validate
     expect(config.chunkSize).toBe(100);
     expect(config.worker.timeoutSeconds).toBe(60);
     expect(config.worker.threads).toBe(2);
-    // Ingest runs single pairs: one wasm thread (a second is a worker thread to start at init).
-    expect(config.ingestThreads).toBe(1);
-    expect(resolvePipelineConfig({}, { 'fusebatch:lambdaEngine': 'cpu' }).ingestThreads).toBe(2);
+    // Ingest's threads follow its vCPUs on cpu (the default); on wasm, single pairs run on one
+    // thread (a second is a worker thread onnxruntime-web starts and waits for at init).
+    expect(config.lambdaEngine).toBe('cpu');
+    expect(config.ingestThreads).toBe(2);
+    expect(resolvePipelineConfig({}, { 'fusebatch:lambdaEngine': 'wasm' }).ingestThreads).toBe(1);
     expect(config.visibilityTimeoutSeconds).toBe(6 * config.worker.timeoutSeconds);
     expect(config.gpu).toMatchObject({ enabled: true, threshold: 5000 });
     expect(config.ingest.timeoutSeconds).toBe(900);
