@@ -7,13 +7,14 @@
  *    S3 requests per chunk by kind, keys listed per chunk, queue requests per chunk.
  * 2. `status` on the 10,000-chunk job, finished and with 1 % of its chunks left.
  * 3. Ingest of a 1,000,000-line manifest in a fresh process: time and peak RSS.
- * 4. The reference model's pairs/s on the wasm worker engine (2 threads, masks encoded), with
+ * 4. The reference model's pairs/s on the Lambda worker's engine (--engine cpu|wasm, the
+ *    deployment's default unless given; 2 threads, masks encoded), with
  *    masks as PNG objects and as COCO RLE in the records (their bytes, a record's bytes), and
  *    from them and the counts above, a cost table per 1,000,000 pairs by route and mask format,
  *    with mask storage's share (its PUTs and a month of its bytes).
  *
  *   npm run bench:scale [-- --chunks 100,1000,10000 --lines 1000000 --chunk-size 100]
- *   npm run bench:scale -- --cost-only    (4 alone, with the completion counts of the last full run)
+ *   npm run bench:scale -- --cost-only [--engine wasm]   (4 alone, with the completion counts of the last full run)
  *
  * Writes bench-results/scale.json. The report at 100,000 pairs is `npm run bench:report-scale`.
  */
@@ -52,10 +53,14 @@ const { values } = parseArgs({
     child: { type: 'string' },
     /** Only measure the pair rate again and price a million pairs with the saved completion counts. */
     'cost-only': { type: 'boolean', default: false },
+    /** The Lambda engine whose rate is measured and priced (default: the deployment's default). */
+    engine: { type: 'string' },
     endpoint: { type: 'string' },
   },
 });
 const BUCKET = 'fusebatch';
+// As `cdk -c fusebatch:lambdaEngine=...` takes it, checked by the configuration's schema.
+const { lambdaEngine } = resolvePipelineConfig({}, values.engine ? { 'fusebatch:lambdaEngine': values.engine } : {});
 
 async function startS3() {
   const directory = await mkdtemp(path.join(os.tmpdir(), 'fusebatch-bench-scale-'));
@@ -306,7 +311,7 @@ interface PairRate {
  */
 async function pairRates(formats: readonly MaskFormat[]): Promise<PairRate[]> {
   const engineModel = await loadModelBundle(path.join(root, 'models/reference'), {
-    engine: 'wasm',
+    engine: lambdaEngine,
     threads: 2,
     inWorkerThread: true,
   });
@@ -382,7 +387,10 @@ function costTable(perChunk: Record<string, number>, rate: PairRate, chunkSize: 
     ...bundleCalibration,
     // The format's PNG objects, measured: all of them PUTs (mask mode png below).
     outputs: { densePerPair: rate.pngObjectsPerPair, masksPerPair: 0 },
-    wasm: [{ threads: 2, pairsPerSecond: rate.pairsPerSecond }],
+    // The measured engine's rate where the estimate looks for the deployed engine's.
+    ...(lambdaEngine === 'wasm'
+      ? { wasm: [{ threads: 2, pairsPerSecond: rate.pairsPerSecond }] }
+      : { lambdaCpu: [{ threads: 2, pairsPerSecond: rate.pairsPerSecond }] }),
     protocol: {
       // HEAD and streamed reads are GETs; ingest writes each chunk's object.
       s3PerChunk: {
@@ -396,8 +404,8 @@ function costTable(perChunk: Record<string, number>, rate: PairRate, chunkSize: 
   };
   const { queue, batch } = estimateJob({
     job: { lines: pairs, images: pairs, uploads: 0 },
-    // This bench measures the wasm engine's rate (above), so the functions are priced as wasm ones.
-    settings: resolvePipelineConfig({ chunkSize, lambdaEngine: 'wasm' }, {}),
+    // The functions are priced on the engine whose rate this bench measured (above).
+    settings: resolvePipelineConfig({ chunkSize, lambdaEngine }, {}),
     calibration,
     prices: DEFAULT_PRICES,
     maskFormat: 'png',
@@ -463,7 +471,7 @@ function printCosts(rates: readonly PairRate[], costs: readonly ReturnType<typeo
   for (const [i, rate] of rates.entries()) {
     const c = costs[i];
     console.log(
-      `masks ${rate.maskFormat}: ${rate.pairsPerSecond.toFixed(1)} pairs/s (wasm, 2 threads), ` +
+      `masks ${rate.maskFormat}: ${rate.pairsPerSecond.toFixed(1)} pairs/s (${lambdaEngine}, 2 threads), ` +
         `${rate.pngObjectsPerPair} PNG objects a pair (${rate.pngBytesPerPair} B), record ${rate.recordBytesPerPair} B a pair` +
         (Object.keys(rate.rleBytesPerPair).length
           ? `, RLE field bytes a pair ${JSON.stringify(rate.rleBytesPerPair)} (counts chars ${JSON.stringify(rate.rleCountsCharsPerPair)})`
