@@ -4,8 +4,9 @@
  *
  * 1. dense outputs a pair, and how many are segmentation masks;
  * 2. pairs/s of each Lambda engine (lambdaEngine `wasm`, and `cpu` as `lambdaCpu`) by threads,
- *    end to end in memory (decode, inference, PNGs encoded; the engine in its worker thread, as
- *    the Lambda worker runs it), median of 3 rounds over the evaluation pairs;
+ *    on as many CPUs (taskset: Lambda gives a vCPU per 1,769 MB), end to end in memory (decode,
+ *    inference, PNGs encoded; the engine in its worker thread, as the Lambda worker runs it),
+ *    median of 3 rounds over the evaluation pairs;
  * 3. pairs/s of the cpu engine shared by N pipelines at once (as the local pipeline's workers
  *    share one engine), by N;
  * 4. the protocol's requests, by counting every S3 call of two real jobs through the local
@@ -21,6 +22,7 @@
  */
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { link, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -312,20 +314,42 @@ async function ingestRate(lines: number): Promise<number> {
   }
 }
 
+/**
+ * Runs `measure` with this process (every thread, and the threads it starts) on the first
+ * `cpus` CPUs, as a Lambda function has a vCPU per 1,769 MB: unpinned, a 1-thread engine would
+ * decode on one core and infer on the other, and measure up to twice Lambda's rate. Without
+ * taskset (util-linux) it measures unpinned, and says so.
+ */
+async function pinnedTo<T>(cpus: number, measure: () => Promise<T>): Promise<T> {
+  const pin = (list: string) =>
+    execFileSync('taskset', ['-a', '-p', '-c', list, String(process.pid)], { stdio: 'ignore' });
+  try {
+    pin(`0-${cpus - 1}`);
+  } catch {
+    console.warn(`taskset failed: measuring on every CPU, not ${cpus}`);
+    return measure();
+  }
+  try {
+    return await measure();
+  } finally {
+    pin(`0-${os.availableParallelism() - 1}`);
+  }
+}
+
 const loadAtStart = os.loadavg()[0];
 try {
   const wasm = [];
   let outputs = { densePerPair: 0, masksPerPair: 0 };
   for (const threads of [1, 2].filter((t) => t <= os.availableParallelism())) {
-    const r = await engineRate('wasm', threads, 1);
+    const r = await pinnedTo(threads, () => engineRate('wasm', threads, 1));
     outputs = { densePerPair: r.densePerPair, masksPerPair: r.masksPerPair };
     wasm.push({ threads, pairsPerSecond: r.pairsPerSecond });
     console.log(`wasm, ${threads} thread(s): ${r.pairsPerSecond} pairs/s; ${r.densePerPair} dense outputs a pair`);
   }
-  // The cpu engine as a Lambda function runs it: one pipeline, by threads, measured as wasm is.
+  // The cpu engine as a Lambda function runs it: one pipeline, by threads, on as many CPUs, as wasm is.
   const lambdaCpu = [];
   for (const threads of [1, 2].filter((t) => t <= os.availableParallelism())) {
-    const r = await engineRate('cpu', threads, 1);
+    const r = await pinnedTo(threads, () => engineRate('cpu', threads, 1));
     lambdaCpu.push({ threads, pairsPerSecond: r.pairsPerSecond });
     console.log(`cpu (Lambda), ${threads} thread(s): ${r.pairsPerSecond} pairs/s`);
   }
