@@ -26,7 +26,7 @@ export function maskAtOriginalSize(
   // Per-column and per-row sample positions, computed once.
   const xs = axisSamples(original.width, placement.scaleX, placement.offsetX, input.width, mw);
   const ys = axisSamples(original.height, placement.scaleY, placement.offsetY, input.height, mh);
-  const { lo: x0s, hi: x1s, inside: xInside } = xs;
+  const { lo: x0s, hi: x1s } = xs;
   // Column weights in float32, as this path has always rounded them (the masks stay the same bytes).
   const wxs = Float32Array.from(xs.weight);
   // A bilinear value lies between its four samples: where all four are clearly on one side of
@@ -52,19 +52,8 @@ export function maskAtOriginalSize(
     }
     rowOut[y0] = allOut;
   }
-  // Columns in runs that share a cell column (x0s is non-decreasing): a run in a cell all in is
-  // one fill, in a cell all out nothing.
-  const runs: number[] = []; // [start, end, cell column]
-  for (let u = 0; u < original.width; ) {
-    if (!xInside[u]) {
-      u++;
-      continue;
-    }
-    const start = u;
-    const x0 = x0s[u];
-    while (u < original.width && xInside[u] && x0s[u] === x0) u++;
-    runs.push(start, u, x0);
-  }
+  // A run in a cell all in is one fill, in a cell all out nothing.
+  const runs = cellColumnRuns(xs);
   const edges: number[] = []; // the runs of the current cell row over edge cells
   for (let v = 0; v < original.height; v++) {
     if (!ys.inside[v]) continue;
@@ -199,6 +188,26 @@ export function axisSamples(
     weight[u] = s - lo[u];
   }
   return { lo, hi, weight, inside };
+}
+
+/**
+ * The seen original columns in runs that share a cell column (`lo` is non-decreasing), flat as
+ * [start, end, cell column] triples: per cell row, a run over a cell that needs no
+ * interpolation is one fill.
+ */
+export function cellColumnRuns(xs: { readonly lo: Int32Array; readonly inside: Uint8Array }): number[] {
+  const runs: number[] = [];
+  for (let u = 0; u < xs.lo.length; ) {
+    if (!xs.inside[u]) {
+      u++;
+      continue;
+    }
+    const start = u;
+    const x0 = xs.lo[u];
+    while (u < xs.lo.length && xs.inside[u] && xs.lo[u] === x0) u++;
+    runs.push(start, u, x0);
+  }
+  return runs;
 }
 
 /**

@@ -13,7 +13,7 @@ import { col } from '../columns.js';
 import { writesPng, writesRle } from '../mask-format.js';
 import type { Placement, Size } from '../placement.js';
 import { LabelCounts } from '../report/charts.js';
-import { axisSamples, nearestIndex, valueCounts } from './dense.js';
+import { axisSamples, cellColumnRuns, nearestIndex, valueCounts } from './dense.js';
 import {
   type DenseImage,
   f2,
@@ -120,19 +120,8 @@ export function classesFromScores(
   }
   const xs = axisSamples(original.width, placement.scaleX, placement.offsetX, input.width, w);
   const ys = axisSamples(original.height, placement.scaleY, placement.offsetY, input.height, h);
-  // Original columns come in runs that share a cell column (xs.lo is non-decreasing): a run of
-  // an agreed cell is one fill, and class 0 (the zeroed array) not even that.
-  const runs: number[] = []; // [start, end, cell column] of each run of seen columns
-  for (let u = 0; u < original.width; ) {
-    if (!xs.inside[u]) {
-      u++;
-      continue;
-    }
-    const start = u;
-    const x0 = xs.lo[u];
-    while (u < original.width && xs.inside[u] && xs.lo[u] === x0) u++;
-    runs.push(start, u, x0);
-  }
+  // A run of an agreed cell is one fill, and class 0 (the zeroed array) not even that.
+  const runs = cellColumnRuns(xs);
   const out = new Uint8Array(original.width * original.height);
   const boundary: number[] = []; // the runs of the current cell row over boundary cells
   for (let v = 0; v < original.height; v++) {
