@@ -40,6 +40,7 @@ import type { ChunkQueue, ObjectStore } from '../lambdas/core/ports.js';
 import type { EngineName } from '../lambdas/core/tensor.js';
 import { startLocalPipeline } from '../local/local-pipeline.js';
 import { measureLocalRate } from '../local/measure.js';
+import { cycledPairFolder } from './pair-folder.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
@@ -153,16 +154,7 @@ function counting(store: ObjectStore) {
 /** A folder of `n` pairs: hard links to the source pairs, cycled. */
 async function pairFolder(name: string, n: number): Promise<string> {
   const dir = path.join(scratch, name);
-  await mkdir(dir, { recursive: true });
-  const files = (await readdir(pairsDir)).sort();
-  const images = files.filter((f) => !f.endsWith('.txt'));
-  for (let i = 0; i < n; i++) {
-    const image = images[i % images.length];
-    const stem = image.slice(0, image.lastIndexOf('.'));
-    const id = `c${String(i).padStart(6, '0')}`;
-    await link(path.join(pairsDir, image), path.join(dir, `${id}${path.extname(image)}`));
-    await link(path.join(pairsDir, `${stem}.txt`), path.join(dir, `${id}.txt`));
-  }
+  await cycledPairFolder(pairsDir, dir, n, { prefix: 'c' });
   return dir;
 }
 

@@ -23,6 +23,7 @@ import { parseArgs } from 'node:util';
 import { submitFolder, waitForJob } from '../cli/bucket-commands.js';
 import { estimateSource, formatDuration } from '../cli/estimate.js';
 import { startLocalPipeline } from '../local/local-pipeline.js';
+import { cycledPairFolder } from './pair-folder.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
@@ -41,16 +42,7 @@ const scratch = await mkdtemp(path.join(os.tmpdir(), 'fusebatch-bench-estimate-'
 try {
   // N pairs as a folder: hard links to the evaluation pairs, cycled.
   const folder = path.join(scratch, `estimate-${total}`);
-  await mkdir(folder, { recursive: true });
-  const files = (await readdir(values.source)).sort();
-  const images = files.filter((f) => !f.endsWith('.txt'));
-  for (let i = 0; i < total; i++) {
-    const image = images[i % images.length];
-    const stem = image.slice(0, image.lastIndexOf('.'));
-    const id = `p${String(i).padStart(6, '0')}`;
-    await link(path.join(values.source, image), path.join(folder, `${id}${path.extname(image)}`));
-    await link(path.join(values.source, `${stem}.txt`), path.join(folder, `${id}.txt`));
-  }
+  await cycledPairFolder(values.source, folder, total);
 
   const { estimate, settings } = await estimateSource(folder, {
     route: 'local',

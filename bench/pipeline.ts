@@ -13,6 +13,7 @@ import { parseArgs, promisify } from 'node:util';
 import { readJobStatus } from '../lambdas/core/job-status.js';
 import type { EngineName } from '../lambdas/core/tensor.js';
 import { startLocalPipeline } from '../local/local-pipeline.js';
+import { cycledPairFolder } from './pair-folder.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const model = path.join(root, 'models/reference');
@@ -33,19 +34,15 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 // The same N pairs as a folder (hard links to the 300 evaluation pairs) and as a manifest.
 const scratch = await mkdtemp(path.join(os.tmpdir(), 'fusebatch-bench-pipeline-'));
 const folder = path.join(scratch, 'pairs');
-await mkdir(folder, { recursive: true });
-const images = (await readdir(source)).filter((f) => !f.endsWith('.txt')).sort();
-const stemOf = (file: string) => file.slice(0, file.lastIndexOf('.'));
+const linked = await cycledPairFolder(source, folder, total, { digits: 5 });
+const images = [...new Set(linked.map((l) => l.image))];
 const captions = new Map<string, string>();
-for (const image of images) captions.set(image, await readFile(path.join(source, `${stemOf(image)}.txt`), 'utf8'));
-const lines: string[] = [];
-for (let i = 0; i < total; i++) {
-  const image = images[i % images.length];
-  const id = `p${String(i).padStart(5, '0')}`;
-  await link(path.join(source, image), path.join(folder, `${id}${path.extname(image)}`));
-  await link(path.join(source, `${stemOf(image)}.txt`), path.join(folder, `${id}.txt`));
-  lines.push(JSON.stringify({ id, image: `uploads/${image}`, text: captions.get(image) }));
+for (const image of images) {
+  captions.set(image, await readFile(path.join(source, `${image.slice(0, image.lastIndexOf('.'))}.txt`), 'utf8'));
 }
+const lines = linked.map(({ id, image }) =>
+  JSON.stringify({ id, image: `uploads/${image}`, text: captions.get(image) }),
+);
 
 async function inferOnce(): Promise<number> {
   const { stdout } = await promisify(execFile)(
