@@ -7,8 +7,7 @@
  * Every deploy-time setting comes from one
  * validated configuration (config.ts); each role gets the actions and prefixes it uses.
  */
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -52,6 +51,7 @@ import {
 import { stageBatchImage } from './batch-image.js';
 import { type PipelineConfig, type PipelineConfigInput, resolvePipelineConfig } from './config.js';
 import { enginePackaging, stageLayer } from './lambda-engine.js';
+import { stagingDir } from './staging.js';
 
 /** The project's root: lambdas/, models/ and package-lock.json are found from here. */
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -227,11 +227,7 @@ export class FusedInferencePipeline extends Construct {
     // nodejs/node_modules.
     const sharpLayer = new lambda.LayerVersion(this, 'SharpLayer', {
       code: lambda.Code.fromAsset(
-        stageSharpLayer(
-          root,
-          sharpPackages(root, config.architecture),
-          mkdtempSync(path.join(tmpdir(), 'fusebatch-sharp-layer-')),
-        ),
+        stageSharpLayer(root, sharpPackages(root, config.architecture), stagingDir('sharp-layer')),
       ),
       compatibleArchitectures: [architecture],
       compatibleRuntimes: [lambda.Runtime.NODEJS_24_X],
@@ -242,9 +238,7 @@ export class FusedInferencePipeline extends Construct {
     // layer, found the same way; wasm deployments have none.
     const engineLayer = engine.layerFiles.length
       ? new lambda.LayerVersion(this, 'OnnxRuntimeLayer', {
-          code: lambda.Code.fromAsset(
-            stageLayer(engine.layerFiles, mkdtempSync(path.join(tmpdir(), 'fusebatch-onnxruntime-layer-'))),
-          ),
+          code: lambda.Code.fromAsset(stageLayer(engine.layerFiles, stagingDir('onnxruntime-layer'))),
           compatibleArchitectures: [architecture],
           compatibleRuntimes: [lambda.Runtime.NODEJS_24_X],
           description: `onnxruntime-node's JavaScript and its linux ${config.architecture} CPU runtime for the fusebatch functions (lambdaEngine cpu)`,
@@ -596,9 +590,7 @@ export class FusedInferencePipeline extends Construct {
     });
     const container = new batch.EcsEc2ContainerDefinition(this, 'GpuContainer', {
       // Built from a context staged here: the bundled entry, the model and two native packages.
-      image: ecs.ContainerImage.fromAsset(
-        stageBatchImage(root, modelDir, modelFiles, mkdtempSync(path.join(tmpdir(), 'fusebatch-batch-image-'))).dir,
-      ),
+      image: ecs.ContainerImage.fromAsset(stageBatchImage(root, modelDir, modelFiles, stagingDir('batch-image')).dir),
       cpu: config.gpu.containerVcpus,
       memory: Size.mebibytes(config.gpu.containerMemoryMiB),
       gpu: 1,

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 import { buildApp } from '../../lib/app.js';
+import { removeStaged } from '../../lib/staging.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -22,6 +23,8 @@ export function synthesizeLambdaAssets(outdir: string, extraContext: Record<stri
   const context = JSON.parse(readFileSync(path.join(ROOT, 'cdk.json'), 'utf8')).context;
   const { app, stack } = buildApp({ context: { ...context, ...extraContext }, outdir });
   const assembly = app.synth();
+  // The tests read the packages from the assembly, as a deploy would, not from the staging folders.
+  removeStaged();
   const template = assembly.getStackByName(stack.stackName).template as {
     Resources: Record<
       string,
