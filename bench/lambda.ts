@@ -15,7 +15,7 @@
  * without the worker runs; writes bench-results/lambda-ingest.json.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -65,12 +65,14 @@ const arm64Ready =
   );
 const architectures = arm64Ready ? (['x86_64', 'arm64'] as const) : (['x86_64'] as const);
 const assets = {} as Record<Engine, LambdaAssets>;
+const outdirs: string[] = [];
 const packages = {} as Record<Engine, Record<string, Record<string, { zippedMB: number; unzippedMB: number }>>>;
 for (const engine of ENGINES) {
   packages[engine] = {};
   for (const architecture of architectures) {
     process.stderr.write(`synthesizing the app: ${engine}, ${architecture} (esbuild bundling)...\n`);
     const outdir = await mkdtemp(path.join(os.tmpdir(), `fusebatch-bench-cdk-${engine}-${architecture}-`));
+    outdirs.push(outdir);
     const found = synthesizeLambdaAssets(outdir, {
       'fusebatch:lambdaEngine': engine,
       'fusebatch:architecture': architecture,
@@ -196,6 +198,8 @@ for (let round = 1; round <= rounds; round++) {
   }
 }
 await s3.close();
+// Each synthesized assembly holds the packages (~75 MB); only their measurements are kept.
+for (const outdir of outdirs) await rm(outdir, { recursive: true, force: true });
 
 const coldStart = (runs: HandlerRun[]) => ({
   initMs: Math.round(median(runs.map((r) => r.initMs))),
