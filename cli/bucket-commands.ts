@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
-import { pMapIterable } from 'p-map';
+import pMap, { pMapIterable } from 'p-map';
 import { FusebatchError } from '../lambdas/core/errors.js';
 import { halvesMetadata, inboxBacklog } from '../lambdas/core/inbox.js';
 import { stopJob, TOLERATED_FAILURE_METADATA } from '../lambdas/core/job-ingest.js';
@@ -71,22 +71,21 @@ export async function submitFolder(
   const lines: string[] = [];
   let done = 0;
   // A few uploads at a time: enough to fill the connection, not to exhaust sockets.
-  const queue = [...pairs];
-  await Promise.all(
-    Array.from({ length: 8 }, async () => {
-      for (let pair = queue.shift(); pair; pair = queue.shift()) {
-        // A line holds the halves the folder has; the model decides what a missing one means
-        // (a half it does not read is dropped, one it reads is the line's INPUT_INVALID).
-        const text = await pair.readText().then(
-          (t) => (typeof t === 'string' ? t : decoder.decode(t)),
-          () => undefined,
-        );
-        const image = pair.image ? `uploads/${job}/${pair.image}` : undefined;
-        if (image) await store.put(image, await pair.readImage());
-        lines.push(JSON.stringify({ id: pair.id, image, text }));
-        bar?.update(++done);
-      }
-    }),
+  await pMap(
+    pairs,
+    async (pair) => {
+      // A line holds the halves the folder has; the model decides what a missing one means
+      // (a half it does not read is dropped, one it reads is the line's INPUT_INVALID).
+      const text = await pair.readText().then(
+        (t) => (typeof t === 'string' ? t : decoder.decode(t)),
+        () => undefined,
+      );
+      const image = pair.image ? `uploads/${job}/${pair.image}` : undefined;
+      if (image) await store.put(image, await pair.readImage());
+      lines.push(JSON.stringify({ id: pair.id, image, text }));
+      bar?.update(++done);
+    },
+    { concurrency: 8 },
   );
   bar?.stop();
   lines.sort();

@@ -1,4 +1,5 @@
 import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import pMap from 'p-map';
 import type { ChunkMessage, ChunkQueue } from '../core/ports.js';
 /**
  * The worker queue on SQS: one message per chunk, ten to a SendMessageBatch, a few batches in
@@ -16,11 +17,7 @@ export class SqsChunkQueue implements ChunkQueue {
   async send(messages: readonly ChunkMessage[]): Promise<void> {
     const batches: ChunkMessage[][] = [];
     for (let i = 0; i < messages.length; i += 10) batches.push(messages.slice(i, i + 10));
-    let next = 0;
-    const worker = async () => {
-      while (next < batches.length) await this.sendBatch(batches[next++]);
-    };
-    await Promise.all(Array.from({ length: Math.min(this.options.concurrency ?? 4, batches.length) }, worker));
+    await pMap(batches, (batch) => this.sendBatch(batch), { concurrency: this.options.concurrency ?? 4 });
   }
 
   private async sendBatch(batch: readonly ChunkMessage[]): Promise<void> {
