@@ -15,8 +15,8 @@ export const BATCH_NATIVE_PACKAGES = ['onnxruntime-node', 'sharp'] as const;
 /** The Dockerfile the staged context is built with (copied into it as Dockerfile). */
 export const BATCH_DOCKERFILE = 'batch/Dockerfile';
 
-/** Bundled CommonJS code calls require: an ESM bundle gets one. */
-const REQUIRE_BANNER =
+/** Bundled CommonJS code (and sharp's loader) calls require: an ESM bundle gets one (here and the Lambda bundles). */
+export const REQUIRE_BANNER =
   "import { createRequire as __fusebatchRequire } from 'node:module'; const require = __fusebatchRequire(import.meta.url);";
 
 /** Bundles one entry; returns the npm packages it took in (from esbuild's metafile). */

@@ -48,7 +48,7 @@ import {
   jobPartitionProjection,
   RESULTS_TABLE,
 } from '../lambdas/core/result-table.js';
-import { stageBatchImage } from './batch-image.js';
+import { REQUIRE_BANNER, stageBatchImage } from './batch-image.js';
 import { type PipelineConfig, type PipelineConfigInput, resolvePipelineConfig } from './config.js';
 import { enginePackaging, stageLayer } from './lambda-engine.js';
 import { stagingDir } from './staging.js';
@@ -245,8 +245,6 @@ export class FusedInferencePipeline extends Construct {
         })
       : undefined;
     const q = (p: string) => JSON.stringify(p);
-    const requireBanner =
-      "import { createRequire as __fusebatchRequire } from 'node:module'; const require = __fusebatchRequire(import.meta.url);";
     // The engine's worker thread (engine-thread.ts) loads engine-worker.mjs from beside the bundle.
     const engineWorker = [
       q(path.join(root, 'node_modules/.bin/esbuild')),
@@ -254,7 +252,7 @@ export class FusedInferencePipeline extends Construct {
       '--bundle --platform=node --format=esm --target=node22 --minify --log-level=warning',
       ...engine.externalModules.map((m) => `--external:${m}`),
       '--external:@img/*',
-      `--banner:js=${q(requireBanner)}`,
+      `--banner:js=${q(REQUIRE_BANNER)}`,
     ].join(' ');
     // The engine's worker thread ships with the worker function only: ingest runs its single
     // pairs on the engine in process.
@@ -264,8 +262,7 @@ export class FusedInferencePipeline extends Construct {
       minify: true,
       sourceMap: false,
       mainFields: ['module', 'main'],
-      // Bundled CommonJS code (and sharp's loader) call require: give ESM one.
-      banner: requireBanner,
+      banner: REQUIRE_BANNER,
       // The SDK is bundled (the version tested, and a package that runs anywhere); sharp's native
       // packages are in their layer, and the engine's files beside the bundle or in its layer
       // (lambda-engine.ts).
