@@ -10,12 +10,16 @@
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import { WASM_FILE } from '../lambdas/adapters/engines/wasm-precompile.js';
 import type { PipelineConfig } from './config.js';
 
 export type LambdaEngine = PipelineConfig['lambdaEngine'];
 
-/** onnxruntime-web's files, found by the bundle through FUSEBATCH_WASM_DIR's default (deps.ts). */
-export const WASM_FILES = ['ort-wasm-simd-threaded.wasm', 'ort-wasm-simd-threaded.mjs'];
+/**
+ * onnxruntime-web's files, found by the bundle through FUSEBATCH_WASM_DIR's default (deps.ts);
+ * the WebAssembly one is also the file ingest compiles ahead (a name the two must agree on).
+ */
+export const WASM_FILES = [WASM_FILE, 'ort-wasm-simd-threaded.mjs'];
 
 /** The CPU runtime and its Node binding: all that onnxruntime-node loads for the CPU provider. */
 const ORT_NATIVE_FILE = /^(libonnxruntime\.so(\.\d+)*|onnxruntime_binding\.node)$/;
