@@ -93,13 +93,20 @@ export async function submitFolder(
   return { job, pairs: pairs.length };
 }
 
-function parseOrNull(line: string): Record<string, unknown> | null {
+/** A manifest line's JSON object, or null where the line is not one (the pipeline reports those). */
+export function jsonObjectOrNull(line: string): Record<string, unknown> | null {
   try {
     const value = JSON.parse(line);
     return value && typeof value === 'object' && !Array.isArray(value) ? value : null;
   } catch {
     return null;
   }
+}
+
+/** Whether a manifest's `image` path names a file under the manifest's folder `dir` (relative, not climbing out). */
+export function isUnderFolder(dir: string, image: string): boolean {
+  const relative = path.relative(dir, path.resolve(dir, image));
+  return !path.isAbsolute(image) && !relative.startsWith('..') && !path.isAbsolute(relative);
 }
 
 /** A manifest whose `image` fields are local paths (relative to it): images uploaded, keys rewritten. */
@@ -116,10 +123,8 @@ export async function submitManifest(
   // Only files under the manifest's folder are uploaded: a manifest from elsewhere must not be
   // able to copy ~/.aws/credentials into the bucket. Every line is checked before any upload.
   lines.forEach((line, i) => {
-    const image = parseOrNull(line)?.image;
-    if (typeof image !== 'string') return;
-    const relative = path.relative(dir, path.resolve(dir, image));
-    if (path.isAbsolute(image) || relative.startsWith('..') || path.isAbsolute(relative)) {
+    const image = jsonObjectOrNull(line)?.image;
+    if (typeof image === 'string' && !isUnderFolder(dir, image)) {
       throw new FusebatchError(
         `${file} line ${i + 1}: image '${image}' is outside the manifest's folder; submit uploads only files under ${dir}`,
       );
@@ -127,7 +132,7 @@ export async function submitManifest(
   });
   const out: string[] = [];
   for (const line of lines) {
-    const value = parseOrNull(line);
+    const value = jsonObjectOrNull(line);
     if (!value) {
       out.push(line); // left for the pipeline to report as an invalid line
       continue;

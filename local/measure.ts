@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { listFolderPairs } from '../cli/adapters/local-files.js';
-import { submitFolder, waitForJob } from '../cli/bucket-commands.js';
+import { isUnderFolder, jsonObjectOrNull, submitFolder, waitForJob } from '../cli/bucket-commands.js';
 import { FusebatchError } from '../lambdas/core/errors.js';
 import { startLocalPipeline } from './local-pipeline.js';
 
@@ -141,15 +141,10 @@ export async function samplePairs(source: string, count: number, into: string): 
     const lines = createInterface({ input: createReadStream(source), crlfDelay: Number.POSITIVE_INFINITY });
     for await (const line of lines) {
       if (taken >= count) break;
-      let value: { image?: unknown; text?: unknown };
-      try {
-        value = JSON.parse(line);
-      } catch {
-        continue;
-      }
-      if (!value || typeof value !== 'object') continue;
+      const value = jsonObjectOrNull(line);
+      if (!value) continue;
+      if (typeof value.image === 'string' && !isUnderFolder(dir, value.image)) continue; // submit would refuse it
       const image = typeof value.image === 'string' ? path.resolve(dir, value.image) : null;
-      if (image && path.relative(dir, image).startsWith('..')) continue; // submit would refuse it
       await write(image, typeof value.text === 'string' ? value.text : null);
     }
     return taken;
