@@ -9,6 +9,7 @@ import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { pipeline } from 'node:stream/promises';
 import { parse as parseCsvStream } from 'csv-parse';
 import { readManifest } from '../lambdas/adapters/model-bundle.js';
 import { FusebatchError, ModelBundleError } from '../lambdas/core/errors.js';
@@ -32,6 +33,7 @@ import type { MaskFormat } from '../lambdas/core/mask-format.js';
 import { PipelineConfigError, type PipelineConfigInput, resolvePipelineConfig } from '../lib/config.js';
 import type { LocalRate } from '../local/measure.js';
 import { listFolderPairs } from './adapters/local-files.js';
+import { jsonObjectOrNull } from './bucket-commands.js';
 
 export const ROUTE_CHOICES = ['auto', ...ROUTES] as const;
 export type RouteChoice = (typeof ROUTE_CHOICES)[number];
@@ -154,11 +156,8 @@ export async function countJob(source: string, needs: { image: boolean; text: bo
     for await (const line of reader) {
       if (!line.trim()) continue; // blank lines are not lines
       lines++;
-      try {
-        if (typeof JSON.parse(line)?.image === 'string') named++;
-      } catch {
-        // an invalid line is still a line (an error record), with no image to read
-      }
+      // An invalid line is still a line (an error record), with no image to read.
+      if (typeof jsonObjectOrNull(line)?.image === 'string') named++;
     }
     const images = needs.image ? named : 0;
     return { lines, images, uploads: images };
@@ -219,8 +218,9 @@ export async function estimateSource(source: string, options: EstimateOptions): 
     );
   }
   // Rates belong to one graph: another model.onnx under the same name is another model.
-  const onnx = await readFile(path.join(modelDir, manifest.model));
-  if (createHash('sha256').update(onnx).digest('hex') !== calibration.model.sha256) {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(path.join(modelDir, manifest.model)), hash);
+  if (hash.digest('hex') !== calibration.model.sha256) {
     notes.push(
       `the calibration was measured for another ${manifest.model} (${calibration.model.name} ${calibration.model.version}): rerun npm run bench:calibrate`,
     );
