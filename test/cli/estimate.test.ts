@@ -202,6 +202,27 @@ describe('CLI: fusebatch estimate', () => {
     );
   });
 
+  it('notes a calibration measured for another model.onnx, and only then', async () => {
+    // Prepare: a copy of the bundle, and a second whose calibration names another graph.
+    const same = path.join(dir, 'bundle-same');
+    const other = path.join(dir, 'bundle-other');
+    await cp(referenceBundle, same, { recursive: true });
+    await cp(referenceBundle, other, { recursive: true });
+    const { calibration } = await loadCalibration(referenceBundle);
+    await writeFile(
+      path.join(other, 'calibration.json'),
+      JSON.stringify({ ...calibration, model: { ...calibration.model, sha256: '0'.repeat(64) } }),
+    );
+    // Act
+    const notes = async (bundle: string) =>
+      JSON.parse((await fusebatch('estimate', folder, '--json', '--model', bundle)).stdout).notes as string[];
+    // Assess
+    expect((await notes(same)).join('\n')).not.toMatch(/measured for another/);
+    expect(await notes(other)).toContainEqual(
+      expect.stringMatching(/^the calibration was measured for another model\.onnx .*: rerun npm run bench:calibrate$/),
+    );
+  });
+
   it('prints the estimate for people: the route taken, each route’s duration and cost', async () => {
     const result = await fusebatch('estimate', folder);
     expect(result.code).toBe(0);
